@@ -1,0 +1,9 @@
+"""The HeartbleedServerCertificate evaluation core.
+
+parameters     the rule parameters and the one cutoff parser
+certificate    the facts about one certificate, and the PEM reader
+verdict        the one verdict function (pure)
+configuration_item  what a Config change event says about a certificate
+iam / account  the thin IAM layer and the account-wide assessment
+clients        how boto3 clients are configured (retries, FailedEvaluations)
+"""

@@ -1,0 +1,27 @@
+"""One account's verdicts: list, read, judge. Used by both triggers and the CLI."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .iam import gather_evidence, list_certificates
+from .parameters import RuleParameters
+from .verdict import Verdict, evaluate_account, not_applicable
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+
+
+def assess_account(iam: IAMClient, params: RuleParameters) -> list[Verdict]:
+    """A verdict for every server certificate IAM lists, in IAM's order.
+
+    A certificate deleted between the list and the body read is reported
+    NOT_APPLICABLE, so it does not keep a stale verdict.
+    """
+    gathered = gather_evidence(iam, list_certificates(iam), read_bodies=params.check_body)
+    verdicts = evaluate_account(gathered.evidence, params)
+    verdicts += [
+        not_applicable(meta.name, meta.arn, "The certificate was deleted during the evaluation.")
+        for meta in gathered.deleted
+    ]
+    return verdicts

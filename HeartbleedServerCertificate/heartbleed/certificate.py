@@ -1,0 +1,64 @@
+"""What the rule knows about one IAM server certificate, and how it reads the PEM body."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+class BodyError(ValueError):
+    """The certificate body could not be read as an X.509 certificate."""
+
+
+@dataclass(frozen=True)
+class CertificateMetadata:
+    """ServerCertificateMetadata as IAM lists it (UploadDate is optional in the API model)."""
+
+    name: str
+    arn: str
+    path: str = "/"
+    certificate_id: str | None = None
+    upload_date: datetime | None = None
+    expiration: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BodyFacts:
+    """What the PEM body proves: when the certificate was issued and which key it carries."""
+
+    not_before: datetime
+    key_fingerprint: str  # SHA-256 of the DER SubjectPublicKeyInfo
+
+
+@dataclass(frozen=True)
+class CertificateEvidence:
+    """Everything gathered for one certificate before the verdict.
+
+    body is None when the body was not read; body_problem then says why, unless
+    the body check was switched off.
+    """
+
+    metadata: CertificateMetadata
+    body: BodyFacts | None = None
+    body_problem: str | None = None
+
+
+def read_body(pem: str) -> BodyFacts:
+    """Parse the first certificate of a PEM body; raise BodyError if it is not one."""
+    # cryptography is imported here, not at module load, to keep the Lambda cold start small.
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        cert = x509.load_pem_x509_certificate(pem.strip().encode("ascii"))
+        spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm) as error:
+        # The message names the failure, never the body (certificate bodies stay out of logs).
+        raise BodyError(f"not a PEM X.509 certificate ({type(error).__name__})") from None
+    return BodyFacts(
+        not_before=cert.not_valid_before_utc.astimezone(UTC),
+        key_fingerprint=hashlib.sha256(spki).hexdigest(),
+    )

@@ -1,0 +1,44 @@
+"""How every boto3 client of the rule is built: retries, pool size, checked PutEvaluations.
+
+rdklib builds its clients with boto3.client(), i.e. from boto3's default
+session, so the defaults are set on that session once per process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+
+from .iam import MAX_CONCURRENT_READS
+
+# Adaptive mode retries throttling with backoff and also slows the client down
+# to the rate IAM accepts, so a burst of body reads converges instead of failing.
+CLIENT_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 10},
+    max_pool_connections=MAX_CONCURRENT_READS,
+    connect_timeout=5,
+    read_timeout=20,
+)
+
+
+class EvaluationsRejectedError(RuntimeError):
+    """AWS Config refused some evaluations; the run must not look successful."""
+
+
+def check_put_evaluations(parsed: dict[str, Any], **_: Any) -> None:
+    """Fail loudly on FailedEvaluations, which rdklib would otherwise drop."""
+    failed = parsed.get("FailedEvaluations") or []
+    if failed:
+        ids = ", ".join(str(item.get("ComplianceResourceId")) for item in failed[:5])
+        raise EvaluationsRejectedError(f"AWS Config rejected {len(failed)} evaluation(s), e.g. for {ids}")
+
+
+def install_client_defaults() -> None:
+    """Make boto3's default session build clients with the rule's settings."""
+    session = botocore.session.get_session()
+    session.set_default_client_config(CLIENT_CONFIG)
+    session.register("after-call.config-service.PutEvaluations", check_put_evaluations)
+    boto3.setup_default_session(botocore_session=session)

@@ -1,0 +1,108 @@
+"""The rule's input parameters: the one place they are named, defaulted and parsed.
+
+AWS Config passes ruleParameters as a JSON object of strings. Every value is
+checked here; a bad value or an unknown name raises ParameterError with a message
+that names the parameter, the value given and what is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+DEFAULT_CUTOFF = "2014-04-08T00:00:00Z"
+
+# Parameters rdklib reads itself (role assumption); we only validate them.
+RDKLIB_PARAMETERS = ("ExecutionRoleName", "ExecutionRoleRegion", "AssumeRoleMode")
+RULE_PARAMETERS = ("CutoffDate", "CheckCertificateBody", "ExemptCertificates")
+KNOWN_PARAMETERS = RULE_PARAMETERS + RDKLIB_PARAMETERS
+
+_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
+_BOOLEANS = {"true": True, "false": False}
+
+
+class ParameterError(ValueError):
+    """A rule parameter is unknown or has a value the rule cannot use."""
+
+
+@dataclass(frozen=True)
+class RuleParameters:
+    cutoff: datetime
+    check_body: bool = True
+    exempt: frozenset[str] = frozenset()
+
+    def is_exempt(self, name: str, arn: str) -> bool:
+        return name in self.exempt or arn in self.exempt
+
+
+def parse_cutoff(text: str, now: datetime | None = None) -> datetime:
+    """Parse an ISO 8601 date (00:00 UTC) or a date-time with a zone; reject the future."""
+    value = text.strip()
+    accepted = "an ISO 8601 date such as 2014-04-08, or a date-time with a zone such as 2014-04-08T00:00:00Z"
+    try:
+        cutoff = datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+    except ValueError:
+        try:
+            cutoff = datetime.fromisoformat(value)
+        except ValueError:
+            raise ParameterError(f"CutoffDate '{text}' is not valid: use {accepted}") from None
+        if cutoff.tzinfo is None:
+            # A zone-less time would silently shift by the reader's offset.
+            raise ParameterError(f"CutoffDate '{text}' has no time zone: use {accepted}")
+    cutoff = cutoff.astimezone(UTC)
+    if cutoff > (now or datetime.now(UTC)):
+        raise ParameterError(f"CutoffDate '{text}' is in the future: use a past instant, default {DEFAULT_CUTOFF}")
+    return cutoff
+
+
+def _parse_bool(name: str, text: str) -> bool:
+    try:
+        return _BOOLEANS[text.strip().lower()]
+    except KeyError:
+        raise ParameterError(f"{name} '{text}' is not valid: use true or false") from None
+
+
+def _check_pattern(name: str, text: str, pattern: re.Pattern[str], accepted: str) -> None:
+    if not pattern.fullmatch(text.strip()):
+        raise ParameterError(f"{name} '{text}' is not valid: use {accepted}")
+
+
+def parse_rule_parameters(raw: Mapping[str, object], now: datetime | None = None) -> RuleParameters:
+    """Validate every parameter Config passed and return the rule's own settings."""
+    if not isinstance(raw, Mapping):
+        raise ParameterError(
+            f"ruleParameters must be a JSON object of strings, got {type(raw).__name__}"
+        )
+    unknown = sorted(set(raw) - set(KNOWN_PARAMETERS))
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter {', '.join(repr(name) for name in unknown)}: accepted names are {', '.join(KNOWN_PARAMETERS)}"
+        )
+    values: dict[str, str] = {}
+    for name, value in raw.items():
+        if not isinstance(value, str):
+            raise ParameterError(
+                f"{name} {value!r} is a {type(value).__name__}: Config passes every parameter as a string"
+            )
+        # An empty value (a blank CloudFormation parameter) means the default.
+        if value.strip():
+            values[name] = value
+
+    if "ExecutionRoleName" in values:
+        _check_pattern("ExecutionRoleName", values["ExecutionRoleName"], _ROLE_NAME, "an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)")
+    if "ExecutionRoleRegion" in values:
+        _check_pattern("ExecutionRoleRegion", values["ExecutionRoleRegion"], _REGION, "an AWS Region code such as us-east-1")
+    if "AssumeRoleMode" in values:
+        _parse_bool("AssumeRoleMode", values["AssumeRoleMode"])
+
+    exempt = frozenset(
+        item.strip() for item in values.get("ExemptCertificates", "").split(",") if item.strip()
+    )
+    return RuleParameters(
+        cutoff=parse_cutoff(values.get("CutoffDate", DEFAULT_CUTOFF), now),
+        check_body=_parse_bool("CheckCertificateBody", values.get("CheckCertificateBody", "true")),
+        exempt=exempt,
+    )

@@ -1,0 +1,137 @@
+"""The verdict: one function, shared by the periodic run, change events and the CLI.
+
+Pure: it takes the evidence gathered from IAM and the rule parameters, and
+returns one verdict per certificate. No AWS calls happen here.
+
+Scenarios (design section 3), checked in this order:
+  exempt by ExemptCertificates                      -> NOT_APPLICABLE
+  uploaded before the cutoff (the IAM-033 check)    -> NON_COMPLIANT
+  issued (NotBefore) before the cutoff              -> NON_COMPLIANT
+  no UploadDate, or the body unreadable             -> NON_COMPLIANT (missing evidence)
+  same public key as a certificate flagged above    -> NON_COMPLIANT
+  another body unreadable, so reuse not ruled out   -> NON_COMPLIANT
+  none of these                                     -> COMPLIANT
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from .certificate import CertificateEvidence
+from .parameters import RuleParameters
+
+ANNOTATION_LIMIT = 256  # PutEvaluations accepts 1-256 characters
+REMEDY = "Revoke it, re-key, reissue and replace it (or use ACM)."
+
+
+class Compliance(StrEnum):
+    COMPLIANT = "COMPLIANT"
+    NON_COMPLIANT = "NON_COMPLIANT"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    arn: str
+    compliance: Compliance
+    annotation: str
+
+
+def stamp(moment: datetime) -> str:
+    """ISO 8601 in UTC to the second, as the AWS CLI shows dates."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fit_annotation(*parts: str) -> str:
+    """Join the parts that fit into Config's 256-character annotation, never empty."""
+    text = ""
+    for part in parts:
+        candidate = f"{text} {part}".strip()
+        if len(candidate) > ANNOTATION_LIMIT:
+            if not text:  # even the first part is too long: cut it visibly
+                text = part[: ANNOTATION_LIMIT - 3].rstrip() + "..."
+            break
+        text = candidate
+    return text or "No annotation."
+
+
+def not_applicable(name: str, arn: str, reason: str) -> Verdict:
+    return Verdict(name, arn, Compliance.NOT_APPLICABLE, fit_annotation(reason))
+
+
+def _date_findings(item: CertificateEvidence, params: RuleParameters) -> list[str]:
+    """Why the certificate itself is pre-cutoff: one sentence, or an empty list."""
+    found = []
+    uploaded = item.metadata.upload_date
+    if uploaded is not None and uploaded < params.cutoff:
+        found.append(f"uploaded {stamp(uploaded)}")
+    if item.body is not None and item.body.not_before < params.cutoff:
+        found.append(f"issued (NotBefore) {stamp(item.body.not_before)}")
+    if not found:
+        return []
+    sentence = " and ".join(found)
+    return [f"{sentence[0].upper()}{sentence[1:]}, before the cutoff {stamp(params.cutoff)}."]
+
+
+def _missing_evidence(item: CertificateEvidence, params: RuleParameters) -> list[str]:
+    missing = []
+    if item.metadata.upload_date is None:
+        missing.append("IAM returned no UploadDate.")
+    if params.check_body and item.body is None:
+        missing.append(f"Body not checked: {item.body_problem or 'it was not read'}.")
+    return missing
+
+
+def evaluate_account(evidence: Sequence[CertificateEvidence], params: RuleParameters) -> list[Verdict]:
+    """Return one verdict per certificate, in the order given.
+
+    Key reuse is judged across the whole account, so pass every certificate that
+    exists, exempt ones included: an exempt certificate's key can still be compromised.
+    """
+    findings = {item.metadata.arn: _date_findings(item, params) for item in evidence}
+
+    # Each compromised key names the certificate that compromised it (the first by name).
+    compromised: dict[str, str] = {}
+    for item in sorted(evidence, key=lambda e: e.metadata.name):
+        if item.body is not None and findings[item.metadata.arn]:
+            compromised.setdefault(item.body.key_fingerprint, item.metadata.name)
+    unreadable = sorted(e.metadata.name for e in evidence if params.check_body and e.body is None)
+
+    verdicts = []
+    for item in evidence:
+        meta = item.metadata
+        if params.is_exempt(meta.name, meta.arn):
+            verdicts.append(not_applicable(meta.name, meta.arn, "Exempted by the rule parameter ExemptCertificates."))
+            continue
+        reasons = findings[meta.arn] + _missing_evidence(item, params)
+        if not reasons and item.body is not None:
+            owner = compromised.get(item.body.key_fingerprint)
+            if owner is not None:
+                reasons.append(
+                    f"Shares its public key with {owner}, issued or uploaded before the cutoff: "
+                    "reissued without re-keying, so the key may be exposed."
+                )
+            others = [name for name in unreadable if name != meta.name]
+            if not reasons and others:
+                reasons.append(f"Key reuse not ruled out: the body of {', '.join(others)} could not be read.")
+        if reasons:
+            verdicts.append(Verdict(meta.name, meta.arn, Compliance.NON_COMPLIANT, fit_annotation(*reasons, REMEDY)))
+        else:
+            verdicts.append(Verdict(meta.name, meta.arn, Compliance.COMPLIANT, fit_annotation(_clean_summary(item, params))))
+    return verdicts
+
+
+def _clean_summary(item: CertificateEvidence, params: RuleParameters) -> str:
+    assert item.metadata.upload_date is not None  # a clean verdict has its evidence
+    uploaded = f"Uploaded {stamp(item.metadata.upload_date)}"
+    cutoff = stamp(params.cutoff)
+    if item.body is None:
+        return f"{uploaded}, after the cutoff {cutoff}; body not checked (CheckCertificateBody=false)."
+    return (
+        f"{uploaded} and issued {stamp(item.body.not_before)}, after the cutoff {cutoff}; "
+        "its key is not shared with a pre-cutoff certificate."
+    )

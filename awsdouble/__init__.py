@@ -1,0 +1,143 @@
+"""The AWS double: moto, extended where it falls short for this rule, served over HTTP.
+
+    with AwsDouble() as aws:
+        iam = aws.client("iam")   # a real botocore client talking HTTP to 127.0.0.1
+        aws.upload(...)           # a certificate with a chosen UploadDate
+
+The extensions (iam_server_certificates, config_evaluations) patch moto's
+handlers in place, so the in-process mock and the server behave alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import boto3
+from moto.config.models import config_backends
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.iam.models import IAMBackend, iam_backends
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from . import config_evaluations, iam_server_certificates
+from .config_evaluations import StoredEvaluation, evaluation_state, issue_result_token
+
+ACCOUNT_ID = DEFAULT_ACCOUNT_ID
+REGION = "us-east-1"  # the home Region, which records the global AWS::IAM::ServerCertificate type
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIADOUBLEDOUBLE0000",
+    "AWS_SECRET_ACCESS_KEY": "double-secret",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+def install() -> None:
+    """Patch moto with the extensions (idempotent)."""
+    iam_server_certificates.install()
+    config_evaluations.install()
+
+
+@contextmanager
+def environment(endpoint_url: str) -> Iterator[None]:
+    """Point every boto3 client made inside at the double, with fake credentials."""
+    values = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint_url}
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class AwsDouble:
+    """moto's server on a free loopback port, with helpers to arrange and inspect its state."""
+
+    def __init__(self) -> None:
+        install()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.endpoint_url = ""
+
+    def __enter__(self) -> AwsDouble:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        self.reset()
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._server.stop()
+
+    def reset(self) -> None:
+        """Forget every resource (moto keeps backends per process)."""
+        iam_backends.reset()
+        config_backends.reset()
+
+    def client(self, service: str) -> Any:
+        return boto3.session.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=REGION,
+        ).client(service, endpoint_url=self.endpoint_url)
+
+    def environment(self) -> Any:
+        return environment(self.endpoint_url)
+
+    # --- IAM server certificates -------------------------------------------------
+    @property
+    def _iam(self) -> IAMBackend:
+        return iam_backends[ACCOUNT_ID]["aws"]
+
+    def upload(
+        self,
+        name: str,
+        body: str,
+        private_key: str,
+        *,
+        chain: str | None = None,
+        path: str = "/",
+        uploaded: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Upload through the IAM API, then set UploadDate as if it happened then."""
+        request: dict[str, Any] = {
+            "ServerCertificateName": name,
+            "CertificateBody": body,
+            "PrivateKey": private_key,
+            "Path": path,
+        }
+        if chain:
+            request["CertificateChain"] = chain
+        meta: dict[str, Any] = self.client("iam").upload_server_certificate(**request)["ServerCertificateMetadata"]
+        if uploaded is not None:
+            self.set_upload_date(name, uploaded)
+            meta["UploadDate"] = uploaded
+        return meta
+
+    def set_upload_date(self, name: str, uploaded: datetime) -> None:
+        iam_server_certificates.state_of(self._iam).upload_dates[name] = uploaded
+
+    def set_page_limit(self, limit: int | None) -> None:
+        """Make ListServerCertificates return short pages, as IAM may."""
+        iam_server_certificates.state_of(self._iam).page_limit = limit
+
+    # --- AWS Config evaluations --------------------------------------------------
+    def result_token(self, rule_name: str) -> str:
+        return issue_result_token(ACCOUNT_ID, REGION, rule_name)
+
+    def evaluations(self, rule_name: str) -> dict[str, StoredEvaluation]:
+        """The rule's current evaluations by resource id, as Config would show them."""
+        results = evaluation_state(config_backends[ACCOUNT_ID][REGION]).results.get(rule_name, {})
+        return {resource_id: stored for (_, resource_id), stored in results.items()}
+
+    def put_calls(self) -> list[config_evaluations.PutEvaluationsCall]:
+        return list(evaluation_state(config_backends[ACCOUNT_ID][REGION]).calls)

@@ -1,0 +1,171 @@
+"""moto extension: IAM server certificates that behave like IAM's.
+
+moto 5.2 gives every server certificate the same hard-coded UploadDate,
+Expiration and ServerCertificateId, ignores MaxItems/Marker/PathPrefix and
+accepts any PEM. This module replaces those handlers so that each certificate
+has its own id, its own UploadDate (settable), an Expiration read from the PEM,
+paginated listing (optionally in short pages, as IAM may send), PEM validation,
+and a record of deleted certificates for Config's history.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
+from moto.core.responses import ActionResult, EmptyResult
+from moto.iam.exceptions import EntityAlreadyExists, MalformedCertificate, NotFoundException, ValidationError
+from moto.iam.models import Certificate, IAMBackend
+from moto.iam.responses import IamResponse
+
+
+@dataclass
+class ServerCertificateState:
+    """Per-account state the double adds to moto's IAM backend."""
+
+    upload_dates: dict[str, datetime] = field(default_factory=dict)  # name -> UploadDate
+    ids: dict[str, str] = field(default_factory=dict)  # name -> ServerCertificateId
+    deleted: dict[str, Certificate] = field(default_factory=dict)  # name -> last deleted version
+    page_limit: int | None = None  # answer at most this many per page, whatever MaxItems says
+
+
+def state_of(backend: IAMBackend) -> ServerCertificateState:
+    if not hasattr(backend, "server_certificate_state"):
+        backend.server_certificate_state = ServerCertificateState()  # type: ignore[attr-defined]
+    state: ServerCertificateState = backend.server_certificate_state  # type: ignore[attr-defined]
+    return state
+
+
+def _certificate_id() -> str:
+    # IAM ids: a 4-letter type prefix (ASCA for server certificates) and 17 upper-case alphanumerics.
+    return "ASCA" + "".join(random.choices(string.ascii_uppercase + string.digits, k=17))
+
+
+def _validate(body: str, private_key: str, chain: str | None) -> x509.Certificate:
+    """Reject what IAM rejects: unparseable PEM, or a key that is not the certificate's."""
+    try:
+        cert = x509.load_pem_x509_certificate(body.strip().encode())
+    except ValueError:
+        raise MalformedCertificate("body") from None
+    try:
+        key = load_pem_private_key(private_key.strip().encode(), password=None)
+    except (ValueError, TypeError):
+        raise MalformedCertificate("private key") from None
+    spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
+        raise MalformedCertificate("private key (it does not match the certificate)")
+    if chain:
+        try:
+            x509.load_pem_x509_certificates(chain.strip().encode())
+        except ValueError:
+            raise MalformedCertificate("chain") from None
+    return cert
+
+
+def _upload(
+    self: IAMBackend,
+    cert_name: str,
+    cert_body: str,
+    private_key: str,
+    cert_chain: str | None = None,
+    path: str | None = None,
+) -> Certificate:
+    if any(existing.cert_name == cert_name for existing in self.certificates.values()):
+        raise EntityAlreadyExists(f"The Server Certificate with name {cert_name} already exists.")
+    _validate(cert_body, private_key, cert_chain)
+    state = state_of(self)
+    certificate_id = _certificate_id()
+    cert = Certificate(self.account_id, self.region_name, cert_name, cert_body, private_key, cert_chain, path)
+    self.certificates[certificate_id] = cert
+    state.ids[cert_name] = certificate_id
+    state.upload_dates[cert_name] = datetime.now(UTC)
+    state.deleted.pop(cert_name, None)
+    return cert
+
+
+def _delete(self: IAMBackend, name: str) -> None:
+    state = state_of(self)
+    certificate_id = state.ids.get(name)
+    if certificate_id is None or certificate_id not in self.certificates:
+        raise NotFoundException(f"The Server Certificate with name {name} cannot be found.")
+    state.deleted[name] = self.certificates.pop(certificate_id)
+
+
+def metadata(backend: IAMBackend, cert: Certificate) -> dict[str, Any]:
+    state = state_of(backend)
+    not_after = x509.load_pem_x509_certificate(cert.cert_body.encode()).not_valid_after_utc
+    return {
+        "Path": cert.path,
+        "ServerCertificateName": cert.cert_name,
+        "ServerCertificateId": state.ids[cert.cert_name],
+        "Arn": cert.arn,
+        "UploadDate": state.upload_dates[cert.cert_name],
+        "Expiration": not_after,
+    }
+
+
+def _list(self: IamResponse) -> ActionResult:
+    backend = self.backend
+    prefix = self._get_param("PathPrefix") or "/"
+    max_items = int(self._get_param("MaxItems") or 100)
+    if not 1 <= max_items <= 1000:
+        raise ValidationError("MaxItems must be between 1 and 1000.")
+    limit = min(max_items, state_of(backend).page_limit or max_items)
+    marker = self._get_param("Marker")
+    certs = sorted(
+        (c for c in backend.certificates.values() if c.path.startswith(prefix)),
+        key=lambda c: c.cert_name,
+    )
+    if marker:  # the marker is the name the next page starts from
+        certs = [c for c in certs if c.cert_name >= marker]
+    page, rest = certs[:limit], certs[limit:]
+    result: dict[str, Any] = {
+        "ServerCertificateMetadataList": [metadata(backend, c) for c in page],
+        "IsTruncated": bool(rest),
+    }
+    if rest:
+        result["Marker"] = rest[0].cert_name
+    return ActionResult(result)
+
+
+def _get(self: IamResponse) -> ActionResult:
+    backend = self.backend
+    cert = backend.get_server_certificate(self._get_param("ServerCertificateName"))
+    server_certificate: dict[str, Any] = {
+        "ServerCertificateMetadata": metadata(backend, cert),
+        "CertificateBody": cert.cert_body,
+        "Tags": [],
+    }
+    if cert.cert_chain:
+        server_certificate["CertificateChain"] = cert.cert_chain
+    return ActionResult({"ServerCertificate": server_certificate})
+
+
+def _upload_response(self: IamResponse) -> ActionResult:
+    cert = self.backend.upload_server_certificate(
+        self._get_param("ServerCertificateName"),
+        self._get_param("CertificateBody"),
+        self._get_param("PrivateKey"),
+        cert_chain=self._get_param("CertificateChain"),
+        path=self._get_param("Path"),
+    )
+    return ActionResult({"ServerCertificateMetadata": metadata(self.backend, cert)})
+
+
+def _delete_response(self: IamResponse) -> EmptyResult:
+    self.backend.delete_server_certificate(self._get_param("ServerCertificateName"))
+    return EmptyResult()
+
+
+def install() -> None:
+    IAMBackend.upload_server_certificate = _upload  # type: ignore[method-assign]
+    IAMBackend.delete_server_certificate = _delete  # type: ignore[method-assign]
+    IamResponse.upload_server_certificate = _upload_response  # type: ignore[method-assign]
+    IamResponse.list_server_certificates = _list  # type: ignore[method-assign]
+    IamResponse.get_server_certificate = _get  # type: ignore[method-assign]
+    IamResponse.delete_server_certificate = _delete_response  # type: ignore[method-assign]

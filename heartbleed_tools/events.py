@@ -1,0 +1,112 @@
+"""AWS Config event documents, shaped like the examples in the AWS Config developer guide.
+
+invokingEvent and ruleParameters are JSON strings, as Config sends them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+RULE_NAME = "HeartbleedServerCertificate"
+ACCOUNT_ID = "123456789012"
+RESOURCE_TYPE = "AWS::IAM::ServerCertificate"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _event(invoking: dict[str, Any], result_token: str, parameters: Mapping[str, str] | None, left_scope: bool) -> dict[str, Any]:
+    return {
+        "version": "1.0",
+        "invokingEvent": json.dumps(invoking),
+        "ruleParameters": json.dumps(dict(parameters or {})),
+        "resultToken": result_token,
+        "eventLeftScope": left_scope,
+        "executionRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/config-role",
+        "configRuleArn": f"arn:aws:config:us-east-1:{ACCOUNT_ID}:config-rule/config-rule-hb0001",
+        "configRuleName": RULE_NAME,
+        "configRuleId": "config-rule-hb0001",
+        "accountId": ACCOUNT_ID,
+    }
+
+
+def scheduled_event(result_token: str, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    invoking = {
+        "awsAccountId": ACCOUNT_ID,
+        "notificationCreationTime": _now(),
+        "messageType": "ScheduledNotification",
+        "recordVersion": "1.0",
+    }
+    return _event(invoking, result_token, parameters, False)
+
+
+def configuration_item(name: str, arn: str, path: str = "/", status: str = "OK") -> dict[str, Any]:
+    """A configuration item for a server certificate; a deleted one has no configuration."""
+    deleted = status.startswith("ResourceDeleted")
+    return {
+        "relatedEvents": [],
+        "relationships": [],
+        "configuration": None if deleted else {"ServerCertificateName": name, "Path": path, "Arn": arn},
+        "supplementaryConfiguration": {},
+        "tags": {},
+        "configurationItemVersion": "1.3",
+        "configurationItemCaptureTime": _now(),
+        "configurationStateId": 1732759200000,
+        "awsAccountId": ACCOUNT_ID,
+        "configurationItemStatus": status,
+        "resourceType": RESOURCE_TYPE,
+        "resourceId": name,
+        "resourceName": name,
+        "ARN": arn,
+        "awsRegion": "global",
+        "availabilityZone": "Not Applicable",
+        "configurationStateMd5Hash": "",
+    }
+
+
+def change_event(
+    item: dict[str, Any],
+    result_token: str,
+    parameters: Mapping[str, str] | None = None,
+    *,
+    left_scope: bool = False,
+) -> dict[str, Any]:
+    invoking = {
+        "configurationItemDiff": None,
+        "configurationItem": item,
+        "notificationCreationTime": _now(),
+        "messageType": "ConfigurationItemChangeNotification",
+        "recordVersion": "1.3",
+    }
+    return _event(invoking, result_token, parameters, left_scope)
+
+
+def oversized_change_event(name: str, result_token: str, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The summary Config sends when the item is too large; the rule fetches the item itself."""
+    invoking = {
+        "configurationItemSummary": {
+            "changeType": "UPDATE",
+            "configurationItemVersion": "1.3",
+            "configurationItemCaptureTime": _now(),
+            "configurationStateId": 1732759200000,
+            "awsAccountId": ACCOUNT_ID,
+            "configurationItemStatus": "OK",
+            "resourceType": RESOURCE_TYPE,
+            "resourceId": name,
+            "resourceName": name,
+            "ARN": f"arn:aws:iam::{ACCOUNT_ID}:server-certificate/{name}",
+            "awsRegion": "global",
+            "availabilityZone": "Not Applicable",
+            "configurationStateMd5Hash": "",
+            "resourceCreationTime": _now(),
+        },
+        "s3DeliverySummary": {"s3BucketLocation": "config-bucket/AWSLogs/oversized-item.json.gz", "errorCode": None, "errorMessage": None},
+        "notificationCreationTime": _now(),
+        "messageType": "OversizedConfigurationItemChangeNotification",
+        "recordVersion": "1.0",
+    }
+    return _event(invoking, result_token, parameters, False)
