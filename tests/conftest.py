@@ -1,0 +1,77 @@
+"""Shared fixtures: no network beyond loopback, and the AWS double over HTTP."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from awsdouble import FAKE_CREDENTIALS, AwsDouble
+from heartbleed_tools import events
+
+_real_connect = socket.socket.connect
+_real_getaddrinfo = socket.getaddrinfo
+LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+def _is_loopback(host: object) -> bool:
+    if host in LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(str(host)).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+        raise OSError(f"test tried to reach {address[0]}: only loopback is allowed")
+    _real_connect(self, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if host is not None and not _is_loopback(host):
+        raise OSError(f"test tried to resolve {host}: only loopback is allowed")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_network() -> Iterator[None]:
+    """Every test runs offline: any connection or lookup beyond loopback fails."""
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.getaddrinfo = _guarded_getaddrinfo
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        os.environ.pop(key, None)
+    os.environ.update({**FAKE_CREDENTIALS, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"})
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    socket.getaddrinfo = _real_getaddrinfo
+
+
+@pytest.fixture(scope="session")
+def double_server() -> Iterator[AwsDouble]:
+    with AwsDouble() as aws:
+        yield aws
+
+
+@pytest.fixture
+def aws(double_server: AwsDouble) -> Iterator[AwsDouble]:
+    """The double, emptied, with every boto3 client of the test pointed at it."""
+    double_server.reset()
+    double_server.set_page_limit(None)
+    with double_server.environment():
+        yield double_server
+
+
+# Tests never let rdklib call STS: the Lambda runs with its own role.
+OFFLINE = {"AssumeRoleMode": "false"}
+
+
+@pytest.fixture
+def token(aws: AwsDouble) -> Any:
+    """A fresh result token for the rule, per call, as Config issues per invocation."""
+    return lambda: aws.result_token(events.RULE_NAME)

@@ -1,0 +1,177 @@
+"""Contract tests with botocore's Stubber: requests and responses checked against the service models."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from heartbleed.account import assess_account
+from heartbleed.clients import CLIENT_CONFIG, EvaluationsRejectedError, install_client_defaults
+from heartbleed.iam import gather_evidence, list_certificates
+from heartbleed.parameters import RuleParameters
+from heartbleed.verdict import Compliance
+from heartbleed_tools import events
+from heartbleed_tools.pki import issue
+from rdklib.util.evaluations import process_periodic_evaluations_list
+
+ARN = "arn:aws:iam::123456789012:server-certificate/"
+PARAMS = RuleParameters(cutoff=datetime(2014, 4, 8, tzinfo=UTC))
+
+
+def meta(name: str, uploaded: datetime = datetime(2020, 1, 1, tzinfo=UTC), cert_id: str = "ASCAEXAMPLE000000001") -> dict[str, Any]:
+    return {
+        "Path": "/",
+        "ServerCertificateName": name,
+        "ServerCertificateId": cert_id,
+        "Arn": ARN + name,
+        "UploadDate": uploaded,
+        "Expiration": datetime(2030, 1, 1, tzinfo=UTC),
+    }
+
+
+def iam_client() -> Any:
+    return boto3.client("iam", region_name="us-east-1")
+
+
+def test_listing_follows_short_truncated_pages_to_the_end() -> None:
+    iam = iam_client()
+    with Stubber(iam) as stub:
+        stub.add_response(
+            "list_server_certificates",
+            {"ServerCertificateMetadataList": [meta("a"), meta("b")], "IsTruncated": True, "Marker": "m1"},
+            {"MaxItems": 1000},
+        )
+        # IAM may send fewer than MaxItems, even none, while IsTruncated is true.
+        stub.add_response(
+            "list_server_certificates",
+            {"ServerCertificateMetadataList": [], "IsTruncated": True, "Marker": "m2"},
+            {"MaxItems": 1000, "Marker": "m1"},
+        )
+        stub.add_response(
+            "list_server_certificates",
+            {"ServerCertificateMetadataList": [meta("c")], "IsTruncated": False},
+            {"MaxItems": 1000, "Marker": "m2"},
+        )
+        listed = list_certificates(iam)
+        stub.assert_no_pending_responses()
+    assert [m.name for m in listed] == ["a", "b", "c"]
+
+
+def test_upload_date_and_expiration_are_optional_in_the_model() -> None:
+    iam = iam_client()
+    bare = {"Path": "/", "ServerCertificateName": "bare", "ServerCertificateId": "ASCAEXAMPLE000000002", "Arn": ARN + "bare"}
+    with Stubber(iam) as stub:
+        stub.add_response("list_server_certificates", {"ServerCertificateMetadataList": [bare]}, {"MaxItems": 1000})
+        listed = list_certificates(iam)
+    assert listed[0].upload_date is None
+    verdict = evaluate_listed(listed)
+    assert verdict.compliance is Compliance.NON_COMPLIANT
+    assert "no UploadDate" in verdict.annotation
+
+
+def evaluate_listed(listed: Any) -> Any:
+    from heartbleed.verdict import evaluate_account
+
+    params = RuleParameters(cutoff=PARAMS.cutoff, check_body=False)
+    return evaluate_account(gather_evidence(iam_client(), listed, read_bodies=False).evidence, params)[0]
+
+
+def test_a_certificate_deleted_between_list_and_get_becomes_not_applicable() -> None:
+    iam = iam_client()
+    with Stubber(iam) as stub:
+        stub.add_response("list_server_certificates", {"ServerCertificateMetadataList": [meta("gone")]}, {"MaxItems": 1000})
+        stub.add_client_error(
+            "get_server_certificate", "NoSuchEntity", "The Server Certificate with name gone cannot be found.", 404,
+            expected_params={"ServerCertificateName": "gone"},
+        )
+        verdicts = assess_account(iam, PARAMS)
+        stub.assert_no_pending_responses()
+    assert [(v.arn, v.compliance) for v in verdicts] == [(ARN + "gone", Compliance.NOT_APPLICABLE)]
+    assert "deleted during the evaluation" in verdicts[0].annotation
+
+
+def test_access_denied_on_the_body_is_missing_evidence_never_compliant() -> None:
+    iam = iam_client()
+    with Stubber(iam) as stub:
+        stub.add_response("list_server_certificates", {"ServerCertificateMetadataList": [meta("locked")]}, {"MaxItems": 1000})
+        stub.add_client_error("get_server_certificate", "AccessDenied", "not authorized", 403)
+        verdicts = assess_account(iam, PARAMS)
+    assert verdicts[0].compliance is Compliance.NON_COMPLIANT
+    assert "iam:GetServerCertificate was denied" in verdicts[0].annotation
+
+
+@pytest.mark.parametrize("code", ["Throttling", "ServiceFailure"])
+def test_throttling_or_server_errors_that_reach_the_rule_fail_the_run(code: str) -> None:
+    # Stubber answers before botocore retries, so this is the error that outlasted them.
+    iam = iam_client()
+    with Stubber(iam) as stub:
+        stub.add_response("list_server_certificates", {"ServerCertificateMetadataList": [meta("busy")]}, {"MaxItems": 1000})
+        stub.add_client_error("get_server_certificate", code, "try later", 400 if code == "Throttling" else 500)
+        with pytest.raises(ClientError) as error:
+            assess_account(iam, PARAMS)
+    assert error.value.response["Error"]["Code"] == code
+
+
+def test_the_body_read_uses_the_fresher_metadata_of_get() -> None:
+    iam = iam_client()
+    listed = [list_meta := meta("swap", cert_id="ASCAOLDOLDOLD0000001")]
+    fresh = meta("swap", uploaded=datetime(2021, 1, 1, tzinfo=UTC), cert_id="ASCANEWNEWNEW0000001")
+    body = issue("swap", datetime(2021, 1, 1, tzinfo=UTC)).body
+    with Stubber(iam) as stub:
+        stub.add_response("list_server_certificates", {"ServerCertificateMetadataList": listed}, {"MaxItems": 1000})
+        stub.add_response(
+            "get_server_certificate",
+            {"ServerCertificate": {"ServerCertificateMetadata": fresh, "CertificateBody": body}},
+            {"ServerCertificateName": "swap"},
+        )
+        gathered = gather_evidence(iam, list_certificates(iam), read_bodies=True)
+    assert list_meta["ServerCertificateId"] != gathered.evidence[0].metadata.certificate_id
+    assert gathered.evidence[0].metadata.certificate_id == "ASCANEWNEWNEW0000001"
+
+
+def test_clients_retry_throttling_adaptively() -> None:
+    assert CLIENT_CONFIG.retries == {"mode": "adaptive", "max_attempts": 10}
+
+
+def test_failed_evaluations_fail_the_run_instead_of_being_dropped() -> None:
+    install_client_defaults()
+    config = boto3.client("config", region_name="us-east-1")
+
+    class Factory:
+        def build_client(self, service: str, *args: Any, **kwargs: Any) -> Any:
+            assert service == "config"
+            return config
+
+    from rdklib import ComplianceType, ConfigRule, Evaluation
+
+    evaluation = Evaluation(ComplianceType.COMPLIANT, ARN + "a", "AWS::IAM::ServerCertificate", "ok")
+    event = events.scheduled_event("token-1")
+    ordering = json.loads(event["invokingEvent"])["notificationCreationTime"]
+    with Stubber(config) as stub:
+        stub.add_response(
+            "get_compliance_details_by_config_rule",
+            {"EvaluationResults": []},
+            {"ConfigRuleName": events.RULE_NAME, "ComplianceTypes": ["COMPLIANT", "NON_COMPLIANT"], "Limit": 100, "NextToken": ""},
+        )
+        stub.add_response(
+            "put_evaluations",
+            {
+                "FailedEvaluations": [
+                    {
+                        "ComplianceResourceType": "AWS::IAM::ServerCertificate",
+                        "ComplianceResourceId": ARN + "a",
+                        "ComplianceType": "COMPLIANT",
+                        "OrderingTimestamp": ordering,
+                    }
+                ]
+            },
+        )
+        with pytest.raises(EvaluationsRejectedError, match=r"rejected 1 evaluation\(s\), e.g. for " + ARN + "a"):
+            process_periodic_evaluations_list(event, Factory(), [evaluation], ConfigRule())
+        stub.assert_no_pending_responses()
