@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator, InvalidParametersError
+
 from heartbleed.account import assess_account
 from heartbleed.clients import install_client_defaults
 from heartbleed.configuration_item import RESOURCE_TYPE, gone_reason, identity
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
 from heartbleed.verdict import Verdict, not_applicable
-from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator, InvalidParametersError
 
 
 def to_evaluation(verdict: Verdict) -> Evaluation:

@@ -67,6 +67,7 @@ class AwsDouble:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint_url = ""
+        self._clients: dict[str, Any] = {}
 
     def __enter__(self) -> AwsDouble:
         self._server.start()
@@ -84,11 +85,14 @@ class AwsDouble:
         config_backends.reset()
 
     def client(self, service: str) -> Any:
-        return boto3.session.Session(
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=REGION,
-        ).client(service, endpoint_url=self.endpoint_url)
+        """A real botocore client for the double (made once per service: clients are slow to build)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.session.Session(
+                aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                region_name=REGION,
+            ).client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        return self._clients[service]
 
     def environment(self) -> Any:
         return environment(self.endpoint_url)

@@ -124,8 +124,13 @@ def _put_evaluations(self: ConfigResponse) -> str:
         for evaluation in evaluations:
             key = (evaluation["ComplianceResourceType"], evaluation["ComplianceResourceId"])
             stored = StoredEvaluation(
-                rule, key[0], key[1], evaluation["ComplianceType"], evaluation.get("Annotation"),
-                _timestamp(evaluation["OrderingTimestamp"]), now,
+                rule,
+                key[0],
+                key[1],
+                evaluation["ComplianceType"],
+                evaluation.get("Annotation"),
+                _timestamp(evaluation["OrderingTimestamp"]),
+                now,
             )
             previous = results.get(key)
             # Config keeps the evaluation with the latest OrderingTimestamp.
@@ -220,7 +225,8 @@ def _get_resource_config_history(self: ConfigResponse) -> str:
     item = configuration_item(self.current_account, resource_id)
     if item is None:
         raise ConfigError(
-            "ResourceNotDiscoveredException", f"Resource {resource_id} of resourceType:{RESOURCE_TYPE} is unknown or has not been discovered"
+            "ResourceNotDiscoveredException",
+            f"Resource {resource_id} of resourceType:{RESOURCE_TYPE} is unknown or has not been discovered",
         )
     return json.dumps({"configurationItems": [item]})
 

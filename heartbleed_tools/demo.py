@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from awsdouble import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
@@ -16,8 +17,7 @@ from HeartbleedServerCertificate import lambda_handler
 from . import events, sample_account
 from .pki import issue
 
-# The demo's Lambda runs as its own role: no STS call to the real regional endpoint.
-PARAMETERS = {"AssumeRoleMode": "false"}
+PARAMETERS = events.LOCAL_ROLE
 
 
 def show(aws: AwsDouble) -> None:
@@ -29,15 +29,20 @@ def show(aws: AwsDouble) -> None:
         rows += page["EvaluationResults"]
     print(f"\nAWS Config: rule {events.RULE_NAME}, {len(rows)} resources of AWS::IAM::ServerCertificate")
     print(f"{'CERTIFICATE':<28}{'COMPLIANCE':<16}ARN")
-    for row in rows:
-        arn = row["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]
+    for arn, row in sorted(
+        (r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"], r) for r in rows
+    ):
         print(f"{arn.rsplit('/', 1)[-1]:<28}{row['ComplianceType']:<16}{arn}")
         print(f"    {row.get('Annotation', '')}")
     counts = Counter(row["ComplianceType"] for row in rows)
     print(
-        "\nSummary: "
-        + ", ".join(f"{counts[kind]} {kind}" for kind in ("NON_COMPLIANT", "COMPLIANT", "NOT_APPLICABLE"))
+        "\nSummary: " + ", ".join(f"{counts[kind]} {kind}" for kind in ("NON_COMPLIANT", "COMPLIANT", "NOT_APPLICABLE"))
     )
+
+
+def report(sent: list[dict[str, Any]]) -> None:
+    for evaluation in sent:
+        print(f"   lambda_handler sent {evaluation['ComplianceType']} for {evaluation['ComplianceResourceId']}")
 
 
 def main() -> None:
@@ -56,14 +61,14 @@ def main() -> None:
         fresh = issue("www.example.com", datetime.now(UTC) - timedelta(days=1), days=397)
         meta = aws.upload("FrontendSSLCertificate2026", fresh.body, fresh.private_key)
         item = events.configuration_item(meta["ServerCertificateName"], meta["Arn"])
-        lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), PARAMETERS), None)
+        report(lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), PARAMETERS), None))
 
         print("3. ConfigurationItemChangeNotification (ResourceDeleted): DisclosureWeekCertificate is deleted.")
         gone = iam.get_server_certificate(ServerCertificateName="DisclosureWeekCertificate")
         iam.delete_server_certificate(ServerCertificateName="DisclosureWeekCertificate")
         arn = gone["ServerCertificate"]["ServerCertificateMetadata"]["Arn"]
         item = events.configuration_item("DisclosureWeekCertificate", arn, status="ResourceDeleted")
-        lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), PARAMETERS), None)
+        report(lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), PARAMETERS), None))
 
         show(aws)
 

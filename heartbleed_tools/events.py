@@ -13,13 +13,17 @@ from typing import Any
 RULE_NAME = "HeartbleedServerCertificate"
 ACCOUNT_ID = "123456789012"
 RESOURCE_TYPE = "AWS::IAM::ServerCertificate"
+# Local runs use the Lambda's own role: rdklib's STS call goes to a fixed AWS endpoint.
+LOCAL_ROLE = {"AssumeRoleMode": "false"}
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _event(invoking: dict[str, Any], result_token: str, parameters: Mapping[str, str] | None, left_scope: bool) -> dict[str, Any]:
+def _event(
+    invoking: dict[str, Any], result_token: str, parameters: Mapping[str, str] | None, left_scope: bool
+) -> dict[str, Any]:
     return {
         "version": "1.0",
         "invokingEvent": json.dumps(invoking),
@@ -104,7 +108,11 @@ def oversized_change_event(name: str, result_token: str, parameters: Mapping[str
             "configurationStateMd5Hash": "",
             "resourceCreationTime": _now(),
         },
-        "s3DeliverySummary": {"s3BucketLocation": "config-bucket/AWSLogs/oversized-item.json.gz", "errorCode": None, "errorMessage": None},
+        "s3DeliverySummary": {
+            "s3BucketLocation": "config-bucket/AWSLogs/oversized-item.json.gz",
+            "errorCode": None,
+            "errorMessage": None,
+        },
         "notificationCreationTime": _now(),
         "messageType": "OversizedConfigurationItemChangeNotification",
         "recordVersion": "1.0",

@@ -52,4 +52,6 @@ def build(aws: AwsDouble) -> None:
     aws.upload("ModernWebCertificate", modern.body, modern.private_key, uploaded=utc("2025-10-01T12:00:00"))
 
     cdn = issue("cdn.example.com", utc("2026-01-15T00:00:00"), days=397)
-    aws.upload("CdnCertificate", cdn.body, cdn.private_key, path="/cloudfront/prod/", uploaded=utc("2026-01-16T12:00:00"))
+    aws.upload(
+        "CdnCertificate", cdn.body, cdn.private_key, path="/cloudfront/prod/", uploaded=utc("2026-01-16T12:00:00")
+    )

@@ -42,7 +42,7 @@ def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
 @pytest.fixture(autouse=True, scope="session")
 def no_network() -> Iterator[None]:
     """Every test runs offline: any connection or lookup beyond loopback fails."""
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
     socket.getaddrinfo = _guarded_getaddrinfo
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         os.environ.pop(key, None)
@@ -65,10 +65,6 @@ def aws(double_server: AwsDouble) -> Iterator[AwsDouble]:
     double_server.set_page_limit(None)
     with double_server.environment():
         yield double_server
-
-
-# Tests never let rdklib call STS: the Lambda runs with its own role.
-OFFLINE = {"AssumeRoleMode": "false"}
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def test_rule_parameters_must_be_an_object() -> None:
 
 def test_exempt_certificates_split_on_commas_and_match_name_or_arn() -> None:
     arn = "arn:aws:iam::123456789012:server-certificate/cloudfront/Cdn"
-    params = parse_rule_parameters({"ExemptCertificates": " Legacy , ,%s" % arn}, NOW)
+    params = parse_rule_parameters({"ExemptCertificates": f" Legacy , ,{arn}"}, NOW)
     assert params.exempt == frozenset({"Legacy", arn})
     assert params.is_exempt("Legacy", "arn:aws:iam::123456789012:server-certificate/Legacy")
     assert params.is_exempt("Cdn", arn)
@@ -118,7 +118,11 @@ def test_rdklib_parameters_are_validated_too(name: str, value: str, accepted: st
 
 def test_valid_rdklib_parameters_pass() -> None:
     params = parse_rule_parameters(
-        {"ExecutionRoleName": "HeartbleedAudit+Role", "ExecutionRoleRegion": "us-gov-west-1", "AssumeRoleMode": "false"},
+        {
+            "ExecutionRoleName": "HeartbleedAudit+Role",
+            "ExecutionRoleRegion": "us-gov-west-1",
+            "AssumeRoleMode": "false",
+        },
         NOW,
     )
     assert params.check_body is True

@@ -16,13 +16,15 @@ PARAMS = RuleParameters(cutoff=CUTOFF)
 ARN = "arn:aws:iam::123456789012:server-certificate/"
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def evidence(name: str, uploaded: datetime | None, cert: Issued | None) -> CertificateEvidence:
     meta = CertificateMetadata(name=name, arn=ARN + name, upload_date=uploaded)
-    return CertificateEvidence(meta, body=read_body(cert.body) if cert else None, body_problem=None if cert else "it was not read")
+    return CertificateEvidence(
+        meta, body=read_body(cert.body) if cert else None, body_problem=None if cert else "it was not read"
+    )
 
 
 def judge(*items: CertificateEvidence, params: RuleParameters = PARAMS) -> dict[str, Verdict]:

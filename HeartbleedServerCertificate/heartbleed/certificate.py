@@ -48,9 +48,8 @@ def read_body(pem: str) -> BodyFacts:
     """Parse the first certificate of a PEM body; raise BodyError if it is not one."""
     # cryptography is imported here, not at module load, to keep the Lambda cold start small.
     from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     try:
         cert = x509.load_pem_x509_certificate(pem.strip().encode("ascii"))

@@ -28,9 +28,9 @@ class EvaluationsRejectedError(RuntimeError):
     """AWS Config refused some evaluations; the run must not look successful."""
 
 
-def check_put_evaluations(parsed: dict[str, Any], **_: Any) -> None:
-    """Fail loudly on FailedEvaluations, which rdklib would otherwise drop."""
-    failed = parsed.get("FailedEvaluations") or []
+def check_put_evaluations(**kwargs: Any) -> None:
+    """Fail loudly on FailedEvaluations, which rdklib would otherwise drop (botocore after-call hook)."""
+    failed = kwargs["parsed"].get("FailedEvaluations") or []
     if failed:
         ids = ", ".join(str(item.get("ComplianceResourceId")) for item in failed[:5])
         raise EvaluationsRejectedError(f"AWS Config rejected {len(failed)} evaluation(s), e.g. for {ids}")

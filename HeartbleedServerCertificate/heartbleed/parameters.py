@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 DEFAULT_CUTOFF = "2014-04-08T00:00:00Z"
 
@@ -43,8 +43,12 @@ def parse_cutoff(text: str, now: datetime | None = None) -> datetime:
     value = text.strip()
     accepted = "an ISO 8601 date such as 2014-04-08, or a date-time with a zone such as 2014-04-08T00:00:00Z"
     try:
-        cutoff = datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+        day: date | None = date.fromisoformat(value)
     except ValueError:
+        day = None
+    if day is not None:
+        cutoff = datetime.combine(day, time(), UTC)
+    else:
         try:
             cutoff = datetime.fromisoformat(value)
         except ValueError:
@@ -73,14 +77,11 @@ def _check_pattern(name: str, text: str, pattern: re.Pattern[str], accepted: str
 def parse_rule_parameters(raw: Mapping[str, object], now: datetime | None = None) -> RuleParameters:
     """Validate every parameter Config passed and return the rule's own settings."""
     if not isinstance(raw, Mapping):
-        raise ParameterError(
-            f"ruleParameters must be a JSON object of strings, got {type(raw).__name__}"
-        )
+        raise ParameterError(f"ruleParameters must be a JSON object of strings, got {type(raw).__name__}")
     unknown = sorted(set(raw) - set(KNOWN_PARAMETERS))
     if unknown:
-        raise ParameterError(
-            f"unknown parameter {', '.join(repr(name) for name in unknown)}: accepted names are {', '.join(KNOWN_PARAMETERS)}"
-        )
+        names = ", ".join(repr(name) for name in unknown)
+        raise ParameterError(f"unknown parameter {names}: accepted names are {', '.join(KNOWN_PARAMETERS)}")
     values: dict[str, str] = {}
     for name, value in raw.items():
         if not isinstance(value, str):
@@ -92,15 +93,20 @@ def parse_rule_parameters(raw: Mapping[str, object], now: datetime | None = None
             values[name] = value
 
     if "ExecutionRoleName" in values:
-        _check_pattern("ExecutionRoleName", values["ExecutionRoleName"], _ROLE_NAME, "an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)")
+        _check_pattern(
+            "ExecutionRoleName",
+            values["ExecutionRoleName"],
+            _ROLE_NAME,
+            "an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)",
+        )
     if "ExecutionRoleRegion" in values:
-        _check_pattern("ExecutionRoleRegion", values["ExecutionRoleRegion"], _REGION, "an AWS Region code such as us-east-1")
+        _check_pattern(
+            "ExecutionRoleRegion", values["ExecutionRoleRegion"], _REGION, "an AWS Region code such as us-east-1"
+        )
     if "AssumeRoleMode" in values:
         _parse_bool("AssumeRoleMode", values["AssumeRoleMode"])
 
-    exempt = frozenset(
-        item.strip() for item in values.get("ExemptCertificates", "").split(",") if item.strip()
-    )
+    exempt = frozenset(item.strip() for item in values.get("ExemptCertificates", "").split(",") if item.strip())
     return RuleParameters(
         cutoff=parse_cutoff(values.get("CutoffDate", DEFAULT_CUTOFF), now),
         check_body=_parse_bool("CheckCertificateBody", values.get("CheckCertificateBody", "true")),

@@ -121,7 +121,9 @@ def evaluate_account(evidence: Sequence[CertificateEvidence], params: RuleParame
         if reasons:
             verdicts.append(Verdict(meta.name, meta.arn, Compliance.NON_COMPLIANT, fit_annotation(*reasons, REMEDY)))
         else:
-            verdicts.append(Verdict(meta.name, meta.arn, Compliance.COMPLIANT, fit_annotation(_clean_summary(item, params))))
+            verdicts.append(
+                Verdict(meta.name, meta.arn, Compliance.COMPLIANT, fit_annotation(_clean_summary(item, params)))
+            )
     return verdicts
 
 

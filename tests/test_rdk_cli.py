@@ -1,0 +1,78 @@
+"""rdk's own CLI on the rule folder, cfn-lint on the template it makes, and the rule metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RULE = "HeartbleedServerCertificate"
+BIN = Path(sys.executable).parent
+
+
+def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    return subprocess.run([str(c) for c in command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def metadata() -> dict[str, Any]:
+    parameters: dict[str, Any] = json.loads((ROOT / RULE / "parameters.json").read_text())["Parameters"]
+    return parameters
+
+
+def test_rdk_test_local_passes() -> None:
+    result = run(BIN / "rdk", "test-local", RULE)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Ran 11 tests" in output
+    assert "errors=0 failures=0" in output
+
+
+def test_rdk_rule_template_passes_cfn_lint(tmp_path: Path) -> None:
+    template_path = tmp_path / "rule.json"
+    result = run(BIN / "rdk", "create-rule-template", RULE, "--rules-only", "-o", template_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lint = run(BIN / "cfn-lint", template_path)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+    template = json.loads(template_path.read_text())
+    rule = template["Resources"][f"{RULE}ConfigRule"]["Properties"]
+    assert rule["Scope"]["ComplianceResourceTypes"] == ["AWS::IAM::ServerCertificate"]
+    assert {d["MessageType"] for d in rule["Source"]["SourceDetails"]} == {
+        "ConfigurationItemChangeNotification",
+        "ScheduledNotification",
+    }
+    defaults = {
+        name[len(RULE) :]: spec.get("Default") for name, spec in template["Parameters"].items() if name.startswith(RULE)
+    }
+    top_level = json.loads((ROOT / "parameters.json").read_text())
+    assert {name: defaults[name] for name in top_level} == top_level
+    assert "ExemptCertificates" in defaults
+
+
+def test_top_level_parameters_equal_the_rdk_input_parameters() -> None:
+    top_level = json.loads((ROOT / "parameters.json").read_text())
+    assert top_level == json.loads(metadata()["InputParameters"])
+    assert all(isinstance(value, str) for value in top_level.values())
+
+
+def test_rdk_metadata_matches_the_design() -> None:
+    meta = metadata()
+    assert meta["RuleName"] == RULE
+    assert meta["SourceRuntime"] == "python3.12-lib"
+    assert meta["SourceEvents"] == "AWS::IAM::ServerCertificate"
+    assert meta["SourcePeriodic"] == "TwentyFour_Hours"
+    assert "Heartbleed" in meta["Description"] and len(meta["Description"]) <= 256
+
+
+def test_default_parameters_are_accepted_by_the_rule() -> None:
+    from heartbleed.parameters import DEFAULT_CUTOFF, parse_rule_parameters
+
+    top_level = json.loads((ROOT / "parameters.json").read_text())
+    assert top_level["CutoffDate"] == DEFAULT_CUTOFF
+    optional = json.loads(metadata()["OptionalParameters"])
+    parse_rule_parameters({**top_level, **optional})
