@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from rdklib.util.evaluations import process_periodic_evaluations_list
 
 from heartbleed.account import assess_account
-from heartbleed.clients import CLIENT_CONFIG, EvaluationsRejectedError, install_client_defaults
+from heartbleed.clients import EvaluationsRejectedError, install_client_defaults
 from heartbleed.iam import gather_evidence, list_certificates
 from heartbleed.parameters import RuleParameters
 from heartbleed.verdict import Compliance
@@ -151,8 +151,14 @@ def test_the_body_read_uses_the_fresher_metadata_of_get() -> None:
     assert gathered.evidence[0].metadata.certificate_id == "ASCANEWNEWNEW0000001"
 
 
-def test_clients_retry_throttling_adaptively() -> None:
-    assert getattr(CLIENT_CONFIG, "retries") == {"mode": "adaptive", "max_attempts": 10}  # noqa: B009
+def test_rule_clients_retry_adaptively_with_a_pool_for_every_reader() -> None:
+    from heartbleed.iam import MAX_CONCURRENT_READS
+
+    install_client_defaults()
+    config: Any = boto3.client("iam").meta.config  # Config's attributes are set dynamically
+    assert config.retries["mode"] == "adaptive"
+    assert config.retries["total_max_attempts"] == 10
+    assert config.max_pool_connections == MAX_CONCURRENT_READS
 
 
 def test_failed_evaluations_fail_the_run_instead_of_being_dropped() -> None:
@@ -196,3 +202,33 @@ def test_failed_evaluations_fail_the_run_instead_of_being_dropped() -> None:
         with pytest.raises(EvaluationsRejectedError, match=r"rejected 1 evaluation\(s\), e.g. for " + ARN + "a"):
             process_periodic_evaluations_list(event, Factory(), [evaluation], ConfigRule())
         stub.assert_no_pending_responses()
+
+
+def test_body_reads_are_concurrent_and_bounded() -> None:
+    import threading
+    import time
+
+    from heartbleed.certificate import CertificateMetadata
+    from heartbleed.iam import MAX_CONCURRENT_READS
+
+    body = issue("c", datetime(2020, 1, 1, tzinfo=UTC)).body
+    lock = threading.Lock()
+    in_flight = peak = 0
+
+    class SlowIam:
+        def get_server_certificate(self, ServerCertificateName: str) -> dict[str, Any]:
+            nonlocal in_flight, peak
+            with lock:
+                in_flight += 1
+                peak = max(peak, in_flight)
+            time.sleep(0.02)
+            with lock:
+                in_flight -= 1
+            return {
+                "ServerCertificate": {"ServerCertificateMetadata": meta(ServerCertificateName), "CertificateBody": body}
+            }
+
+    listed = [CertificateMetadata(name=f"c{i}", arn=ARN + f"c{i}") for i in range(3 * MAX_CONCURRENT_READS)]
+    gathered = gather_evidence(SlowIam(), listed, read_bodies=True)  # type: ignore[arg-type]
+    assert len(gathered.evidence) == len(listed)
+    assert 1 < peak <= MAX_CONCURRENT_READS

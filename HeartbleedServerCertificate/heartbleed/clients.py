@@ -17,7 +17,7 @@ from .iam import MAX_CONCURRENT_READS
 # Adaptive mode retries throttling with backoff and also slows the client down
 # to the rate IAM accepts, so a burst of body reads converges instead of failing.
 CLIENT_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 10},
+    retries={"mode": "adaptive", "total_max_attempts": 10},
     max_pool_connections=MAX_CONCURRENT_READS,
     connect_timeout=5,
     read_timeout=20,
