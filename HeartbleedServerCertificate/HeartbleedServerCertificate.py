@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator, InvalidParametersError
+from rdklib import ConfigRule, Evaluation, Evaluator, InvalidParametersError
 
 from heartbleed.account import assess_account
 from heartbleed.clients import install_client_defaults
@@ -27,7 +27,7 @@ from heartbleed.verdict import Verdict, not_applicable
 
 def to_evaluation(verdict: Verdict) -> Evaluation:
     return Evaluation(
-        complianceType=getattr(ComplianceType, verdict.compliance.value),
+        complianceType=verdict.compliance.value,  # the same strings as rdklib's ComplianceType
         resourceId=verdict.arn,
         resourceType=RESOURCE_TYPE,
         annotation=verdict.annotation,
