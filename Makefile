@@ -3,8 +3,11 @@
 
 VENV := .venv
 PY := $(VENV)/bin/python
+# A stand-in for the Lambda runtime: Python 3.12 with boto3 and botocore only.
+LAMBDA_VENV := .venv-lambda
+ARCH ?= x86_64
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test lint typecheck bundle rdk-folder artifacts clean
 
 $(VENV)/.installed: pyproject.toml
 	rm -rf $(VENV)
@@ -12,8 +15,30 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+$(LAMBDA_VENV)/.installed: $(VENV)/.installed
+	rm -rf $(LAMBDA_VENV)
+	"$$(scripts/find-python3.12)" -m venv $(LAMBDA_VENV)
+	$(LAMBDA_VENV)/bin/python -m pip install --quiet \
+		"boto3==$$($(PY) -c 'import importlib.metadata as m; print(m.version("boto3"))')" \
+		"botocore==$$($(PY) -c 'import importlib.metadata as m; print(m.version("botocore"))')"
+	touch $@
+
 demo: $(VENV)/.installed
 	$(VENV)/bin/heartbleed-demo
+
+# The Lambda zip for CloudFormation (make bundle ARCH=arm64 for Graviton).
+bundle: $(VENV)/.installed
+	$(VENV)/bin/heartbleed-bundle --arch $(ARCH)
+
+# The rule folder with cryptography vendored, for `cd build/rdk && rdk deploy HeartbleedServerCertificate`.
+rdk-folder: $(VENV)/.installed
+	$(VENV)/bin/heartbleed-bundle --arch $(ARCH) --rdk-folder
+
+# What the packaging tests inspect, built before pytest so that no test needs the network.
+artifacts: $(VENV)/.installed $(LAMBDA_VENV)/.installed
+	$(VENV)/bin/heartbleed-bundle --arch x86_64
+	$(VENV)/bin/heartbleed-bundle --arch arm64
+	$(VENV)/bin/heartbleed-bundle --arch x86_64 --rdk-folder
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -22,8 +47,8 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-test: $(VENV)/.installed lint typecheck
+test: $(VENV)/.installed lint typecheck artifacts
 	$(VENV)/bin/pytest
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(LAMBDA_VENV) build dist

@@ -1,0 +1,141 @@
+"""The Lambda code as it ships: the zip for CloudFormation and the vendored folder rdk deploys.
+
+`make test` builds them first (`make artifacts`), so these tests need no network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from awsdouble import FAKE_CREDENTIALS, AwsDouble
+from heartbleed_tools import events, sample_account
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_PYTHON = ROOT / ".venv-lambda" / "bin" / "python"
+ELF_MACHINE = {"x86_64": 62, "arm64": 183}  # EM_X86_64, EM_AARCH64
+WHEEL_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
+
+
+def artifact(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(f"{path.relative_to(ROOT)} is missing: run `make artifacts` (make test does)")
+    return path
+
+
+def bundle(arch: str) -> zipfile.ZipFile:
+    return zipfile.ZipFile(artifact(ROOT / "dist" / f"HeartbleedServerCertificate-{arch}.zip"))
+
+
+def elf_machine(data: bytes) -> int:
+    assert data[:4] == b"\x7fELF"
+    machine: int = struct.unpack_from("<H", data, 18)[0]
+    return machine
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "arm64"])
+def test_compiled_parts_are_built_for_the_target_architecture(arch: str) -> None:
+    with bundle(arch) as zipped:
+        shared = [name for name in zipped.namelist() if name.endswith(".so")]
+        assert any(name.startswith("cryptography/") for name in shared)
+        assert {elf_machine(zipped.read(name)) for name in shared} == {ELF_MACHINE[arch]}
+        wheels = [name for name in zipped.namelist() if name.endswith(".dist-info/WHEEL")]
+        compiled = {}
+        for name in wheels:
+            tags = [
+                line.split(": ", 1)[1] for line in zipped.read(name).decode().splitlines() if line.startswith("Tag:")
+            ]
+            if not all(tag.endswith("-any") for tag in tags):
+                compiled[name.split("-")[0]] = tags
+    assert set(compiled) == {"cryptography", "cffi"}
+    for tags in compiled.values():
+        assert all("manylinux" in tag and tag.endswith(WHEEL_MACHINE[arch]) for tag in tags), tags
+
+
+def test_the_bundle_holds_the_rule_and_its_imports_only() -> None:
+    with bundle("x86_64") as zipped:
+        top = {name.split("/")[0] for name in zipped.namelist()}
+    packages = {name for name in top if not name.endswith(".dist-info")}
+    assert packages == {
+        "HeartbleedServerCertificate.py",
+        "heartbleed",
+        "cryptography",
+        "cffi",
+        "_cffi_backend.cpython-312-x86_64-linux-gnu.so",
+        "pycparser",
+        "rdklib",
+        "rdklibtest",
+    }
+
+
+def test_the_bundle_runs_on_a_bare_python_312_runtime(aws: AwsDouble, tmp_path: Path) -> None:
+    python = artifact(LAMBDA_PYTHON)
+    # The stand-in runtime has boto3 and botocore, and nothing the rule brings itself.
+    bare = subprocess.run([python, "-I", "-c", "import boto3, botocore; import cryptography"], capture_output=True)
+    assert b"No module named 'cryptography'" in bare.stderr
+    with bundle("x86_64") as zipped:
+        zipped.extractall(tmp_path)
+
+    sample_account.build(aws)
+    event = events.scheduled_event(aws.result_token(events.RULE_NAME), events.LOCAL_ROLE)
+    # As Lambda does: the code directory first on sys.path, then the handler imported and called.
+    script = (
+        "import json, sys, time; sys.path.insert(0, sys.argv[1]); start = time.perf_counter();"
+        "import HeartbleedServerCertificate as rule; imported = time.perf_counter() - start;"
+        "sent = rule.lambda_handler(json.loads(sys.argv[2]), None);"
+        "print(json.dumps({'import_seconds': imported, 'sent': len(sent), 'rdklib': __import__('rdklib').__file__}))"
+    )
+    env = {"PATH": os.environ["PATH"], **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url}
+    run = subprocess.run(
+        [python, "-I", "-c", script, tmp_path, json.dumps(event)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["sent"] == len(sample_account.EXPECTED)
+    assert report["rdklib"].startswith(str(tmp_path))  # from the bundle, not from anywhere else
+    stored = {arn.rsplit("/", 1)[1]: e.compliance_type for arn, e in aws.evaluations(events.RULE_NAME).items()}
+    assert stored == sample_account.EXPECTED
+    print(f"cold import of the handler from the bundle: {report['import_seconds'] * 1000:.0f} ms")
+
+
+def test_rdk_deploy_uploads_the_vendored_folder(aws: AwsDouble) -> None:
+    folder = artifact(ROOT / "build" / "rdk" / "HeartbleedServerCertificate")
+    bucket = f"config-rule-code-bucket-{events.ACCOUNT_ID}-us-east-1"  # what `rdk init` creates
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    env = {**os.environ, "AWS_ENDPOINT_URL": aws.endpoint_url}
+    # rdk deploy against the double: it zips the folder, uploads it and creates its stack.
+    subprocess.run(
+        [Path(sys.executable).parent / "rdk", "deploy", "HeartbleedServerCertificate", "--lambda-timeout", "300"],
+        cwd=folder.parent,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    key = "HeartbleedServerCertificate/HeartbleedServerCertificate.zip"
+    uploaded = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    (folder.parent / "uploaded.zip").write_bytes(uploaded)
+    with zipfile.ZipFile(folder.parent / "uploaded.zip") as zipped:
+        names = set(zipped.namelist())
+        shared = [n for n in names if n.startswith("cryptography/") and n.endswith(".so")]
+        assert shared and all(elf_machine(zipped.read(n)) == ELF_MACHINE["x86_64"] for n in shared)
+    assert {"HeartbleedServerCertificate.py", "heartbleed/verdict.py", "parameters.json"} <= names
+    assert not any(n.startswith("rdklib/") for n in names)  # python3.12-lib: the rdklib layer provides it
+    function = aws.client("lambda").get_function_configuration(
+        FunctionName="RDK-Rule-Function-HeartbleedServerCertificate"
+    )
+    assert function["Runtime"] == "python3.12"
+    assert function["Timeout"] == 300
+    assert function["Handler"] == "HeartbleedServerCertificate.lambda_handler"
+    # The layer lives in AWS's account, unknown to the double: check what rdk asked CloudFormation for.
+    stack = aws.client("cloudformation").describe_stacks(StackName="HeartbleedServerCertificate")["Stacks"][0]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert ":layer:rdklib-layer:" in parameters["Layers"]
+    assert json.loads(parameters["SourceInputParameters"]) == json.loads((ROOT / "parameters.json").read_text())
