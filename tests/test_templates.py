@@ -1,0 +1,203 @@
+"""The deployment routes in rules/: cfn-lint, conformance pack limits, least privilege, moto CloudFormation."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+from awsdouble import AwsDouble
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = ROOT / "rules"
+TEMPLATES = sorted(RULES.glob("*.yaml"))
+POLICY = json.loads((RULES / "least-privilege-policy.json").read_text())
+DEFAULTS = json.loads((ROOT / "parameters.json").read_text())
+# Stand-ins for template variables, so resources compare with the policy document's wildcards.
+SUBSTITUTIONS = {
+    "${AWS::Partition}": "aws",
+    "${AWS::AccountId}": "123456789012",
+    "${AWS::Region}": "us-east-1",
+    "${LogGroup}": "/aws/lambda/HeartbleedServerCertificate",
+}
+
+
+def load(name: str) -> dict[str, Any]:
+    template: dict[str, Any] = cfn_yaml.load(str(RULES / name))
+    return template
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def resource_text(value: Any) -> str:
+    text = value["Fn::Sub"] if isinstance(value, dict) else value
+    for variable, stand_in in SUBSTITUTIONS.items():
+        text = text.replace(variable, stand_in)
+    return str(text)
+
+
+def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    policies = template["Resources"][role]["Properties"]["Policies"]
+    return [statement for policy in policies for statement in policy["PolicyDocument"]["Statement"]]
+
+
+def allowed_by_document(action: str, resource: str) -> bool:
+    """True if the shipped policy document grants action on resource (no broader than it)."""
+    return any(
+        action in as_list(s["Action"]) and any(fnmatch.fnmatchcase(resource, r) for r in as_list(s["Resource"]))
+        for s in POLICY["Statement"]
+    )
+
+
+def test_every_template_passes_cfn_lint() -> None:
+    assert len(TEMPLATES) == 4
+    lint = subprocess.run(
+        [Path(sys.executable).parent / "cfn-lint", *TEMPLATES], capture_output=True, text=True, timeout=300
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@pytest.mark.parametrize("name", ["heartbleed-rule.yaml", "organization.yaml", "conformance-pack.yaml"])
+def test_parameter_defaults_come_from_parameters_json(name: str) -> None:
+    parameters = load(name)["Parameters"]
+    assert {key: parameters[key]["Default"] for key in DEFAULTS} == DEFAULTS
+    assert parameters["ExemptCertificates"]["Default"] == ""
+
+
+def test_the_standalone_role_is_exactly_the_shipped_policy() -> None:
+    template = load("heartbleed-rule.yaml")
+    statements = role_statements(template, "FunctionRole")
+    shipped = {s["Sid"]: sorted(as_list(s["Action"])) for s in POLICY["Statement"]}
+    assert {s["Sid"]: sorted(as_list(s["Action"])) for s in statements} == shipped
+    for statement in statements:
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                assert allowed_by_document(action, resource_text(resource)), (action, resource)
+    # rdklib must use this role, not assume Config's.
+    assert template["Resources"]["Rule"]["Properties"]["InputParameters"]["AssumeRoleMode"] == "false"
+
+
+def test_only_list_and_put_evaluations_need_every_resource() -> None:
+    broad = {a for s in POLICY["Statement"] if s["Resource"] == "*" for a in as_list(s["Action"])}
+    # These actions have no resource-level permissions in IAM's service authorization reference.
+    assert broad == {"iam:ListServerCertificates", "config:PutEvaluations", "config:GetResourceConfigHistory"}
+
+
+def test_the_member_role_trusts_only_the_central_function_and_can_only_read_and_report() -> None:
+    template = load("member-execution-role.yaml")
+    role = template["Resources"]["ExecutionRole"]["Properties"]
+    trust = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [
+        {"Effect": "Allow", "Principal": {"AWS": {"Ref": "CentralFunctionRoleArn"}}, "Action": "sts:AssumeRole"}
+    ]
+    assert role["RoleName"] == {"Ref": "ExecutionRoleName"}
+    actions = set()
+    for statement in role_statements(template, "ExecutionRole"):
+        for action in as_list(statement["Action"]):
+            actions.add(action)
+            for resource in as_list(statement["Resource"]):
+                assert allowed_by_document(action, resource_text(resource).replace(":config:*:", ":config:us-east-1:"))
+    assert actions == {
+        "iam:ListServerCertificates",
+        "iam:GetServerCertificate",
+        "config:PutEvaluations",
+        "config:GetResourceConfigHistory",
+        "config:GetComplianceDetailsByConfigRule",
+    }
+
+
+def test_the_organization_function_can_only_assume_the_member_role_and_log() -> None:
+    template = load("organization.yaml")
+    statements = role_statements(template, "FunctionRole")
+    assert {a for s in statements for a in as_list(s["Action"])} == {
+        "sts:AssumeRole",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    assume = next(s for s in statements if s["Action"] == "sts:AssumeRole")
+    assert assume["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${ExecutionRoleName}"}
+    metadata = template["Resources"]["OrganizationRule"]["Properties"]["OrganizationCustomRuleMetadata"]
+    assert '"ExecutionRoleName": "${ExecutionRoleName}"' in metadata["InputParameters"]["Fn::Sub"]
+    assert metadata["ResourceTypesScope"] == ["AWS::IAM::ServerCertificate"]
+    assert "ScheduledNotification" in metadata["OrganizationConfigRuleTriggerTypes"]
+
+
+@pytest.mark.parametrize("name", ["heartbleed-rule.yaml", "organization.yaml"])
+def test_functions_run_python_312_with_a_timeout_for_the_raised_quota(name: str) -> None:
+    function = load(name)["Resources"]["Function"]["Properties"]
+    assert function["Runtime"] == "python3.12"
+    assert function["Handler"] == "HeartbleedServerCertificate.lambda_handler"
+    assert function["Timeout"] >= 300  # 1,000 certificates at 20 reads/s is 50 s
+
+
+def test_the_conformance_pack_fits_the_limits_of_a_pack() -> None:
+    body = (RULES / "conformance-pack.yaml").read_bytes()
+    template = load("conformance-pack.yaml")
+    assert len(body) <= 51_200  # PutConformancePack TemplateBody
+    assert len(template["Parameters"]) <= 60  # ConformancePackInputParameters
+    assert {p["Type"] for p in template["Parameters"].values()} <= {
+        "String",
+        "int",
+        "double",
+        "CSV",
+        "boolean",
+        "StringMap",
+    }
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert types <= {"AWS::Config::ConfigRule", "AWS::Config::RemediationConfiguration"}
+    rules = [r for r in template["Resources"].values() if r["Type"] == "AWS::Config::ConfigRule"]
+    assert 1 <= len(rules) <= 130
+    assert set(template) <= {"Parameters", "Conditions", "Resources"}
+    source = rules[0]["Properties"]["Source"]
+    assert source == {**source, "Owner": "CUSTOM_LAMBDA", "SourceIdentifier": {"Ref": "LambdaFunctionArn"}}
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto has no Config rule in CloudFormation
+def test_the_standalone_stack_creates_in_moto_cloudformation(aws: AwsDouble) -> None:
+    bundle = ROOT / "dist" / "HeartbleedServerCertificate-x86_64.zip"
+    if not bundle.exists():
+        pytest.fail("dist/HeartbleedServerCertificate-x86_64.zip is missing: run `make artifacts`")
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="rule-code")
+    s3.put_object(Bucket="rule-code", Key="HeartbleedServerCertificate-x86_64.zip", Body=bundle.read_bytes())
+    cloudformation = aws.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="heartbleed",
+        TemplateBody=(RULES / "heartbleed-rule.yaml").read_text(),
+        Parameters=[{"ParameterKey": "CodeBucket", "ParameterValue": "rule-code"}],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    stack = cloudformation.describe_stacks(StackName="heartbleed")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    summaries = cloudformation.list_stack_resources(StackName="heartbleed")["StackResourceSummaries"]
+    # moto 5.2 has no CloudFormation support for AWS::Config::ConfigRule (it lists a blank entry for
+    # it); every other type is created.
+    created = {r["LogicalResourceId"]: r["ResourceType"] for r in summaries if r["LogicalResourceId"]}
+    assert created == {
+        "LogGroup": "AWS::Logs::LogGroup",
+        "FunctionRole": "AWS::IAM::Role",
+        "Function": "AWS::Lambda::Function",
+        "ConfigInvokePermission": "AWS::Lambda::Permission",
+    }
+    function = aws.client("lambda").get_function_configuration(FunctionName="HeartbleedServerCertificate")
+    assert (function["Runtime"], function["Timeout"], function["Architectures"]) == ("python3.12", 300, ["x86_64"])
+    role_name = function["Role"].rsplit("/", 1)[1]
+    iam = aws.client("iam")
+    inline = iam.get_role_policy(RoleName=role_name, PolicyName="HeartbleedServerCertificate")["PolicyDocument"]
+    # moto 5.2 keeps a CloudFormation inline policy as the repr of a dict, not as JSON.
+    inline = ast.literal_eval(inline) if isinstance(inline, str) else inline
+    assert {s["Sid"] for s in inline["Statement"]} == {s["Sid"] for s in POLICY["Statement"]}
+    for statement in inline["Statement"]:
+        for action in as_list(statement["Action"]):
+            assert all(allowed_by_document(action, resource) for resource in as_list(statement["Resource"]))
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs["FunctionArn"] == function["FunctionArn"]
