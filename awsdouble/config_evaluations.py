@@ -9,7 +9,9 @@ rdklib's periodic clean-up calls. This module adds:
   applied to the rule's results unless TestMode (latest OrderingTimestamp wins);
 - GetComplianceDetailsByConfigRule over those results, paginated;
 - GetResourceConfigHistory for AWS::IAM::ServerCertificate, built from the IAM
-  double, so oversized change notifications can be inflated.
+  double, so oversized change notifications can be inflated;
+- the rule ARN as the resource that IAM policy enforcement checks for
+  GetComplianceDetailsByConfigRule.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class PutEvaluationsCall:
 @dataclass
 class EvaluationState:
     tokens: dict[str, str] = field(default_factory=dict)  # result token -> rule name
+    rule_ids: dict[str, str] = field(default_factory=dict)  # rule name -> config-rule-xxxxxx
     results: dict[str, dict[tuple[str, str], StoredEvaluation]] = field(default_factory=dict)
     calls: list[PutEvaluationsCall] = field(default_factory=list)
 
@@ -73,7 +76,17 @@ def issue_result_token(account_id: str, region: str, rule_name: str) -> str:
     token = f"double-token-{rule_name}-{len(state.tokens) + 1}"
     state.tokens[token] = rule_name
     state.results.setdefault(rule_name, {})
+    state.rule_ids.setdefault(rule_name, f"config-rule-{len(state.rule_ids) + 1:06x}")
     return token
+
+
+def _determine_resource(self: ConfigResponse) -> str:
+    """The rule ARN (by rule id, as IAM matches it) for GetComplianceDetailsByConfigRule, else "*"."""
+    if self._get_action() == "GetComplianceDetailsByConfigRule":
+        rule_id = evaluation_state(self.config_backend).rule_ids.get(self._get_param("ConfigRuleName"))
+        if rule_id:
+            return f"arn:{self.partition}:config:{self.region}:{self.current_account}:config-rule/{rule_id}"
+    return "*"
 
 
 def _timestamp(value: Any) -> datetime:
@@ -235,3 +248,4 @@ def install() -> None:
     ConfigResponse.put_evaluations = _put_evaluations  # type: ignore[method-assign]
     ConfigResponse.get_compliance_details_by_config_rule = _get_compliance_details_by_config_rule  # type: ignore[attr-defined]
     ConfigResponse.get_resource_config_history = _get_resource_config_history  # type: ignore[method-assign]
+    ConfigResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]

@@ -5,7 +5,8 @@ Expiration and ServerCertificateId, ignores MaxItems/Marker/PathPrefix and
 accepts any PEM. This module replaces those handlers so that each certificate
 has its own id, its own UploadDate (settable), an Expiration read from the PEM,
 paginated listing (optionally in short pages, as IAM may send), PEM validation,
-and a record of deleted certificates for Config's history.
+a record of deleted certificates for Config's history, and the certificate ARN as
+the resource that IAM policy enforcement checks for GetServerCertificate.
 """
 
 from __future__ import annotations
@@ -162,6 +163,19 @@ def _delete_response(self: IamResponse) -> EmptyResult:
     return EmptyResult()
 
 
+_original_resource = IamResponse._determine_resource
+
+
+def _determine_resource(self: IamResponse) -> str:
+    """The certificate ARN for GetServerCertificate, so IAM policy enforcement can match resource ARNs."""
+    if self._get_action() == "GetServerCertificate":
+        name = self._get_param("ServerCertificateName")
+        cert = next((c for c in self.backend.certificates.values() if c.cert_name == name), None)
+        if cert is not None:
+            return str(cert.arn)
+    return str(_original_resource(self))
+
+
 def install() -> None:
     IAMBackend.upload_server_certificate = _upload  # type: ignore[method-assign]
     IAMBackend.delete_server_certificate = _delete  # type: ignore[method-assign]
@@ -169,3 +183,4 @@ def install() -> None:
     IamResponse.list_server_certificates = _list  # type: ignore[method-assign]
     IamResponse.get_server_certificate = _get  # type: ignore[method-assign]
     IamResponse.delete_server_certificate = _delete_response  # type: ignore[method-assign]
+    IamResponse._determine_resource = _determine_resource  # type: ignore[method-assign]
