@@ -17,6 +17,7 @@ Scenarios:
 """
 
 import unittest
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import MagicMock
@@ -39,11 +40,11 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second:
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
-def metadata(name: str, uploaded: datetime | None) -> dict[str, Any]:
+def metadata(name: str, uploaded: datetime | None, certificate_id: str) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "Path": "/",
         "ServerCertificateName": name,
-        "ServerCertificateId": "ASCA" + name.upper()[:17],
+        "ServerCertificateId": certificate_id,
         "Arn": ARN + name,
     }
     if uploaded is not None:
@@ -56,19 +57,21 @@ class FakeIam:
 
     def __init__(self, certificates: dict[str, Any]) -> None:
         self.certificates = certificates
+        # Every upload has its own id, as in IAM (the rule keeps bodies by id).
+        self.ids = {name: "ASCA" + uuid.uuid4().hex[:17].upper() for name in certificates}
         self.client = MagicMock()
         self.client.list_server_certificates.side_effect = self.list
         self.client.get_server_certificate.side_effect = self.get
 
     def list(self, **_: Any) -> dict[str, Any]:
-        listed = [metadata(name, uploaded) for name, (uploaded, _) in self.certificates.items()]
+        listed = [metadata(name, uploaded, self.ids[name]) for name, (uploaded, _) in self.certificates.items()]
         return {"ServerCertificateMetadataList": listed, "IsTruncated": False}
 
     def get(self, ServerCertificateName: str) -> dict[str, Any]:
         uploaded, body = self.certificates[ServerCertificateName]
         if body == "AccessDenied":
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "GetServerCertificate")
-        meta = metadata(ServerCertificateName, uploaded)
+        meta = metadata(ServerCertificateName, uploaded, self.ids[ServerCertificateName])
         return {"ServerCertificate": {"ServerCertificateMetadata": meta, "CertificateBody": body}}
 
     def factory(self) -> MagicMock:

@@ -4,8 +4,8 @@
         iam = aws.client("iam")   # a real botocore client talking HTTP to 127.0.0.1
         aws.upload(...)           # a certificate with a chosen UploadDate
 
-The extensions (iam_server_certificates, config_evaluations) patch moto's
-handlers in place, so the in-process mock and the server behave alike.
+The extensions (iam_server_certificates, config_evaluations, conditions) patch
+moto's handlers in place, so the in-process mock and the server behave alike.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import IAMBackend, iam_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from . import config_evaluations, iam_server_certificates
+from . import conditions, config_evaluations, dispatch, iam_server_certificates
 from .config_evaluations import StoredEvaluation, evaluation_state, issue_result_token
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
@@ -41,6 +41,8 @@ def install() -> None:
     """Patch moto with the extensions (idempotent)."""
     iam_server_certificates.install()
     config_evaluations.install()
+    conditions.install()
+    dispatch.install()
 
 
 @contextmanager
@@ -68,6 +70,7 @@ class AwsDouble:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint_url = ""
         self._clients: dict[str, Any] = {}
+        self.conditions = conditions.CONDITIONS  # latency, rate limits and call counts
 
     def __enter__(self) -> AwsDouble:
         self._server.start()
@@ -80,9 +83,10 @@ class AwsDouble:
         self._server.stop()
 
     def reset(self) -> None:
-        """Forget every resource (moto keeps backends per process)."""
+        """Forget every resource (moto keeps backends per process) and every injected condition."""
         iam_backends.reset()
         config_backends.reset()
+        self.conditions.reset()
 
     def client(self, service: str) -> Any:
         """A real botocore client for the double (made once per service: clients are slow to build)."""

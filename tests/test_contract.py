@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,12 +26,12 @@ PARAMS = RuleParameters(cutoff=datetime(2014, 4, 8, tzinfo=UTC))
 
 
 def meta(
-    name: str, uploaded: datetime = datetime(2020, 1, 1, tzinfo=UTC), cert_id: str = "ASCAEXAMPLE000000001"
+    name: str, uploaded: datetime = datetime(2020, 1, 1, tzinfo=UTC), cert_id: str | None = None
 ) -> dict[str, Any]:
     return {
         "Path": "/",
         "ServerCertificateName": name,
-        "ServerCertificateId": cert_id,
+        "ServerCertificateId": cert_id or "ASCA" + uuid.uuid4().hex[:17].upper(),  # unique per upload
         "Arn": ARN + name,
         "UploadDate": uploaded,
         "Expiration": datetime(2030, 1, 1, tzinfo=UTC),
@@ -151,12 +152,12 @@ def test_the_body_read_uses_the_fresher_metadata_of_get() -> None:
     assert gathered.evidence[0].metadata.certificate_id == "ASCANEWNEWNEW0000001"
 
 
-def test_rule_clients_retry_adaptively_with_a_pool_for_every_reader() -> None:
+def test_rule_clients_retry_with_backoff_and_a_connection_for_every_reader() -> None:
     from heartbleed.iam import MAX_CONCURRENT_READS
 
     install_client_defaults()
     config: Any = boto3.client("iam").meta.config  # Config's attributes are set dynamically
-    assert config.retries["mode"] == "adaptive"
+    assert config.retries["mode"] == "standard"
     assert config.retries["total_max_attempts"] == 10
     assert config.max_pool_connections == MAX_CONCURRENT_READS
 
@@ -216,6 +217,8 @@ def test_body_reads_are_concurrent_and_bounded() -> None:
     in_flight = peak = 0
 
     class SlowIam:
+        meta = iam_client().meta  # real event hooks, for the rule's pacing
+
         def get_server_certificate(self, ServerCertificateName: str) -> dict[str, Any]:
             nonlocal in_flight, peak
             with lock:
@@ -232,3 +235,31 @@ def test_body_reads_are_concurrent_and_bounded() -> None:
     gathered = gather_evidence(SlowIam(), listed, read_bodies=True)  # type: ignore[arg-type]
     assert len(gathered.evidence) == len(listed)
     assert 1 < peak <= MAX_CONCURRENT_READS
+
+
+def test_a_warm_container_reads_each_upload_once() -> None:
+    iam = iam_client()
+    body = issue("warm", datetime(2021, 1, 1, tzinfo=UTC)).body
+    first = meta("warm")
+    reuploaded = {**first, "ServerCertificateId": "ASCA" + uuid.uuid4().hex[:17].upper()}
+    with Stubber(iam) as stub:
+        stub.add_response("list_server_certificates", {"ServerCertificateMetadataList": [first]}, {"MaxItems": 1000})
+        stub.add_response(
+            "get_server_certificate",
+            {"ServerCertificate": {"ServerCertificateMetadata": first, "CertificateBody": body}},
+            {"ServerCertificateName": "warm"},
+        )
+        # Same upload again: known, so no GetServerCertificate.
+        stub.add_response("list_server_certificates", {"ServerCertificateMetadataList": [first]}, {"MaxItems": 1000})
+        # Deleted and uploaded again under the same name and ARN: a new id, so it is read again.
+        stub.add_response(
+            "list_server_certificates", {"ServerCertificateMetadataList": [reuploaded]}, {"MaxItems": 1000}
+        )
+        stub.add_response(
+            "get_server_certificate",
+            {"ServerCertificate": {"ServerCertificateMetadata": reuploaded, "CertificateBody": body}},
+            {"ServerCertificateName": "warm"},
+        )
+        verdicts = [assess_account(iam, PARAMS)[0] for _ in range(3)]
+        stub.assert_no_pending_responses()
+    assert {v.compliance for v in verdicts} == {Compliance.COMPLIANT}

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from .certificate import BodyError, CertificateEvidence, CertificateMetadata, read_body
+from .certificate import BodyError, BodyFacts, CertificateEvidence, CertificateMetadata, read_body
+from .pacing import paced
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -22,11 +23,29 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 LIST_PAGE_SIZE = 1000  # IAM's largest MaxItems: one call for an account at the raised quota
-# Bodies are read with this many requests in flight: at ~50 ms a round trip that
-# is ~320 reads/s, enough to read the 1,000-certificate quota in about 3 s. More
-# would only meet IAM's throttling sooner. botocore's connection pool is sized to
-# match in clients.py, so no thread waits for a connection.
-MAX_CONCURRENT_READS = 16
+# Bodies are read with this many requests in flight: at ~50 ms a round trip that is
+# up to ~640 reads/s, so the 1,000-certificate quota is read in under 2 s when IAM
+# allows it; when it does not, the Pace (pacing.py), not the pool, sets the rate.
+# botocore's connection pool matches (clients.py); the threads cost well under 1 MB.
+MAX_CONCURRENT_READS = 32
+
+# A body never changes for one upload: IAM gives every upload a new ServerCertificateId.
+# So a warm Lambda container keeps what it has read, keyed by ARN (which names the
+# account) and id, and reads only certificates it has not seen. Bounded for memory.
+_BODIES: dict[tuple[str, str], BodyFacts] = {}
+BODY_CACHE_LIMIT = 5000
+
+
+def _remember(meta: CertificateMetadata, body: BodyFacts) -> None:
+    if meta.certificate_id is None:
+        return
+    if len(_BODIES) >= BODY_CACHE_LIMIT:
+        _BODIES.clear()  # rare (several accounts at the raised quota): start over, stay bounded
+    _BODIES[(meta.arn, meta.certificate_id)] = body
+
+
+def _remembered(meta: CertificateMetadata) -> BodyFacts | None:
+    return _BODIES.get((meta.arn, meta.certificate_id)) if meta.certificate_id else None
 
 
 def _metadata(raw: Any) -> CertificateMetadata:
@@ -86,17 +105,24 @@ def _read_one(iam: IAMClient, meta: CertificateMetadata) -> CertificateEvidence 
     # The fresher metadata wins: the name may have been re-uploaded since the list.
     fresh = _metadata(certificate["ServerCertificateMetadata"])
     try:
-        return CertificateEvidence(fresh, body=read_body(certificate["CertificateBody"]))
+        body = read_body(certificate["CertificateBody"])
     except BodyError as error:
         return CertificateEvidence(fresh, body_problem=f"the body is {error}")
+    _remember(fresh, body)
+    return CertificateEvidence(fresh, body=body)
+
+
+def _evidence(iam: IAMClient, meta: CertificateMetadata) -> CertificateEvidence | None:
+    known = _remembered(meta)
+    return CertificateEvidence(meta, body=known) if known else _read_one(iam, meta)
 
 
 def gather_evidence(iam: IAMClient, listed: Sequence[CertificateMetadata], read_bodies: bool) -> Gathered:
-    """Turn listed certificates into evidence, reading bodies concurrently when asked."""
+    """Turn listed certificates into evidence, reading unknown bodies concurrently when asked."""
     if not read_bodies:
         return Gathered([CertificateEvidence(meta) for meta in listed], [])
-    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_READS) as pool:
-        outcomes = list(pool.map(lambda meta: _read_one(iam, meta), listed))
+    with paced(iam, "GetServerCertificate"), ThreadPoolExecutor(max_workers=MAX_CONCURRENT_READS) as pool:
+        outcomes = list(pool.map(lambda meta: _evidence(iam, meta), listed))
     evidence = [outcome for outcome in outcomes if outcome is not None]
     deleted = [meta for meta, outcome in zip(listed, outcomes, strict=True) if outcome is None]
     return Gathered(evidence, deleted)

@@ -1,0 +1,40 @@
+"""The readers' shared Pace: it learns IAM's accepted rate from the answers."""
+
+from __future__ import annotations
+
+from heartbleed.pacing import BACK_OFF, Pace
+
+OK = (None, {"ResponseMetadata": {}})
+THROTTLED = (None, {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}})
+
+
+def test_no_limit_until_the_first_throttle() -> None:
+    pace = Pace()
+    for _ in range(50):
+        pace.observe(response=OK)
+    assert pace.rate is None
+
+
+def test_a_throttle_sets_the_rate_just_under_what_was_accepted_once_per_window() -> None:
+    pace = Pace()
+    for _ in range(20):
+        pace.observe(response=OK)
+    pace.observe(response=THROTTLED)
+    assert pace.rate == BACK_OFF * 20
+    # The other requests in flight come back throttled too: one overload, one cut.
+    for _ in range(10):
+        pace.observe(response=THROTTLED)
+    assert pace.rate == BACK_OFF * 20
+
+
+def test_connection_errors_and_other_errors_do_not_move_the_rate() -> None:
+    pace = Pace()
+    pace.observe(response=None)
+    pace.observe(response=(None, {"Error": {"Code": "ServiceFailure"}}))
+    assert pace.rate is None
+
+
+def test_the_rate_never_drops_below_one_request_a_second() -> None:
+    pace = Pace()
+    pace.observe(response=THROTTLED)
+    assert pace.rate == 1.0
