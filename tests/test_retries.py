@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from awsdouble import AwsDouble
-from HeartbleedServerCertificate import lambda_handler
 from heartbleed_tools import events
 from heartbleed_tools.pki import issue
+from HeartbleedServerCertificate import lambda_handler
 
 
 def test_a_rate_limited_account_is_read_completely(aws: AwsDouble) -> None:
