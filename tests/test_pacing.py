@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from heartbleed.pacing import BACK_OFF, Pace
 
-OK = (None, {"ResponseMetadata": {}})
+OK: tuple[None, dict[str, object]] = (None, {"ResponseMetadata": {}})
 THROTTLED = (None, {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}})
 
 
