@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 LAMBDA_VENV := .venv-lambda
 ARCH ?= x86_64
 
-.PHONY: demo test lint typecheck bundle rdk-folder artifacts clean
+.PHONY: demo test lint typecheck bundle rdk-folder artifacts bench clean
 
 $(VENV)/.installed: pyproject.toml
 	rm -rf $(VENV)
@@ -39,6 +39,10 @@ artifacts: $(VENV)/.installed $(LAMBDA_VENV)/.installed
 	$(VENV)/bin/heartbleed-bundle --arch x86_64
 	$(VENV)/bin/heartbleed-bundle --arch arm64
 	$(VENV)/bin/heartbleed-bundle --arch x86_64 --rdk-folder
+
+# The performance benchmark (about ten minutes); writes bench/results.json.
+bench: $(VENV)/.installed
+	$(PY) -P bench/run.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -14,6 +14,7 @@ Scenarios and verdicts: heartbleed/verdict.py. Parameters: heartbleed/parameters
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rdklib import ConfigRule, Evaluation, Evaluator, InvalidParametersError
@@ -21,8 +22,11 @@ from rdklib import ConfigRule, Evaluation, Evaluator, InvalidParametersError
 from heartbleed.account import assess_account
 from heartbleed.clients import install_client_defaults
 from heartbleed.configuration_item import RESOURCE_TYPE, gone_reason, identity
+from heartbleed.earlier_evaluations import reported_resources
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
 from heartbleed.verdict import Verdict, not_applicable
+
+RETIRED = "Not in IAM at the periodic run: the certificate was deleted or renamed."
 
 
 def to_evaluation(verdict: Verdict) -> Evaluation:
@@ -35,6 +39,9 @@ def to_evaluation(verdict: Verdict) -> Evaluation:
 
 
 class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
+    # The periodic run retires stale rows itself (evaluate_periodic), in parallel with the IAM reads.
+    delete_old_evaluations_on_scheduled_notification = False
+
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> RuleParameters:
         try:
             return parse_rule_parameters(rule_parameters)
@@ -44,9 +51,16 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
     def evaluate_periodic(
         self, event: dict[str, Any], client_factory: Any, valid_rule_parameters: RuleParameters
     ) -> list[Evaluation]:
-        # Every certificate must be here: rdklib marks NOT_APPLICABLE whatever a periodic run leaves out.
-        iam = client_factory.build_client("iam")
-        return [to_evaluation(verdict) for verdict in assess_account(iam, valid_rule_parameters)]
+        iam, config = client_factory.build_client("iam"), client_factory.build_client("config")
+        with ThreadPoolExecutor(max_workers=1) as background:
+            earlier = background.submit(reported_resources, config, event["configRuleName"])
+            evaluations = [to_evaluation(verdict) for verdict in assess_account(iam, valid_rule_parameters)]
+            # If the earlier rows cannot be read, this raises and nothing is sent.
+            stale = earlier.result()
+        for evaluation in evaluations:
+            stale.pop(evaluation.complianceResourceId, None)
+        # Rows of certificates that are gone become NOT_APPLICABLE, as rdklib's own clean-up does.
+        return evaluations + [Evaluation("NOT_APPLICABLE", arn, kind, RETIRED) for arn, kind in sorted(stale.items())]
 
     def evaluate_change(
         self,

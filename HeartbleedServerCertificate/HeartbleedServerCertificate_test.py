@@ -75,8 +75,10 @@ class FakeIam:
         return {"ServerCertificate": {"ServerCertificateMetadata": meta, "CertificateBody": body}}
 
     def factory(self) -> MagicMock:
+        config = MagicMock()  # no earlier evaluations to retire
+        config.get_compliance_details_by_config_rule.return_value = {"EvaluationResults": []}
         factory = MagicMock()
-        factory.build_client.return_value = self.client
+        factory.build_client.side_effect = lambda service, *_, **__: self.client if service == "iam" else config
         return factory
 
 

@@ -1,6 +1,7 @@
 """moto extension: the conditions of a real network and service, for every action.
 
-- latency: each request waits this long before it is answered, as a round trip to AWS would;
+- latency: each request takes at least this long, as a round trip to AWS would; the
+  double's own processing counts towards it, as AWS's does towards a real round trip;
 - rate limits: a token bucket per action (requests per second, with a one-second burst);
   beyond it the request is answered with the service's Throttling error, as IAM and Config do;
 - counts: every request is counted per service and action, throttled ones too.
@@ -72,11 +73,9 @@ class Conditions:
         self.reset_counts()
 
     def admit(self, action: str) -> bool:
-        """Count the request, wait the latency, and say whether the rate limit lets it through."""
+        """Count the request and say whether the rate limit lets it through."""
         with self.lock:
             self.calls[action] += 1
-        if self.latency:
-            time.sleep(self.latency)
         bucket = self.buckets.get(action)
         if bucket is None or bucket.take():
             return True
@@ -90,12 +89,18 @@ _original_call_action = BaseResponse.call_action
 
 
 def _call_action(self: BaseResponse) -> Any:
+    started = time.monotonic()
     action = f"{self.service_name}:{self._get_action()}"
     if CONDITIONS.admit(action):
-        return _original_call_action(self)
-    json_protocol = "json" in str(self.headers.get("Content-Type", ""))
-    body = _THROTTLE_JSON if json_protocol else _THROTTLE_XML
-    return 400, {"Content-Type": "application/x-amz-json-1.1" if json_protocol else "text/xml"}, body
+        response = _original_call_action(self)
+    else:
+        json_protocol = "json" in str(self.headers.get("Content-Type", ""))
+        body = _THROTTLE_JSON if json_protocol else _THROTTLE_XML
+        response = 400, {"Content-Type": "application/x-amz-json-1.1" if json_protocol else "text/xml"}, body
+    remaining = CONDITIONS.latency - (time.monotonic() - started)
+    if remaining > 0:
+        time.sleep(remaining)
+    return response
 
 
 def install() -> None:

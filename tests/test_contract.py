@@ -263,3 +263,29 @@ def test_a_warm_container_reads_each_upload_once() -> None:
         verdicts = [assess_account(iam, PARAMS)[0] for _ in range(3)]
         stub.assert_no_pending_responses()
     assert {v.compliance for v in verdicts} == {Compliance.COMPLIANT}
+
+
+def test_earlier_rows_are_read_across_pages() -> None:
+    from heartbleed.earlier_evaluations import reported_resources
+
+    config = boto3.client("config", region_name="us-east-1")
+
+    def row(name: str) -> dict[str, Any]:
+        qualifier = {
+            "ConfigRuleName": events.RULE_NAME,
+            "ResourceType": "AWS::IAM::ServerCertificate",
+            "ResourceId": ARN + name,
+        }
+        return {"EvaluationResultIdentifier": {"EvaluationResultQualifier": qualifier}, "ComplianceType": "COMPLIANT"}
+
+    request = {"ConfigRuleName": events.RULE_NAME, "ComplianceTypes": ["COMPLIANT", "NON_COMPLIANT"], "Limit": 100}
+    with Stubber(config) as stub:
+        stub.add_response(
+            "get_compliance_details_by_config_rule", {"EvaluationResults": [row("a")], "NextToken": "t1"}, request
+        )
+        stub.add_response(
+            "get_compliance_details_by_config_rule", {"EvaluationResults": [row("b")]}, {**request, "NextToken": "t1"}
+        )
+        rows = reported_resources(config, events.RULE_NAME)
+        stub.assert_no_pending_responses()
+    assert rows == {ARN + "a": "AWS::IAM::ServerCertificate", ARN + "b": "AWS::IAM::ServerCertificate"}

@@ -48,7 +48,8 @@ def _remembered(meta: CertificateMetadata) -> BodyFacts | None:
     return _BODIES.get((meta.arn, meta.certificate_id)) if meta.certificate_id else None
 
 
-def _metadata(raw: Any) -> CertificateMetadata:
+def metadata_from_api(raw: Any) -> CertificateMetadata:
+    """ServerCertificateMetadata from ListServerCertificates or GetServerCertificate."""
     return CertificateMetadata(
         name=raw["ServerCertificateName"],
         arn=raw["Arn"],
@@ -69,7 +70,7 @@ def list_certificates(iam: IAMClient) -> list[CertificateMetadata]:
     request: dict[str, Any] = {"MaxItems": LIST_PAGE_SIZE}
     while True:
         page = iam.list_server_certificates(**request)
-        found.extend(_metadata(raw) for raw in page["ServerCertificateMetadataList"])
+        found.extend(metadata_from_api(raw) for raw in page["ServerCertificateMetadataList"])
         if not page.get("IsTruncated"):
             return found
         request["Marker"] = page["Marker"]
@@ -103,7 +104,7 @@ def _read_one(iam: IAMClient, meta: CertificateMetadata) -> CertificateEvidence 
         raise
     certificate = response["ServerCertificate"]
     # The fresher metadata wins: the name may have been re-uploaded since the list.
-    fresh = _metadata(certificate["ServerCertificateMetadata"])
+    fresh = metadata_from_api(certificate["ServerCertificateMetadata"])
     try:
         body = read_body(certificate["CertificateBody"])
     except BodyError as error:

@@ -1,0 +1,246 @@
+"""The benchmark: the rule at the IAM quota's scale, against the seed's procedure.
+
+The AWS double serves in this process; each Lambda container is a fresh
+interpreter (bench_child), so wall time and peak RSS are the rule's own. Calls
+are counted by the double, per action, as they arrive.
+
+    python bench/run.py            the full table (about ten minutes: the R=5 run alone takes 200 s)
+    python bench/run.py --quick    N=20 and 100 only, no rate-limit curve
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from awsdouble import FAKE_CREDENTIALS, AwsDouble
+
+from . import events
+from .pki import Issued, issue, new_key
+
+CUTOFF = datetime(2014, 4, 8, tzinfo=UTC)
+
+
+def build_account(aws: AwsDouble, size: int) -> None:
+    """size certificates: one in ten uploaded before the cutoff, one in ten issued before it,
+    one in twenty reissued later with such a key, the rest clean, each with its own key."""
+    old_key = new_key()
+    with aws.environment():
+        for i in range(size):
+            name = f"cert-{i:04d}"
+            kind = i % 20
+            if kind in (0, 1):
+                cert, uploaded = (
+                    issue(name, datetime(2013, 6, 1, tzinfo=UTC), key=old_key),
+                    datetime(2014, 1, 1, tzinfo=UTC),
+                )
+            elif kind in (2, 3):
+                cert, uploaded = issue(name, datetime(2013, 9, 1, tzinfo=UTC)), datetime(2016, 1, 1, tzinfo=UTC)
+            elif kind == 4:
+                cert, uploaded = (
+                    issue(name, datetime(2018, 1, 1, tzinfo=UTC), key=old_key),
+                    datetime(2018, 1, 2, tzinfo=UTC),
+                )
+            else:
+                cert, uploaded = _clean(name, i)
+            aws.upload(name, cert.body, cert.private_key, path="/" if i % 3 else "/web/", uploaded=uploaded)
+
+
+def _clean(name: str, i: int) -> tuple[Issued, datetime]:
+    issued = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=i)
+    return issue(name, issued), issued + timedelta(hours=6)
+
+
+def expected_calls(size: int, prior: int, body: bool) -> dict[str, int]:
+    """The calls a cold periodic run makes: list pages, body reads, batches of 100, clean-up pages."""
+    calls = {
+        "iam:ListServerCertificates": max(1, math.ceil(size / 1000)),
+        "config:PutEvaluations": max(1, math.ceil(size / 100)),
+        "config:GetComplianceDetailsByConfigRule": max(1, math.ceil(prior / 100)),
+    }
+    if body and size:
+        calls["iam:GetServerCertificate"] = size
+    return calls
+
+
+@dataclass
+class Run:
+    label: str
+    size: int
+    latency_ms: float
+    wall: float
+    rss_mib: float
+    calls: dict[str, int]
+    throttled: dict[str, int] = field(default_factory=dict)
+    verdicts: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+def containers(
+    aws: AwsDouble, event_list: list[dict[str, Any]], baseline: bool = False
+) -> Iterator[tuple[dict[str, Any], dict[str, int], dict[str, int]]]:
+    """Run the events in one fresh container; yield each result with the calls it made."""
+    env = {**os.environ, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url}
+    command = [sys.executable, "-P", "-m", "heartbleed_tools.bench_child", *(["--baseline"] if baseline else [])]
+    with subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdin and child.stdout
+        aws.conditions.reset_counts()
+        child.stdin.write(json.dumps(event_list) + "\n")
+        child.stdin.flush()
+        for index in range(len(event_list)):
+            if index:
+                assert child.stdout.readline().strip() == "ready"
+                aws.conditions.reset_counts()
+                child.stdin.write("go\n")
+                child.stdin.flush()
+            line = child.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the container failed (exit {child.wait()})")
+            yield json.loads(line), dict(aws.conditions.calls), dict(aws.conditions.throttled)
+
+
+def periodic(aws: AwsDouble, parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    return events.scheduled_event(aws.result_token(events.RULE_NAME), {**events.LOCAL_ROLE, **(parameters or {})})
+
+
+def run_once(aws: AwsDouble, label: str, size: int, event: dict[str, Any], baseline: bool = False) -> Run:
+    result, calls, throttled = next(containers(aws, [event], baseline))
+    latency = aws.conditions.latency * 1000
+    return Run(label, size, latency, result["wall"], result["rss_mib"], calls, throttled, result["verdicts"])
+
+
+def import_cost(repeats: int = 7) -> dict[str, float]:
+    """Median import time in a fresh interpreter: the handler module against boto3 alone."""
+
+    def timed(module: str) -> float:
+        code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+        out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True)
+        return float(out.stdout)
+
+    handler = statistics.median(timed("HeartbleedServerCertificate") for _ in range(repeats))
+    boto3 = statistics.median(timed("boto3") for _ in range(repeats))
+    return {"handler_ms": handler * 1000, "boto3_ms": boto3 * 1000, "ratio": handler / boto3}
+
+
+def benchmark(sizes: list[int], latency_ms: float, rates: list[float]) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "periodic": [],
+        "rate_limited": [],
+        "change_events": [],
+    }
+    with AwsDouble() as aws:
+        for size in sizes:
+            aws.reset()
+            build_account(aws, size)
+            run_once(aws, "warm-up", size, periodic(aws))  # leaves the N rows a steady state has
+            for latency in (0.0, latency_ms):
+                aws.conditions.latency = latency / 1000
+                rule = run_once(aws, "rule", size, periodic(aws))
+                base = run_once(aws, "baseline", size, periodic(aws), baseline=True)
+                if rule.verdicts != base.verdicts:
+                    raise AssertionError(f"N={size}: the rule and the baseline disagree")
+                off = run_once(aws, "rule, body check off", size, periodic(aws, {"CheckCertificateBody": "false"}))
+                report["periodic"].append(
+                    {
+                        "rule": asdict(rule),
+                        "baseline": asdict(base),
+                        "body_check_off": asdict(off),
+                        "ratio": base.wall / rule.wall,
+                    }
+                )
+                for entry in (rule, base, off):
+                    entry.verdicts = {}
+                print(_row(rule, base, off), flush=True)
+        size = max(sizes)
+        aws.conditions.latency = latency_ms / 1000
+        report["change_events"] = change_events(aws)
+        for rate in rates:
+            aws.conditions.limit("iam:GetServerCertificate", rate)
+            limited = run_once(aws, f"rule, {rate:g} GetServerCertificate/s", size, periodic(aws))
+            floor = size / rate
+            complete = len(limited.verdicts) == size and set(limited.verdicts.values()) <= {
+                "COMPLIANT",
+                "NON_COMPLIANT",
+            }
+            limited.verdicts = {}
+            report["rate_limited"].append(
+                {**asdict(limited), "rate": rate, "floor": floor, "bound": 1.25 * floor + 2, "complete": complete}
+            )
+            print(
+                f"R={rate:g}/s: {limited.wall:.1f} s (floor {floor:.0f} s, bound {1.25 * floor + 2:.1f} s), "
+                f"throttled {limited.throttled}, complete {complete}",
+                flush=True,
+            )
+        aws.conditions.limit("iam:GetServerCertificate", None)
+    report["import"] = import_cost()
+    return report
+
+
+def change_events(aws: AwsDouble) -> list[dict[str, Any]]:
+    """A change event's IAM calls: body check off; on, in a cold container and in a warm one."""
+    iam = aws.client("iam")
+    with aws.environment():
+        name = iam.list_server_certificates(MaxItems=1)["ServerCertificateMetadataList"][0]["ServerCertificateName"]
+        arn = iam.get_server_certificate(ServerCertificateName=name)["ServerCertificate"]["ServerCertificateMetadata"][
+            "Arn"
+        ]
+    item = events.configuration_item(name, arn)
+    off = {**events.LOCAL_ROLE, "CheckCertificateBody": "false"}
+    results = []
+    cases = [
+        ("body check off", [events.change_event(item, aws.result_token(events.RULE_NAME), off)]),
+        (
+            "body check on, cold then warm container",
+            [
+                events.change_event(item, aws.result_token(events.RULE_NAME), events.LOCAL_ROLE),
+                events.change_event(item, aws.result_token(events.RULE_NAME), events.LOCAL_ROLE),
+            ],
+        ),
+    ]
+    for label, event_list in cases:
+        for index, (result, calls, _) in enumerate(containers(aws, event_list)):
+            state = "" if len(event_list) == 1 else (" (cold)" if index == 0 else " (warm)")
+            iam_calls = sum(count for action, count in calls.items() if action.startswith("iam:"))
+            results.append({"case": label + state, "wall": result["wall"], "calls": calls, "iam_calls": iam_calls})
+            print(f"change event, {label}{state}: {iam_calls} IAM calls {calls}, {result['wall']:.2f} s", flush=True)
+    return results
+
+
+def _row(rule: Run, base: Run, off: Run) -> str:
+    calls = ", ".join(f"{k.split(':')[1]} {v}" for k, v in sorted(rule.calls.items()))
+    return (
+        f"N={rule.size:>4} latency {rule.latency_ms:>2.0f} ms: "
+        f"rule {rule.wall:6.2f} s ({calls}; {rule.rss_mib:.0f} MiB), "
+        f"baseline {base.wall:6.2f} s ({sum(base.calls.values())} calls), x{base.wall / rule.wall:.1f}; "
+        f"body check off {off.wall:.2f} s ({sum(off.calls.values())} calls)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N=20 and 100, no rate-limit curve")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="added to every request (default 50)")
+    parser.add_argument("--rates", type=float, nargs="*", default=[5, 20, 100], help="GetServerCertificate limits")
+    parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    args = parser.parse_args(argv)
+    sizes, rates = ([20, 100], []) if args.quick else ([20, 100, 1000], args.rates)
+    report = benchmark(sizes, args.latency_ms, rates)
+    print(
+        f"import: handler {report['import']['handler_ms']:.0f} ms, boto3 {report['import']['boto3_ms']:.0f} ms, "
+        f"ratio {report['import']['ratio']:.2f}"
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {args.out}")

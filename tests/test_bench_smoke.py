@@ -1,0 +1,27 @@
+"""The benchmark's smoke run (N=100, no added latency): call counts and verdicts, not times."""
+
+from __future__ import annotations
+
+from awsdouble import AwsDouble
+from heartbleed_tools.benchmark import build_account, expected_calls, periodic, run_once
+
+
+def test_the_rule_makes_the_planned_calls_and_agrees_with_the_seed_procedure(aws: AwsDouble) -> None:
+    build_account(aws, 100)
+    run_once(aws, "warm-up", 100, periodic(aws))  # 100 earlier rows, as in a steady state
+
+    rule = run_once(aws, "rule", 100, periodic(aws))
+    baseline = run_once(aws, "baseline", 100, periodic(aws), baseline=True)
+    body_off = run_once(aws, "body check off", 100, periodic(aws, {"CheckCertificateBody": "false"}))
+
+    assert rule.calls == expected_calls(100, prior=100, body=True)
+    assert body_off.calls == expected_calls(100, prior=100, body=False)
+    assert baseline.calls == {
+        "iam:ListServerCertificates": 1,  # the default page of 100 holds them all
+        "iam:GetServerCertificate": 100,
+        "config:PutEvaluations": 100,
+    }
+    assert rule.verdicts == baseline.verdicts
+    assert len(rule.verdicts) == 100
+    assert sorted(set(rule.verdicts.values())) == ["COMPLIANT", "NON_COMPLIANT"]
+    assert rule.rss_mib > 0
