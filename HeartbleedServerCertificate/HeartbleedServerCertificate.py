@@ -14,6 +14,8 @@ Scenarios and verdicts: heartbleed/verdict.py. Parameters: heartbleed/parameters
 
 from __future__ import annotations
 
+import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,8 +24,11 @@ from rdklib import ConfigRule, Evaluation, Evaluator, InvalidParametersError
 from heartbleed.account import assess_account
 from heartbleed.clients import install_client_defaults
 from heartbleed.configuration_item import RESOURCE_TYPE, gone_reason, identity
+from heartbleed.deadline import NO_DEADLINE, Deadline
 from heartbleed.earlier_evaluations import reported_resources
+from heartbleed.event_document import EventError, check_event
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
+from heartbleed.run_log import log_summary, summary
 from heartbleed.verdict import Verdict, not_applicable
 
 RETIRED = "Not in IAM at the periodic run: the certificate was deleted or renamed."
@@ -42,6 +47,10 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
     # The periodic run retires stale rows itself (evaluate_periodic), in parallel with the IAM reads.
     delete_old_evaluations_on_scheduled_notification = False
 
+    def __init__(self, deadline: Deadline = NO_DEADLINE) -> None:
+        super().__init__()
+        self.deadline = deadline
+
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> RuleParameters:
         try:
             return parse_rule_parameters(rule_parameters)
@@ -54,9 +63,11 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         iam, config = client_factory.build_client("iam"), client_factory.build_client("config")
         with ThreadPoolExecutor(max_workers=1) as background:
             earlier = background.submit(reported_resources, config, event["configRuleName"])
-            evaluations = [to_evaluation(verdict) for verdict in assess_account(iam, valid_rule_parameters)]
+            verdicts = assess_account(iam, valid_rule_parameters, self.deadline)
             # If the earlier rows cannot be read, this raises and nothing is sent.
             stale = earlier.result()
+        self.deadline.check("before reporting")
+        evaluations = [to_evaluation(verdict) for verdict in verdicts]
         for evaluation in evaluations:
             stale.pop(evaluation.complianceResourceId, None)
         # Rows of certificates that are gone become NOT_APPLICABLE, as rdklib's own clean-up does.
@@ -75,19 +86,59 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         if reason is None:
             # Key reuse is an account-wide question, so the whole account is assessed.
             iam = client_factory.build_client("iam")
-            verdicts = {v.arn: v for v in assess_account(iam, valid_rule_parameters)}
+            verdicts = {v.arn: v for v in assess_account(iam, valid_rule_parameters, self.deadline)}
             verdict = verdicts.get(certificate.arn) or not_applicable(
                 certificate.name, certificate.arn, "The certificate no longer exists in IAM."
             )
+            self.deadline.check("before reporting")
         else:
             verdict = not_applicable(certificate.name, certificate.arn, reason)
         return [to_evaluation(verdict)]
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> Any:
-    install_client_defaults()
-    rule = HeartbleedServerCertificate()
+def refusal(code: str, message: str) -> dict[str, Any]:
+    """An error response in rdklib's shape: Config shows customerErrorMessage to the user."""
+    return {
+        "internalErrorMessage": "The event was refused before evaluation",
+        "internalErrorDetails": message,
+        "customerErrorCode": code,
+        "customerErrorMessage": message,
+    }
+
+
+def handle(event: Any, context: Any) -> Any:
+    """Check the event, then let rdklib run the rule on it."""
+    try:
+        _, parameters = check_event(event)
+    except EventError as error:
+        return refusal("InvalidEventDocument", str(error))
+    try:
+        # Checked here too: rdklib reads its own parameters (AssumeRoleMode...) before evaluate_parameters.
+        parse_rule_parameters(parameters)
+    except ParameterError as error:
+        return refusal("InvalidParameterValueException", str(error))
+    # rdklib parses ruleParameters itself: give it the checked object (a blank string means none).
+    event = {**event, "ruleParameters": json.dumps(parameters)}
+    rule = HeartbleedServerCertificate(Deadline(context))
     # is_applicable_status=True: deleted and out-of-scope items reach evaluate_change,
     # which reports them under the certificate ARN instead of Config's resourceId.
     evaluator = Evaluator(rule, [RESOURCE_TYPE], is_applicable_status=True)
     return evaluator.handle(event, context)
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+    started = time.monotonic()
+    calls = install_client_defaults()
+    try:
+        result = handle(event, context)
+    except Exception as error:  # logged, then raised: the invocation fails loudly
+        elapsed = (time.monotonic() - started) * 1000
+        log_summary(summary(event, "failed", None, calls, elapsed, f"{type(error).__name__}: {error}"))
+        raise
+    elapsed = (time.monotonic() - started) * 1000
+    if isinstance(result, list):
+        log_summary(summary(event, "ok", result, calls, elapsed))
+    else:
+        message = result.get("customerErrorMessage") or result.get("internalErrorMessage")
+        log_summary(summary(event, "error", None, calls, elapsed, f"{result.get('customerErrorCode')}: {message}"))
+    return result

@@ -1,4 +1,4 @@
-"""How every boto3 client of the rule is built: retries, pool size, checked PutEvaluations.
+"""How every boto3 client of the rule is built: retries, pool size, checked PutEvaluations, counted calls.
 
 rdklib builds its clients with boto3.client(), i.e. from boto3's default
 session, so the defaults are set on that session once per process.
@@ -6,6 +6,7 @@ session, so the defaults are set on that session once per process.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import boto3
@@ -13,6 +14,7 @@ import botocore.session
 from botocore.config import Config
 
 from .iam import MAX_CONCURRENT_READS
+from .run_log import APICalls
 
 # Standard mode retries throttling and server errors with jittered backoff; the
 # body reads' rate itself is set by heartbleed.pacing, which measured better than
@@ -37,9 +39,19 @@ def check_put_evaluations(**kwargs: Any) -> None:
         raise EvaluationsRejectedError(f"AWS Config rejected {len(failed)} evaluation(s), e.g. for {ids}")
 
 
-def install_client_defaults() -> None:
-    """Make boto3's default session build clients with the rule's settings."""
+def install_client_defaults() -> APICalls:
+    """Make boto3's default session build clients with the rule's settings; count their calls."""
+    # botocore's DEBUG logging prints request and response bodies: certificate bodies here,
+    # private keys in an upload. Keep it at INFO at most, whatever the caller configured.
+    for name in ("botocore", "boto3", "urllib3"):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+    calls = APICalls()
     session = botocore.session.get_session()
     session.set_default_client_config(CLIENT_CONFIG)
     session.register("after-call.config-service.PutEvaluations", check_put_evaluations)
+    session.register("before-call", calls.on_call)
+    session.register("before-send", calls.on_send)
     boto3.setup_default_session(botocore_session=session)
+    return calls

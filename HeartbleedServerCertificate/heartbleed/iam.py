@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from .certificate import BodyError, BodyFacts, CertificateEvidence, CertificateMetadata, read_body
+from .deadline import NO_DEADLINE, Deadline
 from .pacing import paced
 
 if TYPE_CHECKING:
@@ -113,17 +114,22 @@ def _read_one(iam: IAMClient, meta: CertificateMetadata) -> CertificateEvidence 
     return CertificateEvidence(fresh, body=body)
 
 
-def _evidence(iam: IAMClient, meta: CertificateMetadata) -> CertificateEvidence | None:
+def _evidence(iam: IAMClient, meta: CertificateMetadata, deadline: Deadline) -> CertificateEvidence | None:
     known = _remembered(meta)
-    return CertificateEvidence(meta, body=known) if known else _read_one(iam, meta)
+    if known:
+        return CertificateEvidence(meta, body=known)
+    deadline.check("reading certificate bodies")
+    return _read_one(iam, meta)
 
 
-def gather_evidence(iam: IAMClient, listed: Sequence[CertificateMetadata], read_bodies: bool) -> Gathered:
+def gather_evidence(
+    iam: IAMClient, listed: Sequence[CertificateMetadata], read_bodies: bool, deadline: Deadline = NO_DEADLINE
+) -> Gathered:
     """Turn listed certificates into evidence, reading unknown bodies concurrently when asked."""
     if not read_bodies:
         return Gathered([CertificateEvidence(meta) for meta in listed], [])
     with paced(iam, "GetServerCertificate"), ThreadPoolExecutor(max_workers=MAX_CONCURRENT_READS) as pool:
-        outcomes = list(pool.map(lambda meta: _evidence(iam, meta), listed))
+        outcomes = list(pool.map(lambda meta: _evidence(iam, meta, deadline), listed))
     evidence = [outcome for outcome in outcomes if outcome is not None]
     deleted = [meta for meta, outcome in zip(listed, outcomes, strict=True) if outcome is None]
     return Gathered(evidence, deleted)

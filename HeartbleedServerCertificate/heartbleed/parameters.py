@@ -24,6 +24,12 @@ _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
 _BOOLEANS = {"true": True, "false": False}
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """A value quoted back in an error message: strings in quotes, and never more than limit characters."""
+    text = f"'{value}'" if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class ParameterError(ValueError):
     """A rule parameter is unknown or has a value the rule cannot use."""
 
@@ -52,13 +58,13 @@ def parse_cutoff(text: str, now: datetime | None = None) -> datetime:
         try:
             cutoff = datetime.fromisoformat(value)
         except ValueError:
-            raise ParameterError(f"CutoffDate '{text}' is not valid: use {accepted}") from None
+            raise ParameterError(f"CutoffDate {shown(text)} is not valid: use {accepted}") from None
         if cutoff.tzinfo is None:
             # A zone-less time would silently shift by the reader's offset.
-            raise ParameterError(f"CutoffDate '{text}' has no time zone: use {accepted}")
+            raise ParameterError(f"CutoffDate {shown(text)} has no time zone: use {accepted}")
     cutoff = cutoff.astimezone(UTC)
     if cutoff > (now or datetime.now(UTC)):
-        raise ParameterError(f"CutoffDate '{text}' is in the future: use a past instant, default {DEFAULT_CUTOFF}")
+        raise ParameterError(f"CutoffDate {shown(text)} is in the future: use a past instant, default {DEFAULT_CUTOFF}")
     return cutoff
 
 
@@ -66,12 +72,12 @@ def _parse_bool(name: str, text: str) -> bool:
     try:
         return _BOOLEANS[text.strip().lower()]
     except KeyError:
-        raise ParameterError(f"{name} '{text}' is not valid: use true or false") from None
+        raise ParameterError(f"{name} {shown(text)} is not valid: use true or false") from None
 
 
 def _check_pattern(name: str, text: str, pattern: re.Pattern[str], accepted: str) -> None:
     if not pattern.fullmatch(text.strip()):
-        raise ParameterError(f"{name} '{text}' is not valid: use {accepted}")
+        raise ParameterError(f"{name} {shown(text)} is not valid: use {accepted}")
 
 
 def parse_rule_parameters(raw: Mapping[str, object], now: datetime | None = None) -> RuleParameters:
@@ -80,13 +86,13 @@ def parse_rule_parameters(raw: Mapping[str, object], now: datetime | None = None
         raise ParameterError(f"ruleParameters must be a JSON object of strings, got {type(raw).__name__}")
     unknown = sorted(set(raw) - set(KNOWN_PARAMETERS))
     if unknown:
-        names = ", ".join(repr(name) for name in unknown)
+        names = ", ".join(shown(name) for name in unknown[:5])
         raise ParameterError(f"unknown parameter {names}: accepted names are {', '.join(KNOWN_PARAMETERS)}")
     values: dict[str, str] = {}
     for name, value in raw.items():
         if not isinstance(value, str):
             raise ParameterError(
-                f"{name} {value!r} is a {type(value).__name__}: Config passes every parameter as a string"
+                f"{name} {shown(value)} is a {type(value).__name__}: Config passes every parameter as a string"
             )
         # An empty value (a blank CloudFormation parameter) means the default.
         if value.strip():
