@@ -139,6 +139,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     if isinstance(result, list):
         log_summary(summary(event, "ok", result, calls, elapsed))
     else:
-        message = result.get("customerErrorMessage") or result.get("internalErrorMessage")
-        log_summary(summary(event, "error", None, calls, elapsed, f"{result.get('customerErrorCode')}: {message}"))
+        # rdklib's details name the failing operation ("... when calling the X operation").
+        detail = result.get("internalErrorDetails") or result.get("customerErrorMessage")
+        log_summary(summary(event, "error", None, calls, elapsed, f"{result.get('customerErrorCode')}: {detail}"))
     return result

@@ -147,5 +147,9 @@ class AwsDouble:
         results = evaluation_state(config_backends[ACCOUNT_ID][REGION]).results.get(rule_name, {})
         return {resource_id: stored for (_, resource_id), stored in results.items()}
 
+    def reject_evaluations(self, count: int) -> None:
+        """Answer the next `count` evaluations sent with FailedEvaluations, as Config may."""
+        evaluation_state(config_backends[ACCOUNT_ID][REGION]).reject_next = count
+
     def put_calls(self) -> list[config_evaluations.PutEvaluationsCall]:
         return list(evaluation_state(config_backends[ACCOUNT_ID][REGION]).calls)

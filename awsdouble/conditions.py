@@ -4,27 +4,42 @@
   double's own processing counts towards it, as AWS's does towards a real round trip;
 - rate limits: a token bucket per action (requests per second, with a one-second burst);
   beyond it the request is answered with the service's Throttling error, as IAM and Config do;
-- counts: every request is counted per service and action, throttled ones too.
+- counts: every request is counted per service and action, throttled ones too;
+- faults: the next requests of an action can be answered with Throttling, HTTP 500 or
+  503, a connection reset, a late answer past the client's read timeout, or AccessDenied;
+- hooks: code that runs just before an action, such as deleting the certificate
+  a GetServerCertificate is about to read (the list-then-get race).
 
 It wraps moto's BaseResponse.call_action, which every action of every service passes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from moto.core.responses import BaseResponse
 
-_THROTTLE_XML = (
-    '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
-    "<Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+_XML_ERROR = (
+    '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>{party}</Type>'
+    "<Code>{code}</Code><Message>{message}</Message></Error>"
     "<RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ErrorResponse>"
 )
-_THROTTLE_JSON = '{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+_ERRORS = {  # fault kind -> (status, query-protocol code, JSON-protocol code)
+    "throttle": (400, "Throttling", "ThrottlingException"),
+    "500": (500, "ServiceFailure", "InternalFailure"),
+    "503": (503, "ServiceUnavailable", "ServiceUnavailable"),
+    "denied": (403, "AccessDenied", "AccessDeniedException"),
+}
+TRANSIENT_FAULTS = ("throttle", "500", "503", "reset", "timeout")  # what retries are for
+FAULT_KINDS = (*TRANSIENT_FAULTS, "denied")
 
 
 class TokenBucket:
@@ -49,11 +64,32 @@ class TokenBucket:
 
 @dataclass
 class Conditions:
-    latency: float = 0.0  # seconds added to every request
+    latency: float = 0.0  # seconds every request takes at least
+    late_answer: float = 2.0  # seconds a "timeout" fault waits before answering
     buckets: dict[str, TokenBucket] = field(default_factory=dict)  # "iam:GetServerCertificate" -> bucket
     calls: Counter[str] = field(default_factory=Counter)
     throttled: Counter[str] = field(default_factory=Counter)
+    faults: dict[str, list[str]] = field(default_factory=dict)  # action -> fault kinds still to serve
+    hooks: dict[str, list[Callable[[BaseResponse], None]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def inject(self, action: str, kind: str, times: int = 1) -> None:
+        """Answer the next `times` requests of action (service:Action) with the fault `kind`."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}: use one of {', '.join(FAULT_KINDS)}")
+        with self.lock:
+            self.faults.setdefault(action, []).extend([kind] * times)
+
+    def before(self, action: str, hook: Callable[[BaseResponse], None]) -> None:
+        """Run hook(response) before every request of action, until reset."""
+        self.hooks.setdefault(action, []).append(hook)
+
+    def arrive(self, action: str) -> str | None:
+        """Count the request; return the fault it is to be answered with, if any."""
+        with self.lock:
+            self.calls[action] += 1
+            queue = self.faults.get(action)
+            return queue.pop(0) if queue else None
 
     def limit(self, action: str, per_second: float | None) -> None:
         """Throttle action (service:Action) beyond per_second; None removes the limit."""
@@ -70,12 +106,12 @@ class Conditions:
     def reset(self) -> None:
         self.latency = 0.0
         self.buckets.clear()
+        self.faults.clear()
+        self.hooks.clear()
         self.reset_counts()
 
     def admit(self, action: str) -> bool:
-        """Count the request and say whether the rate limit lets it through."""
-        with self.lock:
-            self.calls[action] += 1
+        """Say whether the rate limit lets the request through (counting it if not)."""
         bucket = self.buckets.get(action)
         if bucket is None or bucket.take():
             return True
@@ -88,15 +124,43 @@ CONDITIONS = Conditions()
 _original_call_action = BaseResponse.call_action
 
 
+def _error(self: BaseResponse, kind: str) -> tuple[int, dict[str, str], str]:
+    """The service's own error answer, in the request's protocol (JSON for Config, XML for IAM)."""
+    status, query_code, json_code = _ERRORS[kind]
+    message = {"throttle": "Rate exceeded", "denied": "Not authorized (injected)"}.get(kind, "Injected failure")
+    if "json" in str(self.headers.get("Content-Type", "")):
+        body = json.dumps({"__type": json_code, "message": message})
+        return status, {"Content-Type": "application/x-amz-json-1.1"}, body
+    party = "Receiver" if status >= 500 else "Sender"
+    return status, {"Content-Type": "text/xml"}, _XML_ERROR.format(party=party, code=query_code, message=message)
+
+
+def _reset_connection(self: BaseResponse) -> None:
+    """Close the client's socket without an answer, as a dropped connection does."""
+    connection = self.normalized_request.environ.get("werkzeug.socket")
+    if connection is not None:
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+
+
 def _call_action(self: BaseResponse) -> Any:
     started = time.monotonic()
     action = f"{self.service_name}:{self._get_action()}"
-    if CONDITIONS.admit(action):
+    for hook in CONDITIONS.hooks.get(action, []):
+        hook(self)
+    fault = CONDITIONS.arrive(action)
+    if fault == "reset":
+        _reset_connection(self)
+        response: Any = _error(self, "500")  # never read: the connection is gone
+    elif fault == "timeout":
+        time.sleep(CONDITIONS.late_answer)
+        response = _original_call_action(self)
+    elif fault is not None:
+        response = _error(self, fault)
+    elif CONDITIONS.admit(action):
         response = _original_call_action(self)
     else:
-        json_protocol = "json" in str(self.headers.get("Content-Type", ""))
-        body = _THROTTLE_JSON if json_protocol else _THROTTLE_XML
-        response = 400, {"Content-Type": "application/x-amz-json-1.1" if json_protocol else "text/xml"}, body
+        response = _error(self, "throttle")
     remaining = CONDITIONS.latency - (time.monotonic() - started)
     if remaining > 0:
         time.sleep(remaining)

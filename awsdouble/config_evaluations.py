@@ -61,6 +61,7 @@ class EvaluationState:
     rule_ids: dict[str, str] = field(default_factory=dict)  # rule name -> config-rule-xxxxxx
     results: dict[str, dict[tuple[str, str], StoredEvaluation]] = field(default_factory=dict)
     calls: list[PutEvaluationsCall] = field(default_factory=list)
+    reject_next: int = 0  # evaluations the next PutEvaluations calls answer as FailedEvaluations
 
 
 def evaluation_state(backend: ConfigBackend) -> EvaluationState:
@@ -130,6 +131,9 @@ def _put_evaluations(self: ConfigResponse) -> str:
     if not token or (not test_mode and token not in state.tokens):
         raise ConfigError("InvalidResultTokenException", "The result token is invalid.")
     state.calls.append(PutEvaluationsCall(token, test_mode, list(evaluations)))
+    # An injected partial failure: these come back in FailedEvaluations and are not stored.
+    failed, evaluations = evaluations[: state.reject_next], evaluations[state.reject_next :]
+    state.reject_next -= len(failed)
     if not test_mode:
         rule = state.tokens[token]
         now = datetime.now(UTC)
@@ -149,7 +153,7 @@ def _put_evaluations(self: ConfigResponse) -> str:
             # Config keeps the evaluation with the latest OrderingTimestamp.
             if previous is None or stored.ordering_timestamp >= previous.ordering_timestamp:
                 results[key] = stored
-    return json.dumps({"FailedEvaluations": []})
+    return json.dumps({"FailedEvaluations": failed})
 
 
 def _get_compliance_details_by_config_rule(self: ConfigResponse) -> str:

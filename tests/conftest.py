@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 from awsdouble import FAKE_CREDENTIALS, AwsDouble
+from heartbleed.clients import quiet_sdk_logging
 from heartbleed_tools import events
 
 _real_connect = socket.socket.connect
@@ -50,6 +53,23 @@ def no_network() -> Iterator[None]:
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
     socket.getaddrinfo = _real_getaddrinfo
+
+
+# What must never reach a log: PEM blocks, base64 DER (certificates and keys), the session token.
+SESSION_TOKEN_CANARY = "IQoJb3JpZ2luX2VjEheartbleedCANARYsessionTOKEN"
+SECRETS = re.compile(rf"-----BEGIN|PRIVATE KEY|MII[A-Za-z0-9+/]{{40,}}|{SESSION_TOKEN_CANARY}")
+
+
+@pytest.fixture(autouse=True)
+def nothing_secret_in_any_log(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """Every test: all log records at every level, and all output, are searched for secrets."""
+    quiet_sdk_logging()  # as the rule does: the tests' own uploads carry private keys
+    caplog.set_level(logging.DEBUG)
+    yield
+    out, err = capfd.readouterr()
+    text = "\n".join(record.getMessage() for record in caplog.records) + out + err
+    leak = SECRETS.search(text)
+    assert leak is None, f"secret material in the logs: {text[max(0, leak.start() - 80) : leak.end() + 20]!r}"
 
 
 @pytest.fixture(scope="session")

@@ -39,14 +39,21 @@ def check_put_evaluations(**kwargs: Any) -> None:
         raise EvaluationsRejectedError(f"AWS Config rejected {len(failed)} evaluation(s), e.g. for {ids}")
 
 
-def install_client_defaults() -> APICalls:
-    """Make boto3's default session build clients with the rule's settings; count their calls."""
-    # botocore's DEBUG logging prints request and response bodies: certificate bodies here,
-    # private keys in an upload. Keep it at INFO at most, whatever the caller configured.
-    for name in ("botocore", "boto3", "urllib3"):
+def quiet_sdk_logging() -> None:
+    """Keep the SDK's loggers at INFO at most, whatever the caller configured.
+
+    botocore's DEBUG logging prints request and response bodies: certificate bodies
+    here, private keys in an upload, and the session token among the headers.
+    """
+    for name in ("botocore", "boto3", "urllib3", "s3transfer"):
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < logging.INFO:
             logger.setLevel(logging.INFO)
+
+
+def install_client_defaults() -> APICalls:
+    """Make boto3's default session build clients with the rule's settings; count their calls."""
+    quiet_sdk_logging()
     calls = APICalls()
     session = botocore.session.get_session()
     session.set_default_client_config(CLIENT_CONFIG)
