@@ -1,0 +1,99 @@
+"""IAM's limits at their edges: unusual names and paths, a 16 KB body, a 2 MB chain, long annotations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+
+from awsdouble import AwsDouble
+from heartbleed.certificate import CertificateEvidence, CertificateMetadata
+from heartbleed.parameters import RuleParameters
+from heartbleed.verdict import ANNOTATION_LIMIT, evaluate_account
+from heartbleed_tools import events
+from heartbleed_tools.pki import issue, new_key
+from HeartbleedServerCertificate import lambda_handler
+
+CLEAN = datetime(2021, 3, 1, tzinfo=UTC)
+BODY_LIMIT, CHAIN_LIMIT = 16_384, 2_097_152  # IAM's CertificateBody and CertificateChain maxima
+
+
+def run(aws: AwsDouble, parameters: dict[str, str] | None = None) -> dict[str, str]:
+    event = events.scheduled_event(aws.result_token(events.RULE_NAME), {**events.LOCAL_ROLE, **(parameters or {})})
+    sent = lambda_handler(event, None)
+    assert isinstance(sent, list), sent
+    return {e["ComplianceResourceId"]: e["ComplianceType"] for e in sent}
+
+
+def test_names_and_paths_with_every_allowed_character_round_trip(aws: AwsDouble) -> None:
+    cert = issue("odd", CLEAN)
+    name, path = "web+api=1,a.b@c-d_e", "/team.a/b-c/d_e/"
+    arn = f"arn:aws:iam::{events.ACCOUNT_ID}:server-certificate{path}{name}"
+    aws.upload(name, cert.body, cert.private_key, path=path, uploaded=CLEAN)
+    assert run(aws) == {arn: "COMPLIANT"}
+    change = events.change_event(
+        events.configuration_item(name, arn, path), aws.result_token(events.RULE_NAME), events.LOCAL_ROLE
+    )
+    assert [e["ComplianceResourceId"] for e in lambda_handler(change, None)] == [arn]
+    # A comma separates ExemptCertificates entries, so a name with a comma cannot be exempted;
+    # the certificate is then still evaluated (the strict side), as the README says.
+    assert run(aws, {"ExemptCertificates": arn}) == {arn: "COMPLIANT"}
+
+
+def test_exemption_by_arn_with_unusual_characters(aws: AwsDouble) -> None:
+    cert = issue("odd", datetime(2013, 1, 1, tzinfo=UTC))
+    name, path = "legacy+api=1.a@b-c_d", "/team.a/b-c/"
+    arn = f"arn:aws:iam::{events.ACCOUNT_ID}:server-certificate{path}{name}"
+    aws.upload(name, cert.body, cert.private_key, path=path, uploaded=CLEAN)
+    assert run(aws) == {arn: "NON_COMPLIANT"}
+    assert run(aws, {"ExemptCertificates": f"other, {arn}"}) == {arn: "NOT_APPLICABLE"}
+
+
+def big_certificate() -> tuple[str, str]:
+    """A real certificate whose PEM body is just under IAM's 16 KB limit (many subject names)."""
+    key = new_key()
+    names = [x509.DNSName(f"host-{i:04d}.service.example.com") for i in range(360)]
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "big.example.com")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(CLEAN)
+        .not_valid_after(datetime(2030, 1, 1, tzinfo=UTC))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    body = cert.public_bytes(serialization.Encoding.PEM).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return body, private
+
+
+def test_a_16_kb_body_and_a_2_mb_chain_are_handled(aws: AwsDouble) -> None:
+    body, private = big_certificate()
+    assert 15_000 < len(body) <= BODY_LIMIT
+    intermediate = issue("intermediate", CLEAN).body
+    chain = intermediate * (CHAIN_LIMIT // len(intermediate))
+    assert 2_000_000 < len(chain) <= CHAIN_LIMIT
+    aws.upload("Big", body, private, chain=chain, uploaded=CLEAN)
+    got = aws.client("iam").get_server_certificate(ServerCertificateName="Big")["ServerCertificate"]
+    assert len(got["CertificateChain"]) >= 2_000_000  # the double really serves it
+    assert run(aws) == {f"arn:aws:iam::{events.ACCOUNT_ID}:server-certificate/Big": "COMPLIANT"}
+
+
+def test_annotations_stay_within_256_characters_with_iam_length_names() -> None:
+    # IAM names may be 128 characters; twenty unreadable bodies make the longest sentence.
+    long_names = [f"{i:02d}" + "n" * 126 for i in range(20)]
+    cutoff = datetime(2014, 4, 8, tzinfo=UTC)
+    items = [
+        CertificateEvidence(CertificateMetadata(name, f"arn:aws:iam::1:server-certificate/{name}", upload_date=CLEAN))
+        for name in long_names
+    ]
+    for verdict in evaluate_account(items, RuleParameters(cutoff=cutoff)):
+        assert 1 <= len(verdict.annotation) <= ANNOTATION_LIMIT
+        assert verdict.compliance.value == "NON_COMPLIANT"
