@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .deadline import NO_DEADLINE, Deadline
@@ -13,13 +14,18 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
 
-def assess_account(iam: IAMClient, params: RuleParameters, deadline: Deadline = NO_DEADLINE) -> list[Verdict]:
+def assess_account(
+    iam: IAMClient,
+    params: RuleParameters,
+    deadline: Deadline = NO_DEADLINE,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Verdict]:
     """A verdict for every server certificate IAM lists, in IAM's order.
 
     A certificate deleted between the list and the body read is reported
     NOT_APPLICABLE, so it does not keep a stale verdict.
     """
-    gathered = gather_evidence(iam, list_certificates(iam), read_bodies=params.check_body, deadline=deadline)
+    gathered = gather_evidence(iam, list_certificates(iam), params.check_body, deadline, progress)
     verdicts = evaluate_account(gathered.evidence, params)
     verdicts += [
         not_applicable(meta.name, meta.arn, "The certificate was deleted during the evaluation.")

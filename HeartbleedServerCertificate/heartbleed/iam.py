@@ -7,7 +7,7 @@ concurrently and turns each GetServerCertificate outcome into evidence.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -123,13 +123,21 @@ def _evidence(iam: IAMClient, meta: CertificateMetadata, deadline: Deadline) -> 
 
 
 def gather_evidence(
-    iam: IAMClient, listed: Sequence[CertificateMetadata], read_bodies: bool, deadline: Deadline = NO_DEADLINE
+    iam: IAMClient,
+    listed: Sequence[CertificateMetadata],
+    read_bodies: bool,
+    deadline: Deadline = NO_DEADLINE,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Gathered:
     """Turn listed certificates into evidence, reading unknown bodies concurrently when asked."""
     if not read_bodies:
         return Gathered([CertificateEvidence(meta) for meta in listed], [])
     with paced(iam, "GetServerCertificate"), ThreadPoolExecutor(max_workers=MAX_CONCURRENT_READS) as pool:
-        outcomes = list(pool.map(lambda meta: _evidence(iam, meta, deadline), listed))
+        outcomes = []
+        for outcome in pool.map(lambda meta: _evidence(iam, meta, deadline), listed):
+            outcomes.append(outcome)
+            if progress:  # the CLI's progress line: (read so far, total)
+                progress(len(outcomes), len(listed))
     evidence = [outcome for outcome in outcomes if outcome is not None]
     deleted = [meta for meta, outcome in zip(listed, outcomes, strict=True) if outcome is None]
     return Gathered(evidence, deleted)

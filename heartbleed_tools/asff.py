@@ -1,0 +1,58 @@
+"""Verdicts as AWS Security Finding Format findings, ready for Security Hub's BatchImportFindings.
+
+heartbleed-audit --output asff > findings.json
+aws securityhub batch-import-findings --cli-input-json file://findings.json   (100 findings per call)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from heartbleed.verdict import Compliance, Verdict
+
+GENERATOR = "heartbleed-server-certificate"
+STATUS = {
+    Compliance.NON_COMPLIANT: "FAILED",
+    Compliance.COMPLIANT: "PASSED",
+    Compliance.NOT_APPLICABLE: "NOT_AVAILABLE",
+}
+# The compliance context the origin rule (Conformity IAM-033) gives.
+RELATED_REQUIREMENTS = ["PCI DSS", "APRA", "MAS", "NIST 800-53", "AWS Well-Architected Security Pillar"]
+RECOMMENDATION = (
+    "Revoke the certificate, generate a new private key, have the certificate reissued for it, upload it, "
+    "switch its users and delete the old one (heartbleed-audit replace does this safely), or move to ACM."
+)
+
+
+def findings(verdicts: Sequence[Verdict], region: str, now: datetime) -> list[dict[str, Any]]:
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    result = []
+    for verdict in verdicts:
+        partition, account = verdict.arn.split(":")[1], verdict.arn.split(":")[4]
+        failed = verdict.compliance is Compliance.NON_COMPLIANT
+        result.append(
+            {
+                "SchemaVersion": "2018-10-08",
+                "Id": f"{verdict.arn}/{GENERATOR}",
+                "ProductArn": f"arn:{partition}:securityhub:{region}:{account}:product/{account}/default",
+                "GeneratorId": GENERATOR,
+                "AwsAccountId": account,
+                "Types": ["Software and Configuration Checks/Vulnerabilities/CVE"],
+                "CreatedAt": stamp,
+                "UpdatedAt": stamp,
+                "Severity": {"Label": "HIGH" if failed else "INFORMATIONAL"},
+                "Title": f"IAM server certificate {verdict.name} may carry a key exposed by Heartbleed"
+                if failed
+                else f"IAM server certificate {verdict.name} is clear of Heartbleed",
+                "Description": verdict.annotation,
+                "Remediation": {"Recommendation": {"Text": RECOMMENDATION}},
+                "Resources": [{"Type": "Other", "Id": verdict.arn, "Partition": partition, "Region": region}],
+                "Compliance": {"Status": STATUS[verdict.compliance], "RelatedRequirements": RELATED_REQUIREMENTS},
+                "Vulnerabilities": [{"Id": "CVE-2014-0160"}] if failed else [],
+                "RecordState": "ACTIVE",
+                "Workflow": {"Status": "NEW" if failed else "RESOLVED"},
+            }
+        )
+    return result

@@ -1,0 +1,158 @@
+"""The seed's remediation, made safe: check the new material, find every user of the old
+certificate, and delete only what nothing uses.
+
+Never prints or logs private key material: the key is read, compared and uploaded, nothing more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from heartbleed.certificate import BodyError, read_body
+from heartbleed.verdict import stamp
+
+
+class RemediationError(Exception):
+    """The replacement cannot go ahead; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class NewMaterial:
+    body: str
+    private_key: str = field(repr=False)  # never shown
+    chain: str | None
+    not_before: datetime
+    key_fingerprint: str
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text()
+    except FileNotFoundError:
+        raise RemediationError(f"the {what} file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise RemediationError(f"the {what} file {path} cannot be read: {type(error).__name__}") from None
+
+
+def check_material(body_file: str, key_file: str, chain_file: str | None, cutoff: datetime) -> NewMaterial:
+    """Parse and check the new certificate, key and chain; raise RemediationError on the first problem."""
+    body, key_text = _read(body_file, "certificate body"), _read(key_file, "private key")
+    chain = _read(chain_file, "certificate chain") if chain_file else None
+    try:
+        facts = read_body(body)
+    except BodyError as error:
+        raise RemediationError(f"{body_file}: {error}") from None
+    try:
+        key = load_pem_private_key(key_text.strip().encode(), password=None)
+    except (ValueError, TypeError):
+        raise RemediationError(f"{key_file} is not an unencrypted PEM private key") from None
+    certificate = x509.load_pem_x509_certificate(body.strip().encode())
+    if key.public_key() != certificate.public_key():
+        raise RemediationError(f"the private key in {key_file} does not match the certificate in {body_file}")
+    if facts.not_before < cutoff:
+        raise RemediationError(
+            f"the new certificate was issued {stamp(facts.not_before)}, before the cutoff {stamp(cutoff)}: "
+            "have it reissued with a new key"
+        )
+    if chain is not None:
+        _check_chain(certificate, chain, chain_file or "")
+    return NewMaterial(body, key_text, chain, facts.not_before, facts.key_fingerprint)
+
+
+def _check_chain(certificate: x509.Certificate, chain: str, chain_file: str) -> None:
+    try:
+        issuers = x509.load_pem_x509_certificates(chain.strip().encode())
+    except ValueError:
+        raise RemediationError(f"{chain_file} is not a PEM certificate chain") from None
+    try:  # the first chain certificate must have signed the new one
+        certificate.verify_directly_issued_by(issuers[0])
+    except (ValueError, TypeError, InvalidSignature) as error:
+        raise RemediationError(
+            f"{chain_file} does not link to the certificate: its first certificate did not issue it "
+            f"({type(error).__name__})"
+        ) from None
+
+
+@dataclass(frozen=True)
+class User:
+    """One place the old certificate is in use, and the command that moves it to the new one."""
+
+    where: str
+    switch_command: str
+
+
+def find_users(clients: dict[str, Any], arn: str, certificate_id: str) -> list[User]:
+    """Classic ELB listeners, ELBv2 listeners (default and extra certificates), CloudFront distributions."""
+    return [
+        *_classic_users(clients["elb"], arn),
+        *_elbv2_users(clients["elbv2"], arn),
+        *_cloudfront_users(clients["cloudfront"], certificate_id),
+    ]
+
+
+def _classic_users(elb: Any, arn: str) -> list[User]:
+    users = []
+    for page in elb.get_paginator("describe_load_balancers").paginate():
+        for balancer in page["LoadBalancerDescriptions"]:
+            name = balancer["LoadBalancerName"]
+            for described in balancer.get("ListenerDescriptions", []):
+                port = described["Listener"]["LoadBalancerPort"]
+                if described["Listener"].get("SSLCertificateId") == arn:
+                    command = (
+                        f"aws elb set-load-balancer-listener-ssl-certificate --load-balancer-name {name} "
+                        f"--load-balancer-port {port} --ssl-certificate-id NEW_ARN"
+                    )
+                    users.append(User(f"Classic Load Balancer {name}, listener {port}", command))
+    return users
+
+
+def _elbv2_users(elbv2: Any, arn: str) -> list[User]:
+    users = []
+    for page in elbv2.get_paginator("describe_load_balancers").paginate():
+        for balancer in page["LoadBalancers"]:
+            for listener in elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]:
+                listener_arn = listener["ListenerArn"]
+                where = f"{balancer['Type']} load balancer {balancer['LoadBalancerName']}, listener {listener['Port']}"
+                if any(c.get("CertificateArn") == arn for c in listener.get("Certificates", [])):
+                    command = (
+                        f"aws elbv2 modify-listener --listener-arn {listener_arn} --certificates CertificateArn=NEW_ARN"
+                    )
+                    users.append(User(where, command))
+                extra = elbv2.describe_listener_certificates(ListenerArn=listener_arn)["Certificates"]
+                if any(c.get("CertificateArn") == arn and not c.get("IsDefault") for c in extra):
+                    command = (
+                        f"aws elbv2 add-listener-certificates --listener-arn {listener_arn} --certificates "
+                        f"CertificateArn=NEW_ARN && aws elbv2 remove-listener-certificates --listener-arn "
+                        f"{listener_arn} --certificates CertificateArn={arn}"
+                    )
+                    users.append(User(f"{where} (extra certificate)", command))
+    return users
+
+
+def _cloudfront_users(cloudfront: Any, certificate_id: str) -> list[User]:
+    users = []
+    for page in cloudfront.get_paginator("list_distributions").paginate():
+        for distribution in page.get("DistributionList", {}).get("Items", []):
+            # CloudFront names an IAM certificate by its ServerCertificateId, not its ARN.
+            if distribution.get("ViewerCertificate", {}).get("IAMCertificateId") == certificate_id:
+                ident = distribution["Id"]
+                command = (
+                    f"aws cloudfront get-distribution-config --id {ident}; set ViewerCertificate.IAMCertificateId "
+                    f"to NEW_ID in its DistributionConfig; aws cloudfront update-distribution --id {ident} "
+                    "--if-match ETAG --distribution-config file://config.json"
+                )
+                users.append(User(f"CloudFront distribution {ident} ({distribution.get('DomainName', '')})", command))
+    return users
+
+
+def new_name(old: str, today: datetime | None = None) -> str:
+    """The name for the replacement while the old one is in use: OLD-YYYYMMDD, within IAM's 128 characters."""
+    suffix = f"-{(today or datetime.now(UTC)):%Y%m%d}"
+    return old[: 128 - len(suffix)] + suffix
