@@ -275,7 +275,7 @@ def replace(args: argparse.Namespace) -> int:
         if not args.apply:
             print("dry run: nothing changed; run again with --apply")
             return 0
-        if not users:
+        if not users:  # the seed's steps: the name is free only once the old one is gone
             clients["iam"].delete_server_certificate(ServerCertificateName=args.old_name)
         upload = {
             "ServerCertificateName": name,
@@ -285,7 +285,17 @@ def replace(args: argparse.Namespace) -> int:
         }
         if material.chain:
             upload["CertificateChain"] = material.chain
-        new = clients["iam"].upload_server_certificate(**upload)["ServerCertificateMetadata"]
+        try:
+            new = clients["iam"].upload_server_certificate(**upload)["ServerCertificateMetadata"]
+        except ClientError as error:
+            if users:
+                raise
+            code = error.response.get("Error", {}).get("Code", "")
+            raise CliError(
+                f"{args.old_name} (unused) was deleted, but the upload failed ({code}); upload it again with: "
+                f"aws iam upload-server-certificate --server-certificate-name {name} --path {meta['Path']} "
+                f"--certificate-body file://{args.certificate_body} --private-key file://{args.private_key}"
+            ) from None
     print(f"uploaded {new['Arn']} (id {new['ServerCertificateId']})")
     for user in users:
         command = user.switch_command.replace("NEW_ARN", new["Arn"]).replace("NEW_ID", new["ServerCertificateId"])

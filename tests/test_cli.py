@@ -1,0 +1,324 @@
+"""heartbleed-audit end to end: every subcommand against the AWS double over HTTP."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import SECRETS
+from test_least_privilege import POLICY, acting_as
+
+from awsdouble import AwsDouble
+from heartbleed_tools import events, sample_account
+from heartbleed_tools.cli import main
+from heartbleed_tools.pki import Issued, issue, new_key
+
+NOW = datetime.now(UTC)
+
+
+def cli(aws: AwsDouble, capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--endpoint-url", aws.endpoint_url] if argv[:1] != ("--demo",) else list(argv))
+    out, err = capfd.readouterr()
+    assert SECRETS.search(out + err) is None  # never a key or body on the terminal
+    return code, out, err
+
+
+def files(tmp_path: Path, cert: Issued, key: str | None = None, chain: str | None = None) -> list[str]:
+    (tmp_path / "cert.pem").write_text(cert.body)
+    (tmp_path / "key.pem").write_text(key or cert.private_key)
+    argv = ["--certificate-body", str(tmp_path / "cert.pem"), "--private-key", str(tmp_path / "key.pem")]
+    if chain is not None:
+        (tmp_path / "chain.pem").write_text(chain)
+        argv += ["--certificate-chain", str(tmp_path / "chain.pem")]
+    return argv
+
+
+def exists(aws: AwsDouble, name: str) -> bool:
+    try:
+        aws.client("iam").get_server_certificate(ServerCertificateName=name)
+    except ClientError:
+        return False
+    return True
+
+
+# ---- audit ------------------------------------------------------------------------------------
+
+
+def test_audit_prints_a_table_and_exits_1_on_findings(aws: AwsDouble, capfd: pytest.CaptureFixture[str]) -> None:
+    sample_account.build(aws)
+    code, out, _ = cli(aws, capfd)  # audit is the default subcommand
+    assert code == 1
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:] if line and line[0].isupper()}
+    assert {name: rows[name] for name in sample_account.EXPECTED} == sample_account.EXPECTED
+    assert "6 certificates: 2 COMPLIANT, 4 NON_COMPLIANT, 0 NOT_APPLICABLE" in out
+    assert aws.put_calls() == []  # read-only
+
+
+def test_audit_json_and_text_carry_the_rule_verdicts(aws: AwsDouble, capfd: pytest.CaptureFixture[str]) -> None:
+    sample_account.build(aws)
+    _, out, _ = cli(aws, capfd, "audit", "--output", "json")
+    parsed = {item["name"]: item["compliance"] for item in json.loads(out)}
+    assert parsed == sample_account.EXPECTED
+    _, out, _ = cli(aws, capfd, "audit", "--output", "text", "--cutoff", "2014-04-01", "--no-body-check")
+    text = {line.split("\t")[0].rsplit("/", 1)[1]: line.split("\t")[1] for line in out.splitlines()}
+    assert text["DisclosureWeekCertificate"] == "COMPLIANT"  # IAM-033's settings reproduce the seed
+
+
+def test_audit_asff_is_ready_for_security_hub(aws: AwsDouble, capfd: pytest.CaptureFixture[str]) -> None:
+    sample_account.build(aws)
+    code, out, _ = cli(aws, capfd, "audit", "--output", "asff")
+    findings = json.loads(out)["Findings"]
+    assert code == 1 and len(findings) == 6
+    frontend = next(f for f in findings if f["Resources"][0]["Id"].endswith("/FrontendSSLCertificate"))
+    assert frontend["Severity"] == {"Label": "HIGH"}
+    assert frontend["Compliance"]["Status"] == "FAILED"
+    assert frontend["Vulnerabilities"] == [{"Id": "CVE-2014-0160"}]
+    assert (
+        frontend["ProductArn"]
+        == f"arn:aws:securityhub:us-east-1:{events.ACCOUNT_ID}:product/{events.ACCOUNT_ID}/default"
+    )
+    required = {
+        "SchemaVersion",
+        "Id",
+        "ProductArn",
+        "GeneratorId",
+        "AwsAccountId",
+        "CreatedAt",
+        "UpdatedAt",
+        "Severity",
+        "Title",
+        "Description",
+        "Resources",
+    }
+    assert all(required <= set(f) for f in findings)
+    assert {f["Compliance"]["Status"] for f in findings} == {"FAILED", "PASSED"}
+
+
+def test_audit_of_a_clean_account_exits_0(aws: AwsDouble, capfd: pytest.CaptureFixture[str]) -> None:
+    cert = issue("clean", NOW - timedelta(days=3))
+    aws.upload("Clean", cert.body, cert.private_key)
+    assert cli(aws, capfd, "audit")[0] == 0
+
+
+def test_audit_exempt_and_bad_cutoff(aws: AwsDouble, capfd: pytest.CaptureFixture[str]) -> None:
+    sample_account.build(aws)
+    _, out, _ = cli(aws, capfd, "audit", "--output", "json", "--exempt", "FrontendSSLCertificate")
+    assert {i["name"]: i["compliance"] for i in json.loads(out)}["FrontendSSLCertificate"] == "NOT_APPLICABLE"
+    code, _, err = cli(aws, capfd, "audit", "--cutoff", "2099-01-01")
+    assert code == 2 and "--cutoff '2099-01-01' is in the future" in err
+
+
+def test_audit_without_credentials_names_what_is_missing(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, _, err = cli(aws, capfd, "audit")
+    assert code == 2
+    assert "no AWS credentials found" in err and "AWS_PROFILE" in err
+
+
+def test_audit_without_permission_names_the_action(aws: AwsDouble, capfd: pytest.CaptureFixture[str]) -> None:
+    sample_account.build(aws)
+    policy = {**POLICY, "Statement": [s for s in POLICY["Statement"] if s["Sid"] != "ListServerCertificates"]}
+    with acting_as(aws, policy):
+        code, _, err = cli(aws, capfd, "audit")
+    assert code == 2
+    assert "missing permission: ListServerCertificates was refused" in err and "iam:ListServerCertificates" in err
+
+
+def test_audit_demo_runs_on_the_embedded_account(capfd: pytest.CaptureFixture[str], double_server: AwsDouble) -> None:
+    code = main(["audit", "--demo"])
+    out, _ = capfd.readouterr()
+    assert code == 1
+    assert "FrontendSSLCertificate" in out and "ShopReissued2017" in out
+
+
+# ---- invoke -----------------------------------------------------------------------------------
+
+
+def test_invoke_scheduled_prints_the_evaluations_and_stores_nothing(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str]
+) -> None:
+    sample_account.build(aws)
+    code, out, _ = cli(aws, capfd, "invoke", "--scheduled")
+    sent = json.loads(out)
+    assert code == 1 and len(sent) == 6
+    assert [call.test_mode for call in aws.put_calls()] == [True]
+    assert aws.evaluations(events.RULE_NAME) == {}
+
+
+def test_invoke_change_and_event_file(aws: AwsDouble, capfd: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    sample_account.build(aws)
+    code, out, _ = cli(aws, capfd, "invoke", "--change", "ModernWebCertificate")
+    assert code == 0 and [e["ComplianceType"] for e in json.loads(out)] == ["COMPLIANT"]
+    code, out, _ = cli(aws, capfd, "invoke", "--change", "LegacyApiCertificate", "--deleted")
+    assert [e["ComplianceType"] for e in json.loads(out)] == ["NOT_APPLICABLE"]
+    event = events.scheduled_event("ignored", {"CutoffDate": "2014-04-01", "CheckCertificateBody": "false"})
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    code, out, _ = cli(aws, capfd, "invoke", "--event", str(tmp_path / "event.json"), "--parameter", "X=1")
+    verdicts = {e["ComplianceResourceId"].rsplit("/", 1)[1]: e["ComplianceType"] for e in json.loads(out)}
+    assert verdicts["DisclosureWeekCertificate"] == "COMPLIANT"
+    (tmp_path / "bad.json").write_text("{not json")
+    code, _, err = cli(aws, capfd, "invoke", "--event", str(tmp_path / "bad.json"))
+    assert code == 2 and "cannot be read as JSON" in err
+
+
+# ---- replace ----------------------------------------------------------------------------------
+
+
+def fresh(name: str = "www.example.com") -> Issued:
+    return issue(name, NOW - timedelta(days=1))
+
+
+def test_replace_is_a_dry_run_by_default(aws: AwsDouble, capfd: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    sample_account.build(aws)
+    code, out, _ = cli(aws, capfd, "replace", "FrontendSSLCertificate", *files(tmp_path, fresh()))
+    assert code == 0
+    assert "plan: delete FrontendSSLCertificate; then upload the new certificate as FrontendSSLCertificate" in out
+    assert "dry run: nothing changed" in out
+    assert exists(aws, "FrontendSSLCertificate")
+
+
+def test_replace_an_unused_certificate_in_place(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sample_account.build(aws)
+    root = issue("Example Root", NOW - timedelta(days=30))
+    leaf = issue("www.example.com", NOW - timedelta(days=1), issuer=root)
+    code, out, _ = cli(
+        aws, capfd, "replace", "FrontendSSLCertificate", *files(tmp_path, leaf, chain=root.body), "--apply"
+    )
+    assert code == 0, out
+    got = aws.client("iam").get_server_certificate(ServerCertificateName="FrontendSSLCertificate")["ServerCertificate"]
+    assert got["CertificateBody"].strip() == leaf.body.strip()
+    assert got["ServerCertificateMetadata"]["Path"] == "/"
+    assert got["CertificateChain"].strip() == root.body.strip()
+
+
+def load_balancers_using(aws: AwsDouble, arn: str) -> None:
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    elbv2 = aws.client("elbv2")
+    balancer = elbv2.create_load_balancer(Name="shop", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    group = elbv2.create_target_group(Name="shop", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+    elbv2.create_listener(
+        LoadBalancerArn=balancer,
+        Protocol="HTTPS",
+        Port=443,
+        Certificates=[{"CertificateArn": arn}],
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )
+    aws.client("elb").create_load_balancer(
+        LoadBalancerName="legacy",
+        AvailabilityZones=["us-east-1a"],
+        Listeners=[
+            {
+                "Protocol": "HTTPS",
+                "LoadBalancerPort": 443,
+                "InstanceProtocol": "HTTP",
+                "InstancePort": 80,
+                "SSLCertificateId": arn,
+            }
+        ],
+    )
+
+
+def test_replace_in_use_uploads_alongside_and_prints_the_switches(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sample_account.build(aws)
+    old_arn = f"arn:aws:iam::{events.ACCOUNT_ID}:server-certificate/FrontendSSLCertificate"
+    load_balancers_using(aws, old_arn)
+    code, out, _ = cli(aws, capfd, "replace", "FrontendSSLCertificate", *files(tmp_path, fresh()), "--apply")
+    assert code == 0, out
+    assert "in use: application load balancer shop, listener 443" in out
+    assert "in use: Classic Load Balancer legacy, listener 443" in out
+    assert exists(aws, "FrontendSSLCertificate")  # never deleted while in use
+    new_name = f"FrontendSSLCertificate-{NOW:%Y%m%d}"
+    new_arn = f"arn:aws:iam::{events.ACCOUNT_ID}:server-certificate/{new_name}"
+    assert exists(aws, new_name)
+    assert f"--certificates CertificateArn={new_arn}" in out
+    assert f"--load-balancer-name legacy --load-balancer-port 443 --ssl-certificate-id {new_arn}" in out
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("key does not match", "does not match the certificate"),
+        ("same key as the old one", "same key as FrontendSSLCertificate: it was reissued, not re-keyed"),
+        ("issued before the cutoff", "before the cutoff 2014-04-08T00:00:00Z"),
+        ("bad PEM", "not a PEM X.509 certificate"),
+        ("missing file", "does not exist"),
+        ("chain does not link", "does not link to the certificate"),
+    ],
+)
+def test_replace_refuses_bad_material_and_deletes_nothing(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str], tmp_path: Path, case: str, message: str
+) -> None:
+    sample_account.build(aws)
+    argv: list[str]
+    if case == "key does not match":
+        argv = files(tmp_path, fresh(), key=fresh().private_key)
+    elif case == "same key as the old one":
+        old = aws.client("iam").get_server_certificate(ServerCertificateName="FrontendSSLCertificate")
+        argv = files(tmp_path, _reissue_with_old_key(old))
+    elif case == "issued before the cutoff":
+        argv = files(tmp_path, issue("www", datetime(2014, 1, 1, tzinfo=UTC)))
+    elif case == "bad PEM":
+        argv = files(
+            tmp_path,
+            Issued("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", fresh().private_key, new_key()),
+        )
+    elif case == "missing file":
+        argv = ["--certificate-body", str(tmp_path / "nope.pem"), "--private-key", str(tmp_path / "nope.key")]
+    else:
+        argv = files(tmp_path, fresh(), chain=issue("Unrelated CA", NOW - timedelta(days=9)).body)
+    code, _, err = cli(aws, capfd, "replace", "FrontendSSLCertificate", *argv, "--apply")
+    assert code == 2
+    assert message in err
+    assert exists(aws, "FrontendSSLCertificate")
+
+
+def _reissue_with_old_key(old: dict[str, Any]) -> Issued:
+    """The sample's FrontendSSLCertificate key lives only in the double: reuse it as a careless CA would."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[events.ACCOUNT_ID]["aws"]
+    stored = next(c for c in backend.certificates.values() if c.cert_name == "FrontendSSLCertificate")
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(stored.private_key.encode(), password=None)
+    assert old["ServerCertificate"]["ServerCertificateMetadata"]["ServerCertificateName"] == "FrontendSSLCertificate"
+    return issue("www.example.com", NOW - timedelta(days=1), key=key)  # type: ignore[arg-type]
+
+
+def test_replace_without_permission_names_the_action_and_deletes_nothing(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sample_account.build(aws)
+    argv = files(tmp_path, fresh())
+    with acting_as(aws, POLICY):  # the rule's read-only policy: no delete, no upload, no ELB reads
+        code, _, err = cli(aws, capfd, "replace", "FrontendSSLCertificate", *argv, "--apply")
+    assert code == 2
+    assert "missing permission" in err and "was refused" in err
+    assert exists(aws, "FrontendSSLCertificate")
+
+
+def test_every_subcommand_has_complete_help(capfd: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--help"], ["audit", "--help"], ["invoke", "--help"], ["replace", "--help"]):
+        with pytest.raises(SystemExit) as done:
+            main(argv)
+        assert done.value.code == 0
+        out, _ = capfd.readouterr()
+        assert "usage: heartbleed-audit" in out
+        assert "--endpoint-url" in out or argv == ["--help"]
