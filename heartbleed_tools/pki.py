@@ -6,6 +6,7 @@ a CA issued in 2013. EC P-256 keys keep generation fast; RSA is available too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +37,7 @@ def issue(
     days: int = 825,
     key: CertificateIssuerPrivateKeyTypes | None = None,
     issuer: Issued | None = None,
+    alternative_names: Sequence[str] = (),
 ) -> Issued:
     """A certificate for common_name valid from not_before, self-signed unless issuer is given."""
     key = key or new_key()
@@ -50,6 +52,9 @@ def issue(
         .not_valid_before(not_before)
         .not_valid_after(not_before + timedelta(days=days))
     )
+    if alternative_names:
+        names = [x509.DNSName(name) for name in alternative_names]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     signer = issuer.key if issuer else key
     cert = builder.sign(signer, hashes.SHA256())
     return Issued(

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
-
 from awsdouble import AwsDouble
 from heartbleed.certificate import CertificateEvidence, CertificateMetadata
 from heartbleed.parameters import RuleParameters
 from heartbleed.verdict import ANNOTATION_LIMIT, evaluate_account
 from heartbleed_tools import events
-from heartbleed_tools.pki import issue, new_key
+from heartbleed_tools.pki import issue
 from HeartbleedServerCertificate import lambda_handler
 
 CLEAN = datetime(2021, 3, 1, tzinfo=UTC)
@@ -53,25 +49,9 @@ def test_exemption_by_arn_with_unusual_characters(aws: AwsDouble) -> None:
 
 def big_certificate() -> tuple[str, str]:
     """A real certificate whose PEM body is just under IAM's 16 KB limit (many subject names)."""
-    key = new_key()
-    names = [x509.DNSName(f"host-{i:04d}.service.example.com") for i in range(360)]
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "big.example.com")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(CLEAN)
-        .not_valid_after(datetime(2030, 1, 1, tzinfo=UTC))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    body = cert.public_bytes(serialization.Encoding.PEM).decode()
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return body, private
+    names = [f"host-{i:04d}.service.example.com" for i in range(360)]
+    cert = issue("big.example.com", CLEAN, alternative_names=names)
+    return cert.body, cert.private_key
 
 
 def test_a_16_kb_body_and_a_2_mb_chain_are_handled(aws: AwsDouble) -> None:
