@@ -1,7 +1,8 @@
 """How every boto3 client of the rule is built: retries, pool size, checked PutEvaluations, counted calls.
 
 rdklib builds its clients with boto3.client(), i.e. from boto3's default
-session, so the defaults are set on that session once per process.
+session, so lambda_handler sets up that session, with these defaults, at the
+start of every invocation.
 """
 
 from __future__ import annotations
