@@ -201,6 +201,31 @@ def test_replace_an_unused_certificate_in_place(
     assert got["CertificateChain"].strip() == root.body.strip()
 
 
+def distribution_using(aws: AwsDouble, certificate_id: str) -> str:
+    origin = {
+        "Id": "web",
+        "DomainName": "origin.example.com",
+        "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"},
+    }
+    behaviour = {
+        "TargetOriginId": "web",
+        "ViewerProtocolPolicy": "redirect-to-https",
+        "MinTTL": 0,
+        "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+        "TrustedSigners": {"Enabled": False, "Quantity": 0},
+    }
+    config = {
+        "CallerReference": "shop",
+        "Comment": "",
+        "Enabled": True,
+        "DefaultCacheBehavior": behaviour,
+        "Origins": {"Quantity": 1, "Items": [origin]},
+        # CloudFront names an IAM certificate by its ServerCertificateId.
+        "ViewerCertificate": {"IAMCertificateId": certificate_id, "SSLSupportMethod": "sni-only"},
+    }
+    return str(aws.client("cloudfront").create_distribution(DistributionConfig=config)["Distribution"]["Id"])
+
+
 def load_balancers_using(aws: AwsDouble, arn: str) -> None:
     ec2 = aws.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -237,18 +262,25 @@ def test_replace_in_use_uploads_alongside_and_prints_the_switches(
     aws: AwsDouble, capfd: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     sample_account.build(aws)
-    old_arn = f"arn:aws:iam::{events.ACCOUNT_ID}:server-certificate/FrontendSSLCertificate"
-    load_balancers_using(aws, old_arn)
+    old = aws.client("iam").get_server_certificate(ServerCertificateName="FrontendSSLCertificate")
+    old_meta = old["ServerCertificate"]["ServerCertificateMetadata"]
+    load_balancers_using(aws, old_meta["Arn"])
+    distribution = distribution_using(aws, old_meta["ServerCertificateId"])
     code, out, _ = cli(aws, capfd, "replace", "FrontendSSLCertificate", *files(tmp_path, fresh()), "--apply")
     assert code == 0, out
     assert "in use: application load balancer shop, listener 443" in out
     assert "in use: Classic Load Balancer legacy, listener 443" in out
+    assert f"in use: CloudFront distribution {distribution}" in out
     assert exists(aws, "FrontendSSLCertificate")  # never deleted while in use
     new_name = f"FrontendSSLCertificate-{NOW:%Y%m%d}"
     new_arn = f"arn:aws:iam::{events.ACCOUNT_ID}:server-certificate/{new_name}"
     assert exists(aws, new_name)
     assert f"--certificates CertificateArn={new_arn}" in out
     assert f"--load-balancer-name legacy --load-balancer-port 443 --ssl-certificate-id {new_arn}" in out
+    new_id = aws.client("iam").get_server_certificate(ServerCertificateName=new_name)["ServerCertificate"][
+        "ServerCertificateMetadata"
+    ]["ServerCertificateId"]
+    assert f"set ViewerCertificate.IAMCertificateId to {new_id}" in out
 
 
 @pytest.mark.parametrize(
