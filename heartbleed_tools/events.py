@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from heartbleed.configuration_item import RESOURCE_TYPE
+
 RULE_NAME = "HeartbleedServerCertificate"
 ACCOUNT_ID = "123456789012"
-RESOURCE_TYPE = "AWS::IAM::ServerCertificate"
 # Local runs use the Lambda's own role: rdklib's STS call goes to a fixed AWS endpoint.
 LOCAL_ROLE = {"AssumeRoleMode": "false"}
 
