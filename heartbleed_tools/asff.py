@@ -1,18 +1,19 @@
 """Verdicts as AWS Security Finding Format findings, ready for Security Hub's BatchImportFindings.
 
-heartbleed-audit --output asff > findings.json
-aws securityhub batch-import-findings --cli-input-json file://findings.json   (100 findings per call)
+heartbleed-audit --output asff > findings.jsonl     (one request of at most 100 findings per line)
+while IFS= read -r request; do aws securityhub batch-import-findings --cli-input-json "$request"; done < findings.jsonl
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from heartbleed.verdict import Compliance, Verdict
 
 GENERATOR = "heartbleed-server-certificate"
+BATCH_LIMIT = 100  # BatchImportFindings takes 1 to 100 findings per request
 STATUS = {
     Compliance.NON_COMPLIANT: "FAILED",
     Compliance.COMPLIANT: "PASSED",
@@ -56,3 +57,9 @@ def findings(verdicts: Sequence[Verdict], region: str, now: datetime) -> list[di
             }
         )
     return result
+
+
+def batches(items: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """The findings in requests BatchImportFindings accepts; none at all for no findings."""
+    for start in range(0, len(items), BATCH_LIMIT):
+        yield list(items[start : start + BATCH_LIMIT])

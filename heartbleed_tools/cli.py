@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ from . import asff, remediation
 
 FOUND, ERROR = 1, 2
 PROGRESS_FROM = 50  # certificates; fewer finish before a progress line would help
+NO_REGION = "no AWS Region: pass --region, set AWS_REGION, or set region in your AWS profile"
+COMMANDS = ("audit", "invoke", "replace")
 
 
 class CliError(Exception):
@@ -73,7 +76,7 @@ def aws_errors() -> Iterator[None]:
             "AWS_SECRET_ACCESS_KEY, or run where an instance or container role is available"
         ) from None
     except NoRegionError:
-        raise CliError("no AWS Region: pass --region or set AWS_REGION") from None
+        raise CliError(NO_REGION) from None
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         action = error.operation_name
@@ -164,7 +167,9 @@ def report(verdicts: Sequence[Verdict], output: str, region: str) -> int:
         for v in verdicts:
             print(f"{v.arn}\t{v.compliance.value}\t{v.annotation}")
     elif output == "asff":
-        print(json.dumps({"Findings": asff.findings(verdicts, region, datetime.now(UTC))}, indent=2))
+        # JSON Lines: one BatchImportFindings request per line, each within its limit of 100 findings.
+        for batch in asff.batches(asff.findings(verdicts, region, datetime.now(UTC))):
+            print(json.dumps({"Findings": batch}))
     else:
         width = max([len(v.name) for v in verdicts] + [11])
         print(f"{'CERTIFICATE':<{width}}  {'VERDICT':<14}  WHY")
@@ -187,31 +192,79 @@ def invoke(args: argparse.Namespace) -> int:
 
     from . import events
 
-    parameters = {**events.LOCAL_ROLE, **dict(_pair(p) for p in args.parameter)}
+    session = session_for(args)
+    region = session.region_name
+    if not region:  # Config is regional, and rdklib builds its clients for AWS_REGION, as in Lambda
+        raise CliError(NO_REGION)
+    given = dict(_pair(p) for p in args.parameter)
     if args.event:
-        try:
-            with open(args.event) as source:
-                event = json.load(source)
-        except (OSError, ValueError) as error:
-            raise CliError(f"the event file {args.event} cannot be read as JSON: {type(error).__name__}") from None
+        event = _read_event(args.event)
+        parameters = invoke_parameters(_event_parameters(event, args.event), given)
+        event["ruleParameters"] = json.dumps(parameters)
     elif args.scheduled:
-        event = events.scheduled_event("TESTMODE", parameters)
+        event = events.scheduled_event("TESTMODE", invoke_parameters({}, given))
     else:
-        session = session_for(args)
         with aws_errors():
             got = client(args, session, "iam").get_server_certificate(ServerCertificateName=args.change)
         meta = got["ServerCertificate"]["ServerCertificateMetadata"]
         status = "ResourceDeleted" if args.deleted else "OK"
         item = events.configuration_item(meta["ServerCertificateName"], meta["Arn"], meta["Path"], status)
-        event = events.change_event(item, "TESTMODE", parameters)
-    if not args.send and isinstance(event, dict):
+        event = events.change_event(item, "TESTMODE", invoke_parameters({}, given))
+    if not args.send:
         event["resultToken"] = "TESTMODE"  # Config validates the evaluations and stores nothing
-    with _endpoint(args.endpoint_url):
-        result = lambda_handler(event, None)
+    # The handler builds its clients as in Lambda: from the environment, which the options set here.
+    environment = {
+        "AWS_PROFILE": args.profile,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ENDPOINT_URL": args.endpoint_url,
+    }
+    with _environment(environment), aws_errors():
+        try:
+            result = lambda_handler(event, None)
+        except (BotoCoreError, ClientError):
+            raise  # named by aws_errors
+        except Exception as error:  # the handler failed: one line, never a traceback
+            message = " ".join(str(error).split())
+            raise CliError(f"the handler failed: {type(error).__name__}: {message}") from None
     print(json.dumps(result, indent=2, default=str))
     if not isinstance(result, list):
         return ERROR
     return FOUND if any(e.get("ComplianceType") == "NON_COMPLIANT" for e in result) else 0
+
+
+def invoke_parameters(from_event: dict[str, str], given: dict[str, str]) -> dict[str, str]:
+    """The rule parameters of a local run: your own credentials by default, then the event's, then --parameter."""
+    from . import events
+
+    parameters = {**events.LOCAL_ROLE, **from_event, **given}
+    try:
+        parse_rule_parameters(parameters)  # the rule's own check, before anything runs
+    except ParameterError as error:
+        raise CliError(str(error)) from None
+    return parameters
+
+
+def _read_event(path: str) -> dict[str, Any]:
+    try:
+        with open(path) as source:
+            event = json.load(source)
+    except (OSError, ValueError) as error:
+        raise CliError(f"the event file {path} cannot be read as JSON: {type(error).__name__}") from None
+    if not isinstance(event, dict):
+        raise CliError(f"the event file {path} holds a JSON {type(event).__name__}: an event is a JSON object")
+    return event
+
+
+def _event_parameters(event: dict[str, Any], path: str) -> dict[str, str]:
+    text = event.get("ruleParameters") or "{}"
+    try:
+        parameters = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        parameters = None
+    if not isinstance(parameters, dict):
+        raise CliError(f"the event file {path}: ruleParameters must be a string holding a JSON object")
+    return parameters
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -222,20 +275,19 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 @contextmanager
-def _endpoint(url: str | None) -> Iterator[None]:
-    import os
-
-    saved = os.environ.get("AWS_ENDPOINT_URL")
-    if url:
-        os.environ["AWS_ENDPOINT_URL"] = url
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set the environment variables that have a value for the block, then restore them."""
+    chosen = {name: value for name, value in values.items() if value}
+    saved = {name: os.environ.get(name) for name in chosen}
+    os.environ.update(chosen)
     try:
         yield
     finally:
-        if url:
-            if saved is None:
-                os.environ.pop("AWS_ENDPOINT_URL", None)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
             else:
-                os.environ["AWS_ENDPOINT_URL"] = saved
+                os.environ[name] = value
 
 
 # ---- replace ----------------------------------------------------------------------------------
@@ -317,7 +369,7 @@ def parser() -> argparse.ArgumentParser:
         "HeartbleedServerCertificate AWS Config rule does, and replace them safely.",
         epilog="Exit codes: 0 nothing found (or done), 1 findings, 2 an error. 'audit' is the default subcommand.",
     )
-    commands = top.add_subparsers(dest="command", metavar="{audit,invoke,replace}")
+    commands = top.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
 
     check = commands.add_parser(
         "audit",
@@ -386,8 +438,8 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if not arguments or arguments[0] not in ("audit", "invoke", "replace", "-h", "--help"):
-        arguments.insert(0, "audit")  # the default subcommand
+    if not arguments or (arguments[0].startswith("-") and arguments[0] not in ("-h", "--help")):
+        arguments.insert(0, "audit")  # the default subcommand; any other word must name a subcommand
     args = parser().parse_args(arguments)
     if args.command == "replace":
         args.no_body_check, args.exempt = False, None

@@ -13,8 +13,9 @@ from conftest import SECRETS
 from test_least_privilege import POLICY, acting_as
 
 from awsdouble import AwsDouble
+from heartbleed.verdict import Compliance, Verdict
 from heartbleed_tools import events, sample_account
-from heartbleed_tools.cli import main
+from heartbleed_tools.cli import main, report
 from heartbleed_tools.pki import Issued, issue, new_key
 
 NOW = datetime.now(UTC)
@@ -71,6 +72,7 @@ def test_audit_json_and_text_carry_the_rule_verdicts(aws: AwsDouble, capfd: pyte
 def test_audit_asff_is_ready_for_security_hub(aws: AwsDouble, capfd: pytest.CaptureFixture[str]) -> None:
     sample_account.build(aws)
     code, out, _ = cli(aws, capfd, "audit", "--output", "asff")
+    assert len(out.splitlines()) == 1  # one request per line
     findings = json.loads(out)["Findings"]
     assert code == 1 and len(findings) == 6
     frontend = next(f for f in findings if f["Resources"][0]["Id"].endswith("/FrontendSSLCertificate"))
@@ -96,6 +98,16 @@ def test_audit_asff_is_ready_for_security_hub(aws: AwsDouble, capfd: pytest.Capt
     }
     assert all(required <= set(f) for f in findings)
     assert {f["Compliance"]["Status"] for f in findings} == {"FAILED", "PASSED"}
+
+
+def test_asff_output_is_one_batch_import_request_per_line_of_at_most_100(capfd: pytest.CaptureFixture[str]) -> None:
+    arn = f"arn:aws:iam::{events.ACCOUNT_ID}:server-certificate/"
+    verdicts = [Verdict(f"c{i}", f"{arn}c{i}", Compliance.NON_COMPLIANT, "old") for i in range(250)]
+    assert report(verdicts, "asff", "us-east-1") == 1
+    lines = capfd.readouterr().out.splitlines()
+    requests = [json.loads(line)["Findings"] for line in lines]
+    assert [len(findings) for findings in requests] == [100, 100, 50]
+    assert [f["Resources"][0]["Id"] for batch in requests for f in batch] == [v.arn for v in verdicts]
 
 
 def test_audit_of_a_clean_account_exits_0(aws: AwsDouble, capfd: pytest.CaptureFixture[str]) -> None:
@@ -161,12 +173,107 @@ def test_invoke_change_and_event_file(aws: AwsDouble, capfd: pytest.CaptureFixtu
     assert [e["ComplianceType"] for e in json.loads(out)] == ["NOT_APPLICABLE"]
     event = events.scheduled_event("ignored", {"CutoffDate": "2014-04-01", "CheckCertificateBody": "false"})
     (tmp_path / "event.json").write_text(json.dumps(event))
-    code, out, _ = cli(aws, capfd, "invoke", "--event", str(tmp_path / "event.json"), "--parameter", "X=1")
+    code, out, _ = cli(aws, capfd, "invoke", "--event", str(tmp_path / "event.json"))
     verdicts = {e["ComplianceResourceId"].rsplit("/", 1)[1]: e["ComplianceType"] for e in json.loads(out)}
     assert verdicts["DisclosureWeekCertificate"] == "COMPLIANT"
     (tmp_path / "bad.json").write_text("{not json")
     code, _, err = cli(aws, capfd, "invoke", "--event", str(tmp_path / "bad.json"))
     assert code == 2 and "cannot be read as JSON" in err
+
+
+def test_invoke_applies_parameters_to_an_event_file_and_keeps_your_own_credentials(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sample_account.build(aws)
+    # A real Config event carries no AssumeRoleMode: a local run must still use your own credentials.
+    (tmp_path / "event.json").write_text(json.dumps(events.scheduled_event("ignored")))
+    argv = ["invoke", "--event", str(tmp_path / "event.json")]
+    code, out, _ = cli(
+        aws, capfd, *argv, "--parameter", "CutoffDate=2014-04-01", "--parameter", "CheckCertificateBody=false"
+    )
+    verdicts = {e["ComplianceResourceId"].rsplit("/", 1)[1]: e["ComplianceType"] for e in json.loads(out)}
+    # Both --parameters applied: IAM-033's check flags only the certificate uploaded before 1 April 2014.
+    assert code == 1 and [name for name, v in verdicts.items() if v == "NON_COMPLIANT"] == ["FrontendSSLCertificate"]
+    assert "sts:AssumeRole" not in aws.conditions.calls
+
+
+@pytest.mark.parametrize("source", [["--scheduled"], ["--change", "ModernWebCertificate"], ["--event", "EVENT"]])
+def test_invoke_refuses_an_unknown_parameter_from_every_source(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str], tmp_path: Path, source: list[str]
+) -> None:
+    sample_account.build(aws)
+    (tmp_path / "event.json").write_text(json.dumps(events.scheduled_event("ignored")))
+    source = [str(tmp_path / "event.json") if item == "EVENT" else item for item in source]
+    code, out, err = cli(aws, capfd, "invoke", *source, "--parameter", "CutOffDate=2014-04-01")
+    assert code == 2 and out == ""
+    assert "unknown parameter 'CutOffDate'" in err and "CutoffDate" in err
+    assert aws.put_calls() == []
+
+
+def without_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_invoke_runs_the_handler_in_the_region_and_endpoint_of_the_options(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample_account.build(aws)
+    without_region(monkeypatch)  # only the options say where to go
+    code, out, err = cli(aws, capfd, "invoke", "--scheduled", "--region", "us-east-1")
+    assert code == 1, err
+    assert len(json.loads(out)) == len(sample_account.EXPECTED)
+    assert [call.test_mode for call in aws.put_calls()] == [True]
+
+
+def test_invoke_runs_the_handler_with_the_profile_of_the_option(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sample_account.build(aws)
+    without_region(monkeypatch)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    (tmp_path / "config").write_text("[profile double]\nregion = us-east-1\n")
+    (tmp_path / "credentials").write_text(
+        "[double]\naws_access_key_id = AKIADOUBLEPROFILE000\naws_secret_access_key = from-the-profile\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    code, out, err = cli(aws, capfd, "invoke", "--scheduled", "--profile", "double")
+    assert code == 1, err
+    assert len(json.loads(out)) == len(sample_account.EXPECTED)
+    code, _, err = cli(aws, capfd, "invoke", "--scheduled", "--profile", "nobody")
+    assert code == 2 and "nobody" in err
+
+
+def test_invoke_without_a_region_says_how_to_give_one(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without_region(monkeypatch)
+    code, out, err = cli(aws, capfd, "invoke", "--scheduled")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "heartbleed-audit: no AWS Region: pass --region, set AWS_REGION, or set region in your AWS profile"
+    ]
+
+
+def test_invoke_turns_a_handler_failure_into_one_line_and_exit_2(
+    aws: AwsDouble, capfd: pytest.CaptureFixture[str]
+) -> None:
+    sample_account.build(aws)
+    aws.reject_evaluations(1)  # Config answers with FailedEvaluations: the rule raises
+    code, out, err = cli(aws, capfd, "invoke", "--scheduled")
+    assert code == 2 and out == ""
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("heartbleed-audit: the handler failed: EvaluationsRejectedError: AWS Config rejected 1")
+
+
+def test_an_unknown_subcommand_names_the_valid_ones(capfd: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["bogus"])
+    _, err = capfd.readouterr()
+    assert done.value.code == 2
+    assert "invalid choice: 'bogus' (choose from 'audit', 'invoke', 'replace')" in err
 
 
 # ---- replace ----------------------------------------------------------------------------------

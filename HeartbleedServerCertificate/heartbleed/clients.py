@@ -8,6 +8,8 @@ start of every invocation.
 from __future__ import annotations
 
 import logging
+import os
+import re
 from typing import Any
 
 import boto3
@@ -52,6 +54,24 @@ def quiet_sdk_logging() -> None:
             logger.setLevel(logging.INFO)
 
 
+# rdklib assumes the execution role through this regional STS endpoint, given explicitly (it gets past
+# firewalls that block the global one), so a configured endpoint would be ignored without the hook below.
+RDKLIB_STS_ENDPOINT = re.compile(r"https://sts\.[a-z0-9-]+\.amazonaws\.com")
+
+
+def honour_configured_sts_endpoint(**kwargs: Any) -> None:
+    """Send rdklib's AssumeRole to the STS endpoint the environment configures, if it configures one.
+
+    Lambda configures none, so this changes nothing there; a local run against an AWS double
+    (heartbleed-audit invoke --endpoint-url) would otherwise reach the real STS.
+    (botocore's before-endpoint-resolution event: handlers may change the builtins in place.)
+    """
+    builtins = kwargs["builtins"]
+    configured = os.environ.get("AWS_ENDPOINT_URL_STS") or os.environ.get("AWS_ENDPOINT_URL")
+    if configured and RDKLIB_STS_ENDPOINT.fullmatch(str(builtins.get("SDK::Endpoint") or "")):
+        builtins["SDK::Endpoint"] = configured
+
+
 def install_client_defaults() -> APICalls:
     """Make boto3's default session build clients with the rule's settings; count their calls."""
     quiet_sdk_logging()
@@ -61,5 +81,6 @@ def install_client_defaults() -> APICalls:
     session.register("after-call.config-service.PutEvaluations", check_put_evaluations)
     session.register("before-call", calls.on_call)
     session.register("before-send", calls.on_send)
+    session.register("before-endpoint-resolution.sts", honour_configured_sts_endpoint)
     boto3.setup_default_session(botocore_session=session)
     return calls
