@@ -4,7 +4,7 @@
         iam = aws.client("iam")   # a real botocore client talking HTTP to 127.0.0.1
         aws.upload(...)           # a certificate with a chosen UploadDate
 
-The extensions (iam_server_certificates, config_evaluations, conditions) patch
+The extensions (iam_server_certificates, config_evaluations, conditions, role_trust) patch
 moto's handlers in place, so the in-process mock and the server behave alike.
 """
 
@@ -24,7 +24,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import IAMBackend, iam_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from . import conditions, config_evaluations, dispatch, iam_server_certificates
+from . import conditions, config_evaluations, dispatch, iam_server_certificates, role_trust
 from .config_evaluations import StoredEvaluation, evaluation_state, issue_result_token
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
@@ -43,6 +43,7 @@ def install() -> None:
     config_evaluations.install()
     conditions.install()
     dispatch.install()
+    role_trust.install()
 
 
 @contextmanager
@@ -116,7 +117,8 @@ class AwsDouble:
         path: str = "/",
         uploaded: datetime | None = None,
     ) -> dict[str, Any]:
-        """Upload through the IAM API, then set UploadDate as if it happened then."""
+        """Upload through the IAM API at the instant `uploaded` (default now): IAM checks the
+        certificate's validity as of then and records it as the UploadDate."""
         request: dict[str, Any] = {
             "ServerCertificateName": name,
             "CertificateBody": body,
@@ -125,14 +127,20 @@ class AwsDouble:
         }
         if chain:
             request["CertificateChain"] = chain
-        meta: dict[str, Any] = self.client("iam").upload_server_certificate(**request)["ServerCertificateMetadata"]
-        if uploaded is not None:
-            self.set_upload_date(name, uploaded)
-            meta["UploadDate"] = uploaded
+        state = iam_server_certificates.state_of(self._iam)
+        state.clock = uploaded
+        try:
+            response = self.client("iam").upload_server_certificate(**request)
+        finally:
+            state.clock = None
+        meta: dict[str, Any] = response["ServerCertificateMetadata"]
         return meta
 
-    def set_upload_date(self, name: str, uploaded: datetime) -> None:
-        iam_server_certificates.state_of(self._iam).upload_dates[name] = uploaded
+    def set_certificate_quota(self, quota: int) -> None:
+        """Raise the account's server certificate quota, as a Service Quotas request would (20 to 1000)."""
+        if not iam_server_certificates.DEFAULT_QUOTA <= quota <= iam_server_certificates.MAX_QUOTA:
+            raise ValueError(f"the server certificate quota is adjustable from 20 to 1000, not {quota}")
+        iam_server_certificates.state_of(self._iam).quota = quota
 
     def set_page_limit(self, limit: int | None) -> None:
         """Make ListServerCertificates return short pages, as IAM may."""

@@ -1,17 +1,35 @@
-"""moto extension: IAM server certificates that behave like IAM's.
+r"""moto extension: IAM server certificates that behave like IAM's.
 
 moto 5.2 gives every server certificate the same hard-coded UploadDate,
 Expiration and ServerCertificateId, ignores MaxItems/Marker/PathPrefix and
 accepts any PEM. This module replaces those handlers so that each certificate
-has its own id, its own UploadDate (settable), an Expiration read from the PEM,
-paginated listing (optionally in short pages, as IAM may send), PEM validation,
-a record of deleted certificates for Config's history, and the certificate ARN as
-the resource that IAM policy enforcement checks for GetServerCertificate.
+has its own id, its own UploadDate, an Expiration read from the PEM, paginated
+listing (optionally in short pages, as IAM may send), a record of deleted
+certificates for Config's history, and the certificate ARN as the resource that
+IAM policy enforcement checks for GetServerCertificate.
+
+Uploads are refused as IAM documents it:
+- IAM API Reference, UploadServerCertificate: CertificateBody and PrivateKey 1-16384
+  characters, CertificateChain up to 2097152, ServerCertificateName 1-128 of
+  [\w+=,.@-], Path "/" or "/.../" (ValidationError); KeyPairMismatch "the public key
+  certificate and the private key do not match"; MalformedCertificate "the
+  certificate was malformed or expired"; LimitExceeded beyond the account's quota.
+- IAM User Guide, "Managing server certificates in IAM": PEM-encoded, an unencrypted
+  private key, and "The certificate must be valid at the time of upload" (not before
+  NotBefore, not after NotAfter). The API names no code for a not-yet-valid
+  certificate; MalformedCertificate is the nearest documented one.
+- IAM User Guide, "IAM and AWS STS quotas": 20 server certificates per account by
+  default, adjustable to 1000 (AwsDouble.set_certificate_quota).
+IAM documents no accepted key types or sizes, so none are refused here.
+
+The instant of an upload is the double's clock: now, or a past instant that
+AwsDouble.upload sets to arrange history (validity is checked as of then, as IAM did).
 """
 
 from __future__ import annotations
 
 import random
+import re
 import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,9 +38,24 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 from moto.core.responses import ActionResult, EmptyResult
-from moto.iam.exceptions import EntityAlreadyExists, MalformedCertificate, NotFoundException, ValidationError
+from moto.iam.exceptions import (
+    EntityAlreadyExists,
+    IAMException,
+    LimitExceededException,
+    MalformedCertificate,
+    NotFoundException,
+    ValidationError,
+)
 from moto.iam.models import Certificate, IAMBackend
 from moto.iam.responses import IamResponse
+
+DEFAULT_QUOTA, MAX_QUOTA = 20, 1000  # IAM quotas: server certificates per account, default and adjustable to
+_NAME = re.compile(r"[\w+=,.@-]{1,128}")
+_PATH = re.compile(r"/|/[\u0021-\u007E]{1,510}/")
+
+
+class KeyPairMismatch(IAMException):
+    code = "KeyPairMismatch"
 
 
 @dataclass
@@ -33,6 +66,8 @@ class ServerCertificateState:
     ids: dict[str, str] = field(default_factory=dict)  # name -> ServerCertificateId
     deleted: dict[str, Certificate] = field(default_factory=dict)  # name -> last deleted version
     page_limit: int | None = None  # answer at most this many per page, whatever MaxItems says
+    quota: int = DEFAULT_QUOTA  # server certificates the account may hold
+    clock: datetime | None = None  # the instant of the next uploads; None means now
 
 
 def state_of(backend: IAMBackend) -> ServerCertificateState:
@@ -47,19 +82,39 @@ def _certificate_id() -> str:
     return "ASCA" + "".join(random.choices(string.ascii_uppercase + string.digits, k=17))
 
 
-def _validate(body: str, private_key: str, chain: str | None) -> x509.Certificate:
-    """Reject what IAM rejects: unparseable PEM, or a key that is not the certificate's."""
+def _check_lengths(name: str, path: str, body: str, private_key: str, chain: str | None) -> None:
+    limits = [("certificateBody", body, 16384), ("privateKey", private_key, 16384)]
+    if chain is not None:
+        limits.append(("certificateChain", chain, 2097152))
+    for field_name, value, limit in limits:
+        if not 1 <= len(value) <= limit:
+            raise ValidationError(
+                f"1 validation error detected: Value at '{field_name}' failed to satisfy constraint: "
+                f"Member must have length between 1 and {limit}"
+            )
+    if not _NAME.fullmatch(name):
+        raise ValidationError(f"The specified value for serverCertificateName is invalid: {name[:130]}")
+    if not _PATH.fullmatch(path):
+        raise ValidationError("The specified value for path is invalid. It must begin and end with / .")
+
+
+def _validate(body: str, private_key: str, chain: str | None, at: datetime) -> x509.Certificate:
+    """Refuse what IAM refuses (see the module docstring), in that order."""
     try:
         cert = x509.load_pem_x509_certificate(body.strip().encode())
     except ValueError:
         raise MalformedCertificate("body") from None
     try:
         key = load_pem_private_key(private_key.strip().encode(), password=None)
-    except (ValueError, TypeError):
-        raise MalformedCertificate("private key") from None
+    except (ValueError, TypeError):  # TypeError: the key is encrypted
+        raise MalformedCertificate("private key (unreadable, or encrypted)") from None
     spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
-        raise MalformedCertificate("private key (it does not match the certificate)")
+        raise KeyPairMismatch("The public key certificate and the private key do not match.")
+    if at < cert.not_valid_before_utc:
+        raise MalformedCertificate(f"body (not valid until {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ})")
+    if at > cert.not_valid_after_utc:
+        raise MalformedCertificate(f"body (expired {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ})")
     if chain:
         try:
             x509.load_pem_x509_certificates(chain.strip().encode())
@@ -76,15 +131,19 @@ def _upload(
     cert_chain: str | None = None,
     path: str | None = None,
 ) -> Certificate:
+    state = state_of(self)
+    _check_lengths(cert_name, path or "/", cert_body, private_key, cert_chain)
     if any(existing.cert_name == cert_name for existing in self.certificates.values()):
         raise EntityAlreadyExists(f"The Server Certificate with name {cert_name} already exists.")
-    _validate(cert_body, private_key, cert_chain)
-    state = state_of(self)
+    if len(self.certificates) >= state.quota:
+        raise LimitExceededException(f"Cannot exceed quota for ServerCertificatesPerAccount: {state.quota}")
+    at = state.clock or datetime.now(UTC)
+    _validate(cert_body, private_key, cert_chain, at)
     certificate_id = _certificate_id()
     cert = Certificate(self.account_id, self.region_name, cert_name, cert_body, private_key, cert_chain, path)
     self.certificates[certificate_id] = cert
     state.ids[cert_name] = certificate_id
-    state.upload_dates[cert_name] = datetime.now(UTC)
+    state.upload_dates[cert_name] = at
     state.deleted.pop(cert_name, None)
     return cert
 

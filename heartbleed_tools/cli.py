@@ -313,8 +313,8 @@ def replace(args: argparse.Namespace) -> int:
         users = remediation.find_users(clients, meta["Arn"], meta["ServerCertificateId"])
         print(f"old: {meta['Arn']} (id {meta['ServerCertificateId']}, uploaded {meta['UploadDate']:%Y-%m-%d})")
         print(
-            f"new: checked: key matches, issued {material.not_before:%Y-%m-%d} (after the cutoff), new key"
-            + (", chain links" if material.chain else "")
+            f"new: checked: key matches, issued {material.not_before:%Y-%m-%d} (after the cutoff), valid now, "
+            "a key type IAM's users serve, new key" + (", chain links" if material.chain else "")
         )
         for user in users:
             print(f"in use: {user.where}")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
@@ -56,7 +56,9 @@ def issue(
         names = [x509.DNSName(name) for name in alternative_names]
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     signer = issuer.key if issuer else key
-    cert = builder.sign(signer, hashes.SHA256())
+    # Edwards-curve keys sign without a separate digest.
+    digest = None if isinstance(signer, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey) else hashes.SHA256()
+    cert = builder.sign(signer, digest)
     return Issued(
         body=cert.public_bytes(serialization.Encoding.PEM).decode(),
         private_key=key.private_bytes(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from conftest import SECRETS
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from test_least_privilege import POLICY, acting_as
 
 from awsdouble import AwsDouble
@@ -399,6 +400,12 @@ def test_replace_in_use_uploads_alongside_and_prints_the_switches(
         ("bad PEM", "not a PEM X.509 certificate"),
         ("missing file", "does not exist"),
         ("chain does not link", "does not link to the certificate"),
+        # What IAM's upload would refuse after the unused old certificate is gone:
+        ("expired", "expired"),
+        ("not yet valid", "is not valid until"),
+        ("RSA 1024", "key is RSA 1024 bits: use RSA 2048, 3072 or 4096 bits, or ECDSA P-256"),
+        ("Ed25519", "key is Ed25519: use RSA 2048"),
+        ("body over 16384 characters", "IAM accepts a certificate body of at most 16384"),
     ],
 )
 def test_replace_refuses_bad_material_and_deletes_nothing(
@@ -420,8 +427,19 @@ def test_replace_refuses_bad_material_and_deletes_nothing(
         )
     elif case == "missing file":
         argv = ["--certificate-body", str(tmp_path / "nope.pem"), "--private-key", str(tmp_path / "nope.key")]
-    else:
+    elif case == "chain does not link":
         argv = files(tmp_path, fresh(), chain=issue("Unrelated CA", NOW - timedelta(days=9)).body)
+    elif case == "expired":
+        argv = files(tmp_path, issue("www", NOW - timedelta(days=400), days=397))
+    elif case == "not yet valid":
+        argv = files(tmp_path, issue("www", NOW + timedelta(days=2)))
+    elif case == "RSA 1024":
+        argv = files(tmp_path, issue("www", NOW - timedelta(days=1), key=rsa.generate_private_key(65537, 1024)))
+    elif case == "Ed25519":
+        argv = files(tmp_path, issue("www", NOW - timedelta(days=1), key=ed25519.Ed25519PrivateKey.generate()))
+    else:
+        names = [f"host-{i:04d}.service.example.com" for i in range(400)]
+        argv = files(tmp_path, issue("www", NOW - timedelta(days=1), alternative_names=names))
     code, _, err = cli(aws, capfd, "replace", "FrontendSSLCertificate", *argv, "--apply")
     assert code == 2
     assert message in err

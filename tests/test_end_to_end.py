@@ -57,6 +57,7 @@ def test_iam_033_settings_reproduce_the_seed(aws: AwsDouble, token: Token) -> No
 def test_periodic_run_reads_every_short_page(aws: AwsDouble, token: Token) -> None:
     body = issue("many", datetime(2020, 1, 1, tzinfo=UTC))
     names = [f"cert-{i:02d}" for i in range(23)]
+    aws.set_certificate_quota(len(names))  # above IAM's default of 20
     for name in names:
         aws.upload(name, body.body, body.private_key, uploaded=datetime(2020, 1, 2, tzinfo=UTC))
     aws.set_page_limit(5)  # IAM may answer fewer than MaxItems with IsTruncated set
@@ -148,6 +149,7 @@ def test_an_empty_account_sends_an_empty_put(aws: AwsDouble, token: Token) -> No
 
 def test_more_than_100_evaluations_go_in_batches(aws: AwsDouble, token: Token) -> None:
     body = issue("bulk", datetime(2015, 1, 1, tzinfo=UTC))
+    aws.set_certificate_quota(130)
     for i in range(130):
         aws.upload(f"bulk-{i:03d}", body.body, body.private_key, uploaded=datetime(2015, 1, 2, tzinfo=UTC))
     periodic(token, CheckCertificateBody="false")

@@ -42,7 +42,7 @@ def test_exemption_by_arn_with_unusual_characters(aws: AwsDouble) -> None:
     cert = issue("odd", datetime(2013, 1, 1, tzinfo=UTC))
     name, path = "legacy+api=1.a@b-c_d", "/team.a/b-c/"
     arn = f"arn:aws:iam::{events.ACCOUNT_ID}:server-certificate{path}{name}"
-    aws.upload(name, cert.body, cert.private_key, path=path, uploaded=CLEAN)
+    aws.upload(name, cert.body, cert.private_key, path=path, uploaded=datetime(2013, 1, 2, tzinfo=UTC))
     assert run(aws) == {arn: "NON_COMPLIANT"}
     assert run(aws, {"ExemptCertificates": f"other, {arn}"}) == {arn: "NOT_APPLICABLE"}
 

@@ -13,6 +13,7 @@ from HeartbleedServerCertificate import lambda_handler
 def test_a_rate_limited_account_is_read_completely(aws: AwsDouble) -> None:
     cert = issue("t", datetime(2020, 1, 1, tzinfo=UTC))
     names = [f"throttled-{i:02d}" for i in range(40)]
+    aws.set_certificate_quota(len(names))
     for name in names:
         aws.upload(name, cert.body, cert.private_key, uploaded=datetime(2020, 1, 2, tzinfo=UTC))
     aws.conditions.limit("iam:GetServerCertificate", 10)  # 32 readers against 10 requests/s
