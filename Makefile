@@ -1,5 +1,7 @@
 # The two set-up commands of the README: `make demo` and `make test`.
-# Each builds .venv with Python 3.12 (the Lambda runtime's version) on first use.
+# Each builds .venv with exactly Python 3.12 (the Lambda runtime's version; PYTHON=/path/to/python3.12
+# chooses one, and another version is refused) on first use: `make demo` installs only what the demo
+# needs, `make test` adds the test tools.
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,21 +11,30 @@ ARCH ?= x86_64
 
 .PHONY: demo test lint typecheck bundle rdk-folder artifacts bench clean
 
-$(VENV)/.installed: pyproject.toml
+# A new virtual environment whenever the pins change.
+$(VENV)/.created: pyproject.toml
 	rm -rf $(VENV)
-	"$$(scripts/find-python3.12)" -m venv $(VENV)
+	python="$$(scripts/find-python3.12)" && "$$python" -m venv $(VENV)
+	touch $@
+
+# The rule, its core and the AWS double (the `demo` extra); the test installation includes it.
+$(VENV)/.demo-installed: $(VENV)/.created
+	[ -f $(VENV)/.installed ] || $(PY) -m pip install --quiet -e '.[demo]'
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.created
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
 $(LAMBDA_VENV)/.installed: $(VENV)/.installed
 	rm -rf $(LAMBDA_VENV)
-	"$$(scripts/find-python3.12)" -m venv $(LAMBDA_VENV)
+	python="$$(scripts/find-python3.12)" && "$$python" -m venv $(LAMBDA_VENV)
 	$(LAMBDA_VENV)/bin/python -m pip install --quiet \
 		"boto3==$$($(PY) -c 'import importlib.metadata as m; print(m.version("boto3"))')" \
 		"botocore==$$($(PY) -c 'import importlib.metadata as m; print(m.version("botocore"))')"
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.demo-installed
 	$(VENV)/bin/heartbleed-demo
 
 # The Lambda zip for CloudFormation (make bundle ARCH=arm64 for Graviton).

@@ -1,8 +1,9 @@
 """The demo: the real lambda_handler evaluating the sample account on the AWS double.
 
-It runs a periodic evaluation, then two change events (a replacement certificate
-uploaded, a pre-Heartbleed one deleted), and prints what the AWS Config console
-would show for the rule.
+It runs a periodic evaluation, then two change events (a re-keyed replacement
+uploaded under the name `heartbleed-audit replace` gives it while the old one is in
+use, and a pre-Heartbleed one deleted), prints what the AWS Config console would show
+for the rule, and explains how each step moved the counts.
 """
 
 from __future__ import annotations
@@ -14,13 +15,20 @@ from typing import Any
 from awsdouble import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
-from . import events, sample_account
+from . import events, remediation, sample_account
 from .pki import issue
 
 PARAMETERS = events.LOCAL_ROLE
 
 
-def show(aws: AwsDouble) -> None:
+KINDS = ("NON_COMPLIANT", "COMPLIANT", "NOT_APPLICABLE")
+
+
+def counted(counts: Counter[str]) -> str:
+    return ", ".join(f"{counts[kind]} {kind}" for kind in KINDS)
+
+
+def show(aws: AwsDouble) -> Counter[str]:
     config = aws.client("config")
     rows = []
     for page in config.get_paginator("get_compliance_details_by_config_rule").paginate(
@@ -28,16 +36,15 @@ def show(aws: AwsDouble) -> None:
     ):
         rows += page["EvaluationResults"]
     print(f"\nAWS Config: rule {events.RULE_NAME}, {len(rows)} resources of AWS::IAM::ServerCertificate")
-    print(f"{'CERTIFICATE':<28}{'COMPLIANCE':<16}ARN")
-    for arn, row in sorted(
-        (r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"], r) for r in rows
-    ):
-        print(f"{arn.rsplit('/', 1)[-1]:<28}{row['ComplianceType']:<16}{arn}")
+    arns = sorted((r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"], r) for r in rows)
+    width = max(len(arn.rsplit("/", 1)[-1]) for arn, _ in arns) + 2
+    print(f"{'CERTIFICATE':<{width}}{'COMPLIANCE':<16}ARN")
+    for arn, row in arns:
+        print(f"{arn.rsplit('/', 1)[-1]:<{width}}{row['ComplianceType']:<16}{arn}")
         print(f"    {row.get('Annotation', '')}")
     counts = Counter(row["ComplianceType"] for row in rows)
-    print(
-        "\nSummary: " + ", ".join(f"{counts[kind]} {kind}" for kind in ("NON_COMPLIANT", "COMPLIANT", "NOT_APPLICABLE"))
-    )
+    print("\nSummary: " + counted(counts))
+    return counts
 
 
 def report(sent: list[dict[str, Any]]) -> None:
@@ -55,22 +62,35 @@ def main() -> None:
 
         print("\n1. ScheduledNotification: the periodic run evaluates every certificate.")
         sent = lambda_handler(events.scheduled_event(aws.result_token(events.RULE_NAME), PARAMETERS), None)
-        print(f"   lambda_handler sent {len(sent)} evaluations")
+        periodic = Counter(e["ComplianceType"] for e in sent)
+        print(f"   lambda_handler sent {len(sent)} evaluations: {counted(periodic)}")
 
-        print("2. ConfigurationItemChangeNotification: FrontendSSLCertificate's re-keyed replacement is uploaded.")
+        # The name `heartbleed-audit replace` gives a replacement while the old certificate is in use.
+        replacement = remediation.new_name("FrontendSSLCertificate")
+        print(f"2. ConfigurationItemChangeNotification: a re-keyed replacement is uploaded as {replacement},")
+        print("   as `heartbleed-audit replace` does while FrontendSSLCertificate is still in use.")
         fresh = issue("www.example.com", datetime.now(UTC) - timedelta(days=1), days=397)
-        meta = aws.upload("FrontendSSLCertificate2026", fresh.body, fresh.private_key)
+        meta = aws.upload(replacement, fresh.body, fresh.private_key)
         item = events.configuration_item(meta["ServerCertificateName"], meta["Arn"])
-        report(lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), PARAMETERS), None))
+        added = lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), PARAMETERS), None)
+        report(added)
 
-        print("3. ConfigurationItemChangeNotification (ResourceDeleted): DisclosureWeekCertificate is deleted.")
-        gone = iam.get_server_certificate(ServerCertificateName="DisclosureWeekCertificate")
-        iam.delete_server_certificate(ServerCertificateName="DisclosureWeekCertificate")
+        gone_name = "DisclosureWeekCertificate"
+        print(f"3. ConfigurationItemChangeNotification (ResourceDeleted): {gone_name} is deleted.")
+        gone = iam.get_server_certificate(ServerCertificateName=gone_name)
+        iam.delete_server_certificate(ServerCertificateName=gone_name)
         arn = gone["ServerCertificate"]["ServerCertificateMetadata"]["Arn"]
-        item = events.configuration_item("DisclosureWeekCertificate", arn, status="ResourceDeleted")
+        item = events.configuration_item(gone_name, arn, status="ResourceDeleted")
         report(lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), PARAMETERS), None))
 
-        show(aws)
+        final = show(aws)
+        before = next(e["ComplianceType"] for e in sent if e["ComplianceResourceId"] == arn)
+        print("\nHow the counts got there:")
+        print(f"  step 1 (periodic run)  {counted(periodic)}")
+        print("                         as `heartbleed-audit audit --demo` shows: it audits the account as built")
+        print(f"  step 2 (upload)        +1 {added[0]['ComplianceType']}: {replacement}")
+        print(f"  step 3 (deletion)      {gone_name}: {before} -> NOT_APPLICABLE")
+        print(f"  now                    {counted(final)}")
 
 
 if __name__ == "__main__":
