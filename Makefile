@@ -9,6 +9,14 @@ PY := $(VENV)/bin/python
 LAMBDA_VENV := .venv-lambda
 ARCH ?= x86_64
 
+# A PYTHON that is not 3.12 is refused on every run, even when .venv already exists.
+ifdef PYTHON
+python_refused := $(shell PYTHON='$(PYTHON)' scripts/find-python3.12 2>&1 >/dev/null)
+ifneq ($(python_refused),)
+$(error $(python_refused))
+endif
+endif
+
 .PHONY: demo test lint typecheck bundle rdk-folder artifacts bench clean
 
 # A new virtual environment whenever the pins change.
