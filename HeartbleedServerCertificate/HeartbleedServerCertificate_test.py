@@ -1,11 +1,12 @@
 """rdklib tests for HeartbleedServerCertificate: one per scenario (run by `rdk test-local`).
 
 The IAM client is a MagicMock answering with real X.509 certificate bodies.
+Each test asserts every evaluation the rule returns, so an extra one fails it.
 
 Scenarios:
   1  uploaded before the cutoff                        NON_COMPLIANT
   2  issued (NotBefore) before the cutoff, uploaded later NON_COMPLIANT
-  3  reissued with the key of a flagged certificate    NON_COMPLIANT
+  3  reissued with the key of a flagged certificate    NON_COMPLIANT, as is the flagged one
   4  IAM returned no UploadDate                        NON_COMPLIANT
   5  the body is not a certificate                     NON_COMPLIANT
   6  GetServerCertificate denied                       NON_COMPLIANT
@@ -93,26 +94,21 @@ class ComplianceTest(unittest.TestCase):
         evaluations: list[Evaluation] = RULE.evaluate_periodic(event, FakeIam(certificates).factory(), params)
         return evaluations
 
-    def verdict_for(
-        self, name: str, certificates: dict[str, Any], parameters: dict[str, str] | None = None
-    ) -> list[Evaluation]:
-        return [e for e in self.periodic(certificates, parameters) if e.complianceResourceId == ARN + name]
+    def assert_evaluations(self, response: list[Evaluation], wanted: list[Evaluation]) -> None:
+        """Every evaluation sent, in order: an extra or a missing one fails (rdklibtest expects 1 by default)."""
+        rdklibtest.assert_successful_evaluation(self, response, wanted, len(wanted))
 
     def test_scenario_1_uploaded_before_the_cutoff(self) -> None:
         body = issue("www", utc(2015, 1, 1)).body
-        response = self.verdict_for("Frontend", {"Frontend": (utc(2014, 2, 11, 16, 46, 59), body)})
+        response = self.periodic({"Frontend": (utc(2014, 2, 11, 16, 46, 59), body)})
         annotation = f"Uploaded 2014-02-11T16:46:59Z, before the cutoff {CUTOFF}. {REMEDY}"
-        rdklibtest.assert_successful_evaluation(
-            self, response, [expected("Frontend", ComplianceType.NON_COMPLIANT, annotation)]
-        )
+        self.assert_evaluations(response, [expected("Frontend", ComplianceType.NON_COMPLIANT, annotation)])
 
     def test_scenario_2_issued_before_the_cutoff(self) -> None:
         body = issue("api", utc(2013, 11, 20)).body
-        response = self.verdict_for("Legacy", {"Legacy": (utc(2016, 3, 1), body)})
+        response = self.periodic({"Legacy": (utc(2016, 3, 1), body)})
         annotation = f"Issued (NotBefore) 2013-11-20T00:00:00Z, before the cutoff {CUTOFF}. {REMEDY}"
-        rdklibtest.assert_successful_evaluation(
-            self, response, [expected("Legacy", ComplianceType.NON_COMPLIANT, annotation)]
-        )
+        self.assert_evaluations(response, [expected("Legacy", ComplianceType.NON_COMPLIANT, annotation)])
 
     def test_scenario_3_reissued_with_a_flagged_key(self) -> None:
         key = new_key()
@@ -120,57 +116,54 @@ class ComplianceTest(unittest.TestCase):
             "Frontend": (utc(2014, 2, 11), issue("www", utc(2014, 2, 10), key=key).body),
             "Shop2017": (utc(2017, 5, 2), issue("www", utc(2017, 5, 1), key=key).body),
         }
-        response = self.verdict_for("Shop2017", certificates)
-        annotation = (
+        response = self.periodic(certificates)
+        dated = (
+            f"Uploaded 2014-02-11T00:00:00Z and issued (NotBefore) 2014-02-10T00:00:00Z, before the cutoff {CUTOFF}."
+        )
+        reused = (
             "Shares its public key with Frontend, issued or uploaded before the cutoff: "
             f"reissued without re-keying, so the key may be exposed. {REMEDY}"
         )
-        rdklibtest.assert_successful_evaluation(
-            self, response, [expected("Shop2017", ComplianceType.NON_COMPLIANT, annotation)]
+        self.assert_evaluations(
+            response,
+            [
+                expected("Frontend", ComplianceType.NON_COMPLIANT, f"{dated} {REMEDY}"),
+                expected("Shop2017", ComplianceType.NON_COMPLIANT, reused),
+            ],
         )
 
     def test_scenario_4_no_upload_date(self) -> None:
         body = issue("x", utc(2020, 1, 1)).body
-        response = self.verdict_for("NoDate", {"NoDate": (None, body)})
+        response = self.periodic({"NoDate": (None, body)})
         annotation = f"IAM returned no UploadDate. {REMEDY}"
-        rdklibtest.assert_successful_evaluation(
-            self, response, [expected("NoDate", ComplianceType.NON_COMPLIANT, annotation)]
-        )
+        self.assert_evaluations(response, [expected("NoDate", ComplianceType.NON_COMPLIANT, annotation)])
 
     def test_scenario_5_body_is_not_a_certificate(self) -> None:
-        response = self.verdict_for(
-            "Garbled", {"Garbled": (utc(2020, 1, 1), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")}
+        response = self.periodic(
+            {"Garbled": (utc(2020, 1, 1), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")}
         )
         annotation = f"Body not checked: the body is not a PEM X.509 certificate (ValueError). {REMEDY}"
-        rdklibtest.assert_successful_evaluation(
-            self, response, [expected("Garbled", ComplianceType.NON_COMPLIANT, annotation)]
-        )
+        self.assert_evaluations(response, [expected("Garbled", ComplianceType.NON_COMPLIANT, annotation)])
 
     def test_scenario_6_body_read_denied(self) -> None:
-        response = self.verdict_for("Locked", {"Locked": (utc(2020, 1, 1), "AccessDenied")})
+        response = self.periodic({"Locked": (utc(2020, 1, 1), "AccessDenied")})
         annotation = f"Body not checked: iam:GetServerCertificate was denied. {REMEDY}"
-        rdklibtest.assert_successful_evaluation(
-            self, response, [expected("Locked", ComplianceType.NON_COMPLIANT, annotation)]
-        )
+        self.assert_evaluations(response, [expected("Locked", ComplianceType.NON_COMPLIANT, annotation)])
 
     def test_scenario_7_clean_certificate(self) -> None:
         body = issue("app", utc(2025, 9, 30)).body
-        response = self.verdict_for("Modern", {"Modern": (utc(2025, 10, 1, 12), body)})
+        response = self.periodic({"Modern": (utc(2025, 10, 1, 12), body)})
         annotation = (
             f"Uploaded 2025-10-01T12:00:00Z and issued 2025-09-30T00:00:00Z, after the cutoff {CUTOFF}; "
             "its key is not shared with a pre-cutoff certificate."
         )
-        rdklibtest.assert_successful_evaluation(
-            self, response, [expected("Modern", ComplianceType.COMPLIANT, annotation)]
-        )
+        self.assert_evaluations(response, [expected("Modern", ComplianceType.COMPLIANT, annotation)])
 
     def test_scenario_8_exempt_certificate(self) -> None:
         body = issue("lab", utc(2013, 1, 1)).body
-        response = self.verdict_for("Lab", {"Lab": (utc(2013, 1, 2), body)}, {"ExemptCertificates": "Lab"})
+        response = self.periodic({"Lab": (utc(2013, 1, 2), body)}, {"ExemptCertificates": "Lab"})
         annotation = "Exempted by the rule parameter ExemptCertificates."
-        rdklibtest.assert_successful_evaluation(
-            self, response, [expected("Lab", ComplianceType.NOT_APPLICABLE, annotation)]
-        )
+        self.assert_evaluations(response, [expected("Lab", ComplianceType.NOT_APPLICABLE, annotation)])
 
     def test_scenario_9_deleted_certificate_keeps_its_arn_row(self) -> None:
         item = {
@@ -188,9 +181,7 @@ class ComplianceTest(unittest.TestCase):
         fake = FakeIam({})
         response = RULE.evaluate_change(event, fake.factory(), item, RULE.evaluate_parameters({}))
         annotation = "The certificate is no longer recorded (ResourceDeleted)."
-        rdklibtest.assert_successful_evaluation(
-            self, response, [expected("Gone", ComplianceType.NOT_APPLICABLE, annotation)]
-        )
+        self.assert_evaluations(response, [expected("Gone", ComplianceType.NOT_APPLICABLE, annotation)])
         fake.client.list_server_certificates.assert_not_called()  # nothing to read for a deleted certificate
 
     def test_scenario_10_change_event_reports_the_changed_certificate_only(self) -> None:
@@ -215,7 +206,7 @@ class ComplianceTest(unittest.TestCase):
             f"Uploaded 2025-01-02T00:00:00Z and issued 2025-01-01T00:00:00Z, after the cutoff {CUTOFF}; "
             "its key is not shared with a pre-cutoff certificate."
         )
-        rdklibtest.assert_successful_evaluation(self, response, [expected("New", ComplianceType.COMPLIANT, annotation)])
+        self.assert_evaluations(response, [expected("New", ComplianceType.COMPLIANT, annotation)])
 
     def test_scenario_11_misspelt_parameter(self) -> None:
         with self.assertRaises(InvalidParametersError) as raised:

@@ -6,8 +6,10 @@ call counts between a cold and a warm invocation. After each event it prints one
 JSON line: wall seconds, peak RSS in MiB, and the verdict sent per resource.
 
 --baseline follows the seed's procedure literally instead of lambda_handler:
-list (default page size), read each certificate one at a time, evaluate, and
-report each evaluation in its own PutEvaluations call.
+list (default page size), read each certificate one at a time, judge it by its
+UploadDate alone (before 1 April 2014: NON_COMPLIANT, as IAM-033 says), and
+report each evaluation in its own PutEvaluations call. It ignores the event's
+ruleParameters; the rule at IAM_033 must agree with it exactly.
 """
 
 from __future__ import annotations
@@ -17,18 +19,19 @@ import resource
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+
+# The seed (IAM-033): a certificate uploaded before 1 April 2014 is vulnerable.
+SEED_CUTOFF = datetime(2014, 4, 1, tzinfo=UTC)
+# The rule's parameters under which it must judge exactly as the seed does.
+IAM_033 = {"CutoffDate": "2014-04-01", "CheckCertificateBody": "false"}
 
 
 def _baseline(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The seed's procedure with its own judgement, sharing no code with the rule, so agreeing means something."""
     import boto3
 
-    from heartbleed.certificate import BodyError, CertificateEvidence, read_body
-    from heartbleed.iam import metadata_from_api
-    from heartbleed.parameters import parse_rule_parameters
-    from heartbleed.verdict import evaluate_account
-
-    params = parse_rule_parameters(json.loads(event.get("ruleParameters") or "{}"))
     iam: Any = boto3.client("iam")  # plain clients, as the AWS CLI of the seed's procedure
     config: Any = boto3.client("config")
     listed: list[dict[str, Any]] = []
@@ -39,25 +42,20 @@ def _baseline(event: dict[str, Any]) -> list[dict[str, Any]]:
         if not page.get("IsTruncated"):
             break
         request["Marker"] = page["Marker"]
-    evidence = []
-    for raw in listed:  # aws iam get-server-certificate, one at a time
-        got = iam.get_server_certificate(ServerCertificateName=raw["ServerCertificateName"])["ServerCertificate"]
-        meta = metadata_from_api(got["ServerCertificateMetadata"])
-        try:
-            evidence.append(CertificateEvidence(meta, body=read_body(got["CertificateBody"])))
-        except BodyError as error:
-            evidence.append(CertificateEvidence(meta, body_problem=str(error)))
     stamp = json.loads(event["invokingEvent"])["notificationCreationTime"]
     sent = []
-    for verdict in evaluate_account(evidence, params):  # one report per certificate
+    for raw in listed:  # aws iam get-server-certificate, one at a time, for its UploadDate
+        got = iam.get_server_certificate(ServerCertificateName=raw["ServerCertificateName"])
+        meta = got["ServerCertificate"]["ServerCertificateMetadata"]
+        early = meta["UploadDate"] < SEED_CUTOFF
         evaluation = {
             "ComplianceResourceType": "AWS::IAM::ServerCertificate",
-            "ComplianceResourceId": verdict.arn,
-            "ComplianceType": verdict.compliance.value,
-            "Annotation": verdict.annotation,
+            "ComplianceResourceId": meta["Arn"],
+            "ComplianceType": "NON_COMPLIANT" if early else "COMPLIANT",
+            "Annotation": f"Uploaded {meta['UploadDate']:%Y-%m-%d}, {'before' if early else 'on or after'} 2014-04-01.",
             "OrderingTimestamp": stamp,
         }
-        config.put_evaluations(Evaluations=[evaluation], ResultToken=event["resultToken"])
+        config.put_evaluations(Evaluations=[evaluation], ResultToken=event["resultToken"])  # one report each
         sent.append(evaluation)
     return sent
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from awsdouble import AwsDouble
+from heartbleed_tools.bench_child import IAM_033
 from heartbleed_tools.benchmark import build_account, expected_calls, periodic, run_once
 
 
@@ -12,16 +13,20 @@ def test_the_rule_makes_the_planned_calls_and_agrees_with_the_seed_procedure(aws
 
     rule = run_once(aws, "rule", 100, periodic(aws))
     baseline = run_once(aws, "baseline", 100, periodic(aws), baseline=True)
-    body_off = run_once(aws, "body check off", 100, periodic(aws, {"CheckCertificateBody": "false"}))
+    # The body check off, cutoff 1 April 2014: the rule must then judge exactly as the seed's own check.
+    iam_033 = run_once(aws, "IAM-033 settings", 100, periodic(aws, IAM_033))
 
     assert rule.calls == expected_calls(100, prior=100, body=True)
-    assert body_off.calls == expected_calls(100, prior=100, body=False)
+    assert iam_033.calls == expected_calls(100, prior=100, body=False)
     assert baseline.calls == {
         "iam:ListServerCertificates": 1,  # the default page of 100 holds them all
         "iam:GetServerCertificate": 100,
         "config:PutEvaluations": 100,
     }
-    assert rule.verdicts == baseline.verdicts
     assert len(rule.verdicts) == 100
     assert sorted(set(rule.verdicts.values())) == ["COMPLIANT", "NON_COMPLIANT"]
+    assert iam_033.verdicts == baseline.verdicts
+    assert sorted(set(baseline.verdicts.values())) == ["COMPLIANT", "NON_COMPLIANT"]  # agreeing on both verdicts
+    # At its defaults the rule also flags what the seed misses (issued before the cutoff, reused keys).
+    assert rule.verdicts.keys() == baseline.verdicts.keys() and rule.verdicts != baseline.verdicts
     assert rule.rss_mib > 0

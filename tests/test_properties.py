@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from hypothesis import HealthCheck, assume, given, settings
+import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from awsdouble import AwsDouble
 from heartbleed.certificate import BodyFacts, CertificateEvidence, CertificateMetadata
 from heartbleed.parameters import KNOWN_PARAMETERS, RuleParameters
 from heartbleed.verdict import ANNOTATION_LIMIT, evaluate_account
-from HeartbleedServerCertificate import lambda_handler
+from heartbleed_tools.events import RULE_NAME
+from heartbleed_tools.pki import Issued, issue
+from HeartbleedServerCertificate import lambda_handler, refusal
 
 ARN = "arn:aws:iam::123456789012:server-certificate/"
 EPOCH = datetime(2010, 1, 1, tzinfo=UTC)
@@ -92,54 +98,171 @@ json_values = st.recursive(
 VALID_INVOKING = json.dumps(
     {"messageType": "ScheduledNotification", "notificationCreationTime": "2026-11-28T03:00:00.000Z"}
 )
+# What Config documents, written out again here rather than taken from heartbleed.event_document.
+MESSAGE_TYPES = (
+    "ConfigurationItemChangeNotification",
+    "OversizedConfigurationItemChangeNotification",
+    "ScheduledNotification",
+)
+REQUIRED_STRINGS = ("invokingEvent", "resultToken", "configRuleName", "executionRoleArn")
+INVALID_EVENT, INVALID_PARAMETER = "InvalidEventDocument", "InvalidParameterValueException"
 
 
-def base_event() -> dict[str, Any]:
+def base_event(token: str = "token") -> dict[str, Any]:
     return {
         "version": "1.0",
         "invokingEvent": VALID_INVOKING,
         "ruleParameters": json.dumps({"AssumeRoleMode": "false"}),
-        "resultToken": "token",
+        "resultToken": token,
         "eventLeftScope": False,
         "executionRoleArn": "arn:aws:iam::123456789012:role/config-role",
         "configRuleArn": "arn:aws:config:us-east-1:123456789012:config-rule/config-rule-hb0001",
-        "configRuleName": "HeartbleedServerCertificate",
+        "configRuleName": RULE_NAME,
         "accountId": "123456789012",
     }
 
 
-def assert_clear_refusal(response: Any) -> None:
-    """An error response that says what is wrong; being a dict, it carries no evaluation at all."""
+def assert_clear_refusal(response: Any, code: str | None = None) -> None:
+    """The rule's own refusal (not an rdklib or AWS error), saying what is wrong; it carries no evaluation."""
     assert isinstance(response, dict), response
-    assert isinstance(response.get("customerErrorCode"), str) and response["customerErrorCode"], response
+    assert response.get("customerErrorCode") in ((code,) if code else (INVALID_EVENT, INVALID_PARAMETER)), response
     assert isinstance(response.get("customerErrorMessage"), str) and response["customerErrorMessage"], response
+    assert response == refusal(response["customerErrorCode"], response["customerErrorMessage"]), response
 
 
-def run(double: AwsDouble, event: dict[str, Any]) -> Any:
-    """lambda_handler against the (empty) double: an event that passes the checks must not reach AWS."""
+@dataclass(frozen=True)
+class Refused:
+    """The rule refuses the event itself, with this code and a message that names `field`."""
+
+    code: str
+    field: str
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    stored: bool = True  # Config keeps what it is sent, except in TESTMODE
+
+
+@dataclass(frozen=True)
+class TokenRefused:
+    """Config refuses a result token it never issued: an AWS error that rdklib passes on."""
+
+
+def json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def expectation(key: str, value: Any) -> Refused | Evaluated | TokenRefused | None:
+    """What should become of base_event() with event[key] = value, from the event shape Config documents.
+
+    None: a shape random values do not reach, covered by other tests.
+    """
+    if key == "eventLeftScope":
+        return Evaluated() if isinstance(value, bool) else Refused(INVALID_EVENT, key)
+    if not isinstance(value, str) or (key in REQUIRED_STRINGS and not value.strip()):
+        return Refused(INVALID_EVENT, key)
+    if key == "invokingEvent":
+        invoking = json_object(value)
+        if invoking is None:
+            return Refused(INVALID_EVENT, key)
+        # A documented message type needs a whole document (tests/test_end_to_end.py).
+        return None if invoking.get("messageType") in MESSAGE_TYPES else Refused(INVALID_EVENT, "messageType")
+    if key == "ruleParameters":
+        parameters = json_object(value or "{}")  # an empty string means no parameters
+        if parameters is None:
+            return Refused(INVALID_EVENT, key)
+        if not parameters:
+            return Evaluated()
+        # Known names with random values: tests/test_parameters.py.
+        return Refused(INVALID_PARAMETER, "unknown parameter") if set(parameters) - set(KNOWN_PARAMETERS) else None
+    if key == "resultToken":
+        return Evaluated(stored=False) if value == "TESTMODE" else TokenRefused()
+    return Evaluated()  # any other string is accepted (a new configRuleName gets its own token)
+
+
+@cache
+def fresh_certificate() -> Issued:
+    return issue("www.example.com", datetime.now(UTC) - timedelta(days=1))
+
+
+def run_hostile(double: AwsDouble, key: str, value: Any) -> str:
+    """base_event() with event[key] = value, on a fresh account holding one fresh certificate.
+
+    Checks the outcome against expectation() and returns its kind, so callers can count them.
+    """
+    expected = expectation(key, value)
+    assert expected is not None, (key, value)
+    double.reset()
+    certificate = fresh_certificate()
+    rule = value if key == "configRuleName" and isinstance(value, str) else RULE_NAME
     with double.environment():
-        return lambda_handler(event, None)
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(key=st.sampled_from(sorted(base_event())), value=json_values)
-def test_a_field_of_the_wrong_type_is_refused_clearly(double_server: AwsDouble, key: str, value: Any) -> None:
-    assume(not isinstance(value, str))  # strings: see the tests below
-    event = base_event()
-    event[key] = value
-    assert_clear_refusal(run(double_server, event))
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(key=st.sampled_from(sorted(base_event())), text=st.text(max_size=200))
-def test_any_string_anywhere_gives_a_clear_outcome(double_server: AwsDouble, key: str, text: str) -> None:
-    event = base_event()
-    event[key] = text
-    response = run(double_server, event)
-    if isinstance(response, list):  # an acceptable event: it ran on the empty account
-        assert response == []
+        arn = double.upload("fresh", certificate.body, certificate.private_key)["Arn"]
+        event = {**base_event(double.result_token(rule)), key: value}
+        response = lambda_handler(event, None)
+    stored = {resource: e.compliance_type for resource, e in double.evaluations(rule).items()}
+    if isinstance(expected, Refused):
+        assert_clear_refusal(response, expected.code)
+        assert expected.field.lower() in response["customerErrorMessage"].lower(), response
+        assert double.put_calls() == []
+    elif isinstance(expected, TokenRefused):
+        assert isinstance(response, dict) and response["customerErrorCode"] == "InvalidResultTokenException", response
+        assert stored == {}
     else:
-        assert_clear_refusal(response)
+        assert isinstance(response, list), response
+        assert [(e["ComplianceResourceId"], e["ComplianceType"]) for e in response] == [(arn, "COMPLIANT")]
+        assert stored == ({arn: "COMPLIANT"} if expected.stored else {})
+    return type(expected).__name__
+
+
+def test_a_field_of_any_other_type_gives_the_expected_outcome(double_server: AwsDouble) -> None:
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=200, deadline=None)
+    @given(key=st.sampled_from(sorted(base_event())), value=st.booleans() | json_values)
+    def check(key: str, value: Any) -> None:
+        assume(not isinstance(value, str))  # strings: see the test below
+        assume(expectation(key, value) is not None)
+        seen[run_hostile(double_server, key, value)] += 1
+
+    check()
+    assert seen["Refused"] and seen["Evaluated"], seen  # a boolean eventLeftScope is the one right type
+
+
+def test_any_string_anywhere_gives_the_expected_outcome(double_server: AwsDouble) -> None:
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=150, deadline=None)
+    @given(key=st.sampled_from(sorted(base_event())), text=st.text(max_size=200))
+    def check(key: str, text: str) -> None:
+        assume(expectation(key, text) is not None)
+        seen[run_hostile(double_server, key, text)] += 1
+
+    check()
+    assert seen["Refused"] and seen["Evaluated"] and seen["TokenRefused"], seen
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "outcome"),
+    [
+        ("configRuleName", "another-rule-name", "Evaluated"),
+        ("version", "", "Evaluated"),
+        ("eventLeftScope", True, "Evaluated"),
+        ("ruleParameters", "", "Evaluated"),
+        ("ruleParameters", "{}", "Evaluated"),
+        ("resultToken", "TESTMODE", "Evaluated"),
+        ("resultToken", "never-issued", "TokenRefused"),
+        ("eventLeftScope", "false", "Refused"),
+        ("configRuleName", " ", "Refused"),
+        ("invokingEvent", "{}", "Refused"),
+        ("ruleParameters", '{"CutOffDate": "2014-04-01"}', "Refused"),
+    ],
+)
+def test_each_outcome_of_a_changed_field(double_server: AwsDouble, key: str, value: Any, outcome: str) -> None:
+    assert run_hostile(double_server, key, value) == outcome
 
 
 @settings(max_examples=150, deadline=None)
@@ -153,7 +276,7 @@ def test_strings_that_are_not_json_objects_are_refused(text: str) -> None:
     for key in ("invokingEvent", "ruleParameters"):
         event = base_event()
         event[key] = text
-        if key == "ruleParameters" and not text.strip():
+        if key == "ruleParameters" and not text:
             continue  # an empty string means no parameters
         assert_clear_refusal(lambda_handler(event, None))
 
@@ -165,8 +288,7 @@ def test_random_rule_parameters_never_pass_unnoticed(parameters: dict[str, Any])
     event = base_event()
     event["ruleParameters"] = json.dumps(parameters)
     response = lambda_handler(event, None)
-    assert_clear_refusal(response)
-    assert response["customerErrorCode"] == "InvalidParameterValueException"
+    assert_clear_refusal(response, INVALID_PARAMETER)
 
 
 def test_a_huge_unicode_parameter_is_refused_with_a_short_message() -> None:
