@@ -4,7 +4,7 @@
         iam = aws.client("iam")   # a real botocore client talking HTTP to 127.0.0.1
         aws.upload(...)           # a certificate with a chosen UploadDate
 
-The extensions (iam_server_certificates, config_evaluations, conditions, role_trust) patch
+The extensions (iam_server_certificates, config_evaluations, conditions, role_trust, acm_certificates) patch
 moto's handlers in place, so the in-process mock and the server behave alike.
 """
 
@@ -19,15 +19,19 @@ from types import TracebackType
 from typing import Any
 
 import boto3
+from moto.acm.models import acm_backends
 from moto.config.models import config_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import IAMBackend, iam_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.organizations.models import organizations_backends
+from moto.sts.models import sts_backends
 
-from . import conditions, config_evaluations, dispatch, iam_server_certificates, role_trust
+from . import acm_certificates, conditions, config_evaluations, dispatch, iam_server_certificates, role_trust
 from .config_evaluations import StoredEvaluation, evaluation_state, issue_result_token
 
-ACCOUNT_ID = DEFAULT_ACCOUNT_ID
+ACCOUNT_ID = DEFAULT_ACCOUNT_ID  # the account the double's own clients act in (an organization's management account)
+MEMBER_ADMIN_ROLE = "OrganizationAccountAccessRole"  # what Organizations creates in a new member account
 REGION = "us-east-1"  # the home Region, which records the global AWS::IAM::ServerCertificate type
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "AKIADOUBLEDOUBLE0000",
@@ -44,6 +48,7 @@ def install() -> None:
     conditions.install()
     dispatch.install()
     role_trust.install()
+    acm_certificates.install()
 
 
 @contextmanager
@@ -70,7 +75,7 @@ class AwsDouble:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint_url = ""
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
         self.conditions = conditions.CONDITIONS  # latency, rate limits and call counts
 
     def __enter__(self) -> AwsDouble:
@@ -85,19 +90,47 @@ class AwsDouble:
 
     def reset(self) -> None:
         """Forget every resource (moto keeps backends per process) and every injected condition."""
-        iam_backends.reset()
-        config_backends.reset()
+        for backends in (iam_backends, config_backends, acm_backends, organizations_backends, sts_backends):
+            backends.reset()
+        # Clients of other accounts hold credentials the reset STS no longer knows.
+        self._clients = {key: made for key, made in self._clients.items() if key[1] == ACCOUNT_ID}
         self.conditions.reset()
 
-    def client(self, service: str) -> Any:
-        """A real botocore client for the double (made once per service: clients are slow to build)."""
-        if service not in self._clients:
-            self._clients[service] = boto3.session.Session(
-                aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                region_name=REGION,
-            ).client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
-        return self._clients[service]
+    def client(self, service: str, account: str = ACCOUNT_ID) -> Any:
+        """A real botocore client for the double (made once per service: clients are slow to build).
+
+        For another account, the client holds credentials of a role session in it (moto answers
+        each request in the account its access key belongs to); arrange before IAM enforcement.
+        """
+        if (service, account) not in self._clients:
+            keys = {
+                "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            }
+            if account != ACCOUNT_ID:
+                role = f"arn:aws:iam::{account}:role/{MEMBER_ADMIN_ROLE}"
+                got = self.client("sts").assume_role(RoleArn=role, RoleSessionName="double")["Credentials"]
+                keys = {
+                    "aws_access_key_id": got["AccessKeyId"],
+                    "aws_secret_access_key": got["SecretAccessKey"],
+                    "aws_session_token": got["SessionToken"],
+                }
+            session = boto3.session.Session(region_name=REGION, **keys)  # type: ignore[arg-type]
+            self._clients[(service, account)] = session.client(  # type: ignore[call-overload]
+                service, endpoint_url=self.endpoint_url
+            )
+        return self._clients[(service, account)]
+
+    def organization(self, members: int) -> list[str]:
+        """An organization managed by ACCOUNT_ID with new member accounts (each with MEMBER_ADMIN_ROLE)."""
+        organizations = self.client("organizations")
+        organizations.create_organization(FeatureSet="ALL")
+        return [
+            organizations.create_account(Email=f"member{i}@example.com", AccountName=f"member-{i}")[
+                "CreateAccountStatus"
+            ]["AccountId"]
+            for i in range(members)
+        ]
 
     def environment(self) -> Any:
         return environment(self.endpoint_url)
@@ -116,6 +149,7 @@ class AwsDouble:
         chain: str | None = None,
         path: str = "/",
         uploaded: datetime | None = None,
+        account: str = ACCOUNT_ID,
     ) -> dict[str, Any]:
         """Upload through the IAM API at the instant `uploaded` (default now): IAM checks the
         certificate's validity as of then and records it as the UploadDate."""
@@ -127,10 +161,10 @@ class AwsDouble:
         }
         if chain:
             request["CertificateChain"] = chain
-        state = iam_server_certificates.state_of(self._iam)
+        state = iam_server_certificates.state_of(iam_backends[account]["aws"])
         state.clock = uploaded
         try:
-            response = self.client("iam").upload_server_certificate(**request)
+            response = self.client("iam", account).upload_server_certificate(**request)
         finally:
             state.clock = None
         meta: dict[str, Any] = response["ServerCertificateMetadata"]
@@ -147,17 +181,17 @@ class AwsDouble:
         iam_server_certificates.state_of(self._iam).page_limit = limit
 
     # --- AWS Config evaluations --------------------------------------------------
-    def result_token(self, rule_name: str) -> str:
-        return issue_result_token(ACCOUNT_ID, REGION, rule_name)
+    def result_token(self, rule_name: str, account: str = ACCOUNT_ID) -> str:
+        return issue_result_token(account, REGION, rule_name)
 
-    def evaluations(self, rule_name: str) -> dict[str, StoredEvaluation]:
+    def evaluations(self, rule_name: str, account: str = ACCOUNT_ID) -> dict[str, StoredEvaluation]:
         """The rule's current evaluations by resource id, as Config would show them."""
-        results = evaluation_state(config_backends[ACCOUNT_ID][REGION]).results.get(rule_name, {})
+        results = evaluation_state(config_backends[account][REGION]).results.get(rule_name, {})
         return {resource_id: stored for (_, resource_id), stored in results.items()}
 
     def reject_evaluations(self, count: int) -> None:
         """Answer the next `count` evaluations sent with FailedEvaluations, as Config may."""
         evaluation_state(config_backends[ACCOUNT_ID][REGION]).reject_next = count
 
-    def put_calls(self) -> list[config_evaluations.PutEvaluationsCall]:
-        return list(evaluation_state(config_backends[ACCOUNT_ID][REGION]).calls)
+    def put_calls(self, account: str = ACCOUNT_ID) -> list[config_evaluations.PutEvaluationsCall]:
+        return list(evaluation_state(config_backends[account][REGION]).calls)

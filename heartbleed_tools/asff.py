@@ -31,7 +31,13 @@ def findings(verdicts: Sequence[Verdict], region: str, now: datetime) -> list[di
     stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     result = []
     for verdict in verdicts:
-        partition, account = verdict.arn.split(":")[1], verdict.arn.split(":")[4]
+        _, partition, service, arn_region, account = verdict.arn.split(":")[:5]
+        # ASFF has a resource type for ACM certificates, none for IAM server certificates.
+        kind, resource_type = (
+            ("ACM certificate", "AwsCertificateManagerCertificate")
+            if service == "acm"
+            else ("IAM server certificate", "Other")
+        )
         failed = verdict.compliance is Compliance.NON_COMPLIANT
         result.append(
             {
@@ -44,12 +50,14 @@ def findings(verdicts: Sequence[Verdict], region: str, now: datetime) -> list[di
                 "CreatedAt": stamp,
                 "UpdatedAt": stamp,
                 "Severity": {"Label": "HIGH" if failed else "INFORMATIONAL"},
-                "Title": f"IAM server certificate {verdict.name} may carry a key exposed by Heartbleed"
+                "Title": f"{kind} {verdict.name} may carry a key exposed by Heartbleed"
                 if failed
-                else f"IAM server certificate {verdict.name} is clear of Heartbleed",
+                else f"{kind} {verdict.name} is clear of Heartbleed",
                 "Description": verdict.annotation,
                 "Remediation": {"Recommendation": {"Text": RECOMMENDATION}},
-                "Resources": [{"Type": "Other", "Id": verdict.arn, "Partition": partition, "Region": region}],
+                "Resources": [
+                    {"Type": resource_type, "Id": verdict.arn, "Partition": partition, "Region": arn_region or region}
+                ],
                 "Compliance": {"Status": STATUS[verdict.compliance], "RelatedRequirements": RELATED_REQUIREMENTS},
                 "Vulnerabilities": [{"Id": "CVE-2014-0160"}] if failed else [],
                 "RecordState": "ACTIVE",

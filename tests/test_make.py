@@ -9,8 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make(*argv: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **environment}
+def make(*argv: str) -> subprocess.CompletedProcess[str]:
+    # A make of its own, not a sub-make of `make test` (which would print "Entering directory").
+    env = {name: value for name, value in os.environ.items() if name not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     return subprocess.run(["make", *argv], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
 
 

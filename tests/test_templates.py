@@ -59,7 +59,7 @@ def allowed_by_document(action: str, resource: str) -> bool:
 
 
 def test_every_template_passes_cfn_lint() -> None:
-    assert len(TEMPLATES) == 4
+    assert len(TEMPLATES) == 5
     lint = subprocess.run(
         [Path(sys.executable).parent / "cfn-lint", *TEMPLATES], capture_output=True, text=True, timeout=300
     )

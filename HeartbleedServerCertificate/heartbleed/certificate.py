@@ -13,7 +13,11 @@ class BodyError(ValueError):
 
 @dataclass(frozen=True)
 class CertificateMetadata:
-    """ServerCertificateMetadata as IAM lists it (UploadDate is optional in the API model)."""
+    """ServerCertificateMetadata as IAM lists it (UploadDate is optional in the API model).
+
+    An ACM imported certificate (the CLI's estate audit) fits the same shape: its ARN is an
+    ACM ARN, its name the domain name, and upload_date its ImportedAt.
+    """
 
     name: str
     arn: str
@@ -21,6 +25,14 @@ class CertificateMetadata:
     certificate_id: str | None = None
     upload_date: datetime | None = None
     expiration: datetime | None = None
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+    @property
+    def in_acm(self) -> bool:
+        return self.arn.split(":")[2] == "acm"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ RDKLIB_PARAMETERS = ("ExecutionRoleName", "ExecutionRoleRegion", "AssumeRoleMode
 RULE_PARAMETERS = ("CutoffDate", "CheckCertificateBody", "ExemptCertificates")
 KNOWN_PARAMETERS = RULE_PARAMETERS + RDKLIB_PARAMETERS
 
-_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")  # IAM role names: 1-64 of these characters
 _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
 _BOOLEANS = {"true": True, "false": False}
 
@@ -102,7 +102,7 @@ def parse_rule_parameters(raw: Mapping[str, object], now: datetime | None = None
         _check_pattern(
             "ExecutionRoleName",
             values["ExecutionRoleName"],
-            _ROLE_NAME,
+            ROLE_NAME,
             "an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)",
         )
     if "ExecutionRoleRegion" in values:

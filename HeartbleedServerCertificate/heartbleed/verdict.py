@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from .certificate import CertificateEvidence
+from .certificate import CertificateEvidence, CertificateMetadata
 from .parameters import RuleParameters
 
 ANNOTATION_LIMIT = 256  # PutEvaluations accepts 1-256 characters
@@ -68,7 +68,7 @@ def _date_findings(item: CertificateEvidence, params: RuleParameters) -> list[st
     found = []
     uploaded = item.metadata.upload_date
     if uploaded is not None and uploaded < params.cutoff:
-        found.append(f"uploaded {stamp(uploaded)}")
+        found.append(f"{'imported' if item.metadata.in_acm else 'uploaded'} {stamp(uploaded)}")
     if item.body is not None and item.body.not_before < params.cutoff:
         found.append(f"issued (NotBefore) {stamp(item.body.not_before)}")
     if not found:
@@ -80,26 +80,35 @@ def _date_findings(item: CertificateEvidence, params: RuleParameters) -> list[st
 def _missing_evidence(item: CertificateEvidence, params: RuleParameters) -> list[str]:
     missing = []
     if item.metadata.upload_date is None:
-        missing.append("IAM returned no UploadDate.")
+        missing.append("ACM returned no ImportedAt." if item.metadata.in_acm else "IAM returned no UploadDate.")
     if params.check_body and item.body is None:
         missing.append(f"Body not checked: {item.body_problem or 'it was not read'}.")
     return missing
 
 
+def _called(other: CertificateMetadata, seen_from: CertificateMetadata) -> str:
+    """Another certificate's name, with its account and service where they differ from the reader's."""
+    where = [f"account {other.account}"] if other.account != seen_from.account else []
+    where += ["ACM"] if other.in_acm else []
+    return f"{other.name} ({', '.join(where)})" if where else other.name
+
+
 def evaluate_account(evidence: Sequence[CertificateEvidence], params: RuleParameters) -> list[Verdict]:
     """Return one verdict per certificate, in the order given.
 
-    Key reuse is judged across the whole account, so pass every certificate that
-    exists, exempt ones included: an exempt certificate's key can still be compromised.
+    Key reuse is judged across everything passed: one account's certificates (the
+    rule), or an estate's IAM and ACM certificates in many accounts (the CLI's
+    organization audit). Pass every certificate that exists, exempt ones included:
+    an exempt certificate's key can still be compromised.
     """
     findings = {item.metadata.arn: _date_findings(item, params) for item in evidence}
 
-    # Each compromised key names the certificate that compromised it (the first by name).
-    compromised: dict[str, str] = {}
-    for item in sorted(evidence, key=lambda e: e.metadata.name):
+    # Each compromised key names the certificate that compromised it (the first by name, then ARN).
+    compromised: dict[str, CertificateMetadata] = {}
+    for item in sorted(evidence, key=lambda e: (e.metadata.name, e.metadata.arn)):
         if item.body is not None and findings[item.metadata.arn]:
-            compromised.setdefault(item.body.key_fingerprint, item.metadata.name)
-    unreadable = sorted(e.metadata.name for e in evidence if params.check_body and e.body is None)
+            compromised.setdefault(item.body.key_fingerprint, item.metadata)
+    unreadable = sorted((e.metadata for e in evidence if params.check_body and e.body is None), key=lambda m: m.name)
 
     verdicts = []
     for item in evidence:
@@ -112,10 +121,10 @@ def evaluate_account(evidence: Sequence[CertificateEvidence], params: RuleParame
             owner = compromised.get(item.body.key_fingerprint)
             if owner is not None:
                 reasons.append(
-                    f"Shares its public key with {owner}, issued or uploaded before the cutoff: "
+                    f"Shares its public key with {_called(owner, meta)}, issued or uploaded before the cutoff: "
                     "reissued without re-keying, so the key may be exposed."
                 )
-            others = [name for name in unreadable if name != meta.name]
+            others = [_called(other, meta) for other in unreadable if other.arn != meta.arn]
             if not reasons and others:
                 reasons.append(f"Key reuse not ruled out: the body of {', '.join(others)} could not be read.")
         if reasons:
@@ -129,7 +138,7 @@ def evaluate_account(evidence: Sequence[CertificateEvidence], params: RuleParame
 
 def _clean_summary(item: CertificateEvidence, params: RuleParameters) -> str:
     assert item.metadata.upload_date is not None  # a clean verdict has its evidence
-    uploaded = f"Uploaded {stamp(item.metadata.upload_date)}"
+    uploaded = f"{'Imported' if item.metadata.in_acm else 'Uploaded'} {stamp(item.metadata.upload_date)}"
     cutoff = stamp(params.cutoff)
     if item.body is None:
         return f"{uploaded}, after the cutoff {cutoff}; body not checked (CheckCertificateBody=false)."

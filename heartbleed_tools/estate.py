@@ -1,0 +1,156 @@
+"""The estate audit: IAM and ACM certificates of one or many accounts judged as one pool.
+
+A key that existed before the cutoff stays compromised wherever it went: into another
+account, or into ACM. So every account's evidence is gathered first, then the one
+verdict function judges the pool, and key reuse is found across accounts and services.
+
+    heartbleed-audit audit --include-acm            this account, IAM and ACM
+    heartbleed-audit audit --organization ...       every ACTIVE account of the organization
+
+An account that cannot be read is reported as a failure, never skipped in silence.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from heartbleed.certificate import CertificateEvidence
+from heartbleed.clients import CLIENT_CONFIG
+from heartbleed.iam import gather_evidence, list_certificates
+from heartbleed.parameters import RuleParameters
+from heartbleed.verdict import Verdict, evaluate_account, not_applicable
+
+from .acm_imports import imported_evidence
+
+ACCOUNT_CONCURRENCY = 8  # accounts read at once; each paces its own IAM reads (heartbleed.pacing)
+SESSION_NAME = "heartbleed-audit"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One account to audit: with the caller's own credentials, or through a role in it."""
+
+    account: str
+    role_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountFailure:
+    account: str
+    reason: str
+
+
+@dataclass
+class EstateAudit:
+    verdicts: list[Verdict] = field(default_factory=list)
+    failures: list[AccountFailure] = field(default_factory=list)
+    audited: list[str] = field(default_factory=list)  # accounts read completely
+
+
+@dataclass
+class Clients:
+    """Builds clients for every account from one session (its service models load once)."""
+
+    session: boto3.session.Session
+    endpoint_url: str | None
+    region: str
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def client(self, service: str, credentials: dict[str, str] | None = None, region: str | None = None) -> Any:
+        keys = {}
+        if credentials:
+            keys = {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            }
+        with self._lock:  # a boto3 session is not thread-safe; its clients are
+            return self.session.client(  # type: ignore[call-overload]
+                service, region_name=region or self.region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG, **keys
+            )
+
+
+def caller(clients: Clients) -> tuple[str, str]:
+    """The calling account and its partition."""
+    arn = clients.client("sts").get_caller_identity()["Arn"]
+    return arn.split(":")[4], arn.split(":")[1]
+
+
+def organization_accounts(clients: Clients) -> list[str]:
+    """The organization's ACTIVE accounts (Organizations ListAccounts, every page)."""
+    accounts = []
+    for page in clients.client("organizations").get_paginator("list_accounts").paginate():
+        for account in page["Accounts"]:
+            # State replaced Status in 2025; either says ACTIVE for an account that can be read.
+            if (account.get("State") or account.get("Status")) == "ACTIVE":
+                accounts.append(account["Id"])
+    return sorted(accounts)
+
+
+def _gather(
+    clients: Clients, target: Target, params: RuleParameters, acm_regions: Sequence[str]
+) -> tuple[list[CertificateEvidence], list[Verdict]]:
+    credentials = None
+    if target.role_arn:
+        sts = clients.client("sts")
+        credentials = sts.assume_role(RoleArn=target.role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
+    iam = clients.client("iam", credentials)
+    gathered = gather_evidence(iam, list_certificates(iam), params.check_body)
+    evidence = list(gathered.evidence)
+    for region in acm_regions:
+        evidence += imported_evidence(clients.client("acm", credentials, region), params.check_body)
+    gone = [
+        not_applicable(meta.name, meta.arn, "The certificate was deleted during the evaluation.")
+        for meta in gathered.deleted
+    ]
+    return evidence, gone
+
+
+def _reason(error: Exception, limit: int = 300) -> str:
+    """One line that names the refused call, the error code and AWS's message."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        text = f"{error.operation_name} refused ({details.get('Code', '')}): {details.get('Message', '')}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def audit_estate(
+    clients: Clients,
+    targets: Sequence[Target],
+    params: RuleParameters,
+    acm_regions: Sequence[str] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> EstateAudit:
+    """Gather every target account concurrently (bounded), then judge the pool at once."""
+    result = EstateAudit()
+    pool: list[CertificateEvidence] = []
+
+    def one(target: Target) -> tuple[Target, Any]:
+        try:
+            return target, _gather(clients, target, params, acm_regions)
+        except (ClientError, BotoCoreError) as error:
+            return target, AccountFailure(target.account, _reason(error))
+
+    with ThreadPoolExecutor(max_workers=ACCOUNT_CONCURRENCY) as workers:
+        for done, (target, outcome) in enumerate(workers.map(one, targets), start=1):
+            if isinstance(outcome, AccountFailure):
+                result.failures.append(outcome)
+            else:
+                evidence, gone = outcome
+                pool += evidence
+                result.verdicts += gone
+                result.audited.append(target.account)
+            if progress:
+                progress(done, len(targets))
+    result.verdicts = evaluate_account(pool, params) + result.verdicts
+    return result

@@ -1,0 +1,52 @@
+"""IAM roles created in the double from a template's own text, as its stack would create them.
+
+moto's CloudFormation keeps inline role policies as a Python repr, which its IAM enforcement
+cannot read, so the roles are made through the IAM API from the resolved template instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import cfn_yaml
+
+from awsdouble import AwsDouble
+
+RULES = Path(__file__).resolve().parents[1] / "rules"
+
+
+def _resolve(value: Any, context: dict[str, str]) -> Any:
+    """Ref and Fn::Sub against the context (parameters and pseudo parameters); the rest as written."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return context[value["Ref"]]
+        if set(value) == {"Fn::Sub"}:
+            return re.sub(r"\$\{([^}]+)\}", lambda m: context[m.group(1)], str(value["Fn::Sub"]))
+        return {str(key): _resolve(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolve(item, context) for item in value]
+    return str(value) if isinstance(value, str) else value
+
+
+def create_roles(aws: AwsDouble, template: str, account: str, **parameters: str) -> dict[str, str]:
+    """Create the template's AWS::IAM::Role resources in account; return their ARNs by logical id."""
+    body: dict[str, Any] = cfn_yaml.load(str(RULES / template))
+    context = {name: str(spec.get("Default", "")) for name, spec in body.get("Parameters", {}).items()}
+    context |= {"AWS::Partition": "aws", "AWS::AccountId": account, "AWS::Region": "us-east-1", **parameters}
+    iam = aws.client("iam", account)
+    made = {}
+    for logical, resource in body["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        context[logical] = logical  # for other resources' Refs: a role's physical name
+        properties = _resolve(resource["Properties"], context)
+        name = properties.get("RoleName", logical)
+        trust = json.dumps(properties["AssumeRolePolicyDocument"])
+        made[logical] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        for policy in properties.get("Policies", []):
+            document = json.dumps(policy["PolicyDocument"])
+            iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=document)
+    return made
