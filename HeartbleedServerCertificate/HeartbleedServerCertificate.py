@@ -27,6 +27,7 @@ from heartbleed.configuration_item import RESOURCE_TYPE, gone_reason, identity
 from heartbleed.deadline import NO_DEADLINE, Deadline
 from heartbleed.earlier_evaluations import reported_resources
 from heartbleed.event_document import EventError, check_event
+from heartbleed.organization_guard import NotInOrganization, check_account
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
 from heartbleed.run_log import log_summary, summary
 from heartbleed.verdict import Verdict, not_applicable
@@ -119,6 +120,10 @@ def handle(event: Any, context: Any) -> Any:
         parse_rule_parameters(parameters)
     except ParameterError as error:
         return refusal("InvalidParameterValueException", str(error))
+    try:  # before any role is assumed: an organization rule's function serves its own organization only
+        check_account(str(event.get("accountId", "")), context)
+    except NotInOrganization as error:
+        return refusal("AccessDeniedException", str(error))
     # rdklib parses ruleParameters itself: give it the checked object (a blank string means none).
     event = {**event, "ruleParameters": json.dumps(parameters)}
     rule = HeartbleedServerCertificate(Deadline(context))

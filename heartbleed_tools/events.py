@@ -22,31 +22,44 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def member_event_role(account: str) -> str:
+    """The executionRoleArn of an organization rule's event: the member's Config service-linked role."""
+    return f"arn:aws:iam::{account}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
+
+
 def _event(
-    invoking: dict[str, Any], result_token: str, parameters: Mapping[str, str] | None, left_scope: bool
+    invoking: dict[str, Any],
+    result_token: str,
+    parameters: Mapping[str, str] | None,
+    left_scope: bool,
+    account: str = ACCOUNT_ID,
 ) -> dict[str, Any]:
+    # A rule of the account's own; an organization rule's event names the member's service-linked role.
+    role = f"arn:aws:iam::{account}:role/config-role" if account == ACCOUNT_ID else member_event_role(account)
     return {
         "version": "1.0",
         "invokingEvent": json.dumps(invoking),
         "ruleParameters": json.dumps(dict(parameters or {})),
         "resultToken": result_token,
         "eventLeftScope": left_scope,
-        "executionRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/config-role",
-        "configRuleArn": f"arn:aws:config:us-east-1:{ACCOUNT_ID}:config-rule/config-rule-hb0001",
+        "executionRoleArn": role,
+        "configRuleArn": f"arn:aws:config:us-east-1:{account}:config-rule/config-rule-hb0001",
         "configRuleName": RULE_NAME,
         "configRuleId": "config-rule-hb0001",
-        "accountId": ACCOUNT_ID,
+        "accountId": account,
     }
 
 
-def scheduled_event(result_token: str, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+def scheduled_event(
+    result_token: str, parameters: Mapping[str, str] | None = None, account: str = ACCOUNT_ID
+) -> dict[str, Any]:
     invoking = {
-        "awsAccountId": ACCOUNT_ID,
+        "awsAccountId": account,
         "notificationCreationTime": _now(),
         "messageType": "ScheduledNotification",
         "recordVersion": "1.0",
     }
-    return _event(invoking, result_token, parameters, False)
+    return _event(invoking, result_token, parameters, False, account)
 
 
 def configuration_item(name: str, arn: str, path: str = "/", status: str = "OK") -> dict[str, Any]:

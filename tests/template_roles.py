@@ -19,12 +19,13 @@ RULES = Path(__file__).resolve().parents[1] / "rules"
 
 
 def _resolve(value: Any, context: dict[str, str]) -> Any:
-    """Ref and Fn::Sub against the context (parameters and pseudo parameters); the rest as written."""
+    """Ref and Fn::Sub against the context (parameters and pseudo parameters; another resource
+    stands for its logical id); the rest as written."""
     if isinstance(value, dict):
         if set(value) == {"Ref"}:
-            return context[value["Ref"]]
+            return context.get(value["Ref"], value["Ref"])
         if set(value) == {"Fn::Sub"}:
-            return re.sub(r"\$\{([^}]+)\}", lambda m: context[m.group(1)], str(value["Fn::Sub"]))
+            return re.sub(r"\$\{([^}]+)\}", lambda m: context.get(m.group(1), m.group(1)), str(value["Fn::Sub"]))
         return {str(key): _resolve(item, context) for key, item in value.items()}
     if isinstance(value, list):
         return [_resolve(item, context) for item in value]
@@ -41,7 +42,6 @@ def create_roles(aws: AwsDouble, template: str, account: str, **parameters: str)
     for logical, resource in body["Resources"].items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
-        context[logical] = logical  # for other resources' Refs: a role's physical name
         properties = _resolve(resource["Properties"], context)
         name = properties.get("RoleName", logical)
         trust = json.dumps(properties["AssumeRolePolicyDocument"])

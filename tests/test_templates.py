@@ -115,11 +115,12 @@ def test_the_member_role_trusts_only_the_central_function_and_can_only_read_and_
     }
 
 
-def test_the_organization_function_can_only_assume_the_member_role_and_log() -> None:
+def test_the_organization_function_can_only_assume_the_member_role_list_members_and_log() -> None:
     template = load("organization.yaml")
     statements = role_statements(template, "FunctionRole")
     assert {a for s in statements for a in as_list(s["Action"])} == {
         "sts:AssumeRole",
+        "organizations:ListAccounts",  # the organization guard
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }

@@ -1,0 +1,166 @@
+"""The organization route (rules/organization.yaml with rules/member-execution-role.yaml) on a
+simulated organization, over HTTP, under the double's IAM enforcement and role trust.
+
+The central function runs with the template's FunctionRole in the management account. Config in
+each member account invokes it with that member's accountId, its Config service-linked role as
+executionRoleArn (which Lambda cannot assume) and a result token of that member's Config; the
+organization rule passes ExecutionRoleName, so rdklib assumes the member role of that name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.core.authorization import enable_iam_authentication
+from template_roles import create_roles
+
+from awsdouble import ACCOUNT_ID, AwsDouble
+from heartbleed.organization_guard import forget
+from heartbleed_tools import events
+from heartbleed_tools.pki import issue
+from HeartbleedServerCertificate import lambda_handler
+
+MEMBER_ROLE = "HeartbleedServerCertificateExecution"  # the templates' default ExecutionRoleName
+PARAMETERS = {"ExecutionRoleName": MEMBER_ROLE}  # as the organization rule's InputParameters pass it
+OUTSIDER = "210987654321"
+NOW = datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """What rdklib and the rule read of the Lambda context."""
+
+    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:HeartbleedServerCertificate"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+@dataclass(frozen=True)
+class Organization:
+    members: list[str]  # the first two have the member role, the third has not
+    function_role: str
+    certificates: dict[str, str]  # account -> its certificate's ARN
+
+
+@pytest.fixture
+def organization(aws: AwsDouble) -> Organization:
+    forget()  # a new container: no member list kept
+    members = aws.organization(3)
+    function_role = create_roles(aws, "organization.yaml", ACCOUNT_ID)["FunctionRole"]
+    certificates = {}
+    for index, member in enumerate(members):
+        if index < 2:
+            create_roles(aws, "member-execution-role.yaml", member, CentralFunctionRoleArn=function_role)
+        issued = datetime(2013, 6, 1, tzinfo=UTC) if index == 0 else NOW - timedelta(days=5)
+        cert = issue(f"m{index}.example.com", issued)
+        certificates[member] = aws.upload(
+            f"Member{index}Certificate",
+            cert.body,
+            cert.private_key,
+            uploaded=issued + timedelta(days=1),
+            account=member,
+        )["Arn"]
+    return Organization(members, function_role, certificates)
+
+
+@contextmanager
+def as_central_function(aws: AwsDouble, organization: Organization) -> Iterator[None]:
+    """The function's own credentials: a session of FunctionRole, with enforcement on."""
+    got = aws.client("sts").assume_role(RoleArn=organization.function_role, RoleSessionName="function")
+    saved = {name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": got["Credentials"]["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": got["Credentials"]["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": got["Credentials"]["SessionToken"],
+        }
+    )
+    try:
+        with enable_iam_authentication():
+            yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def invoke(aws: AwsDouble, account: str) -> Any:
+    event = events.scheduled_event(aws.result_token(events.RULE_NAME, account), PARAMETERS, account=account)
+    assert event["executionRoleArn"].endswith("role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig")
+    return lambda_handler(event, LambdaContext())
+
+
+def stored(aws: AwsDouble, account: str) -> dict[str, str]:
+    return {arn: e.compliance_type for arn, e in aws.evaluations(events.RULE_NAME, account).items()}
+
+
+def test_each_member_is_evaluated_in_its_own_config_and_nowhere_else(
+    aws: AwsDouble, organization: Organization
+) -> None:
+    first, second, _ = organization.members
+    with as_central_function(aws, organization):
+        assert [e["ComplianceType"] for e in invoke(aws, first)] == ["NON_COMPLIANT"]
+        assert [e["ComplianceType"] for e in invoke(aws, second)] == ["COMPLIANT"]
+    assert stored(aws, first) == {organization.certificates[first]: "NON_COMPLIANT"}
+    assert stored(aws, second) == {organization.certificates[second]: "COMPLIANT"}
+    assert stored(aws, ACCOUNT_ID) == {}  # nothing lands in the central account
+    assert aws.put_calls(ACCOUNT_ID) == []
+
+
+def test_the_central_role_can_assume_only_the_named_member_role(aws: AwsDouble, organization: Organization) -> None:
+    first = organization.members[0]
+    with as_central_function(aws, organization):
+        sts = boto3.session.Session().client("sts")  # the function's credentials, from the environment
+        sts.assume_role(RoleArn=f"arn:aws:iam::{first}:role/{MEMBER_ROLE}", RoleSessionName="ok")
+        with pytest.raises(ClientError) as refused:  # the administrator role Organizations made
+            sts.assume_role(RoleArn=f"arn:aws:iam::{first}:role/OrganizationAccountAccessRole", RoleSessionName="no")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_a_member_without_the_role_fails_loudly_and_writes_nothing(aws: AwsDouble, organization: Organization) -> None:
+    third = organization.members[2]
+    with as_central_function(aws, organization):
+        response = invoke(aws, third)
+    assert isinstance(response, dict) and response["customerErrorCode"] == "AccessDenied", response
+    assert aws.put_calls(third) == [] and stored(aws, third) == {}
+
+
+def test_an_outsider_account_is_refused_before_any_call(
+    aws: AwsDouble, organization: Organization, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The outsider even made a role of the expected name that trusts the central function.
+    create_roles(aws, "member-execution-role.yaml", OUTSIDER, CentralFunctionRoleArn=organization.function_role)
+    cert = issue("outsider.example.com", NOW - timedelta(days=5))
+    aws.upload("OutsiderCertificate", cert.body, cert.private_key, account=OUTSIDER)
+    with as_central_function(aws, organization):
+        aws.conditions.reset_counts()  # from here on, only the function's calls
+        response = invoke(aws, OUTSIDER)
+    assert isinstance(response, dict) and response["customerErrorCode"] == "AccessDeniedException", response
+    assert f"account {OUTSIDER} is not in this function's organization" in response["customerErrorMessage"]
+    calls = dict(aws.conditions.calls)
+    assert calls == {"organizations:ListAccounts": 1}  # no AssumeRole, no IAM read, no PutEvaluations
+    assert aws.put_calls(OUTSIDER) == []
+    assert any(f"refused an event from account {OUTSIDER}" in r.getMessage() for r in caplog.records)
+    summary = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith('{"api_calls"')]
+    assert summary and summary[-1]["outcome"] == "error"
+
+
+def test_the_member_list_is_kept_per_container(aws: AwsDouble, organization: Organization) -> None:
+    first, second, _ = organization.members
+    aws.conditions.reset_counts()
+    with as_central_function(aws, organization):
+        invoke(aws, first)
+        invoke(aws, second)
+    assert aws.conditions.calls["organizations:ListAccounts"] == 1
