@@ -6,6 +6,7 @@ are counted by the double, per action, as they arrive.
 
     python bench/run.py            the full table (about ten minutes: the R=5 run alone takes 200 s)
     python bench/run.py --quick    N=20 and 100 only, no rate-limit curve
+    python bench/run.py --organization-only   the organization line alone (bench_organization.py)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from awsdouble import FAKE_CREDENTIALS, AwsDouble
 
 from . import events
 from .bench_child import IAM_033
+from .bench_organization import organization_runs
 from .pki import Issued, issue, new_key
 
 CUTOFF = datetime(2014, 4, 8, tzinfo=UTC)
@@ -188,6 +190,7 @@ def benchmark(sizes: list[int], latency_ms: float, rates: list[float]) -> dict[s
                 flush=True,
             )
         aws.conditions.limit("iam:GetServerCertificate", None)
+        report["organization"] = organization_runs(aws, latency_ms)
     report["import"] = import_cost()
     return report
 
@@ -238,7 +241,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0, help="added to every request (default 50)")
     parser.add_argument("--rates", type=float, nargs="*", default=[5, 20, 100], help="GetServerCertificate limits")
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    parser.add_argument(
+        "--organization-only", action="store_true", help="only the organization line, merged into --out"
+    )
     args = parser.parse_args(argv)
+    if args.organization_only:
+        report = json.loads(args.out.read_text()) if args.out.exists() else {}
+        with AwsDouble() as aws:
+            report["organization"] = organization_runs(aws, args.latency_ms)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"written to {args.out}")
+        return
     sizes, rates = ([20, 100], []) if args.quick else ([20, 100, 1000], args.rates)
     report = benchmark(sizes, args.latency_ms, rates)
     print(

@@ -29,7 +29,7 @@ from heartbleed.verdict import Verdict, evaluate_account, not_applicable
 
 from .acm_imports import imported_evidence
 
-ACCOUNT_CONCURRENCY = 8  # accounts read at once; each paces its own IAM reads (heartbleed.pacing)
+ACCOUNT_CONCURRENCY = 16  # accounts read at once; each paces its own IAM reads (heartbleed.pacing)
 SESSION_NAME = "heartbleed-audit"
 
 
@@ -62,8 +62,12 @@ class Clients:
     endpoint_url: str | None
     region: str
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _own: dict[tuple[str, str], Any] = field(default_factory=dict)  # the caller's clients, made once
 
     def client(self, service: str, credentials: dict[str, str] | None = None, region: str | None = None) -> Any:
+        region = region or self.region
+        if credentials is None and (service, region) in self._own:
+            return self._own[(service, region)]
         keys = {}
         if credentials:
             keys = {
@@ -72,9 +76,12 @@ class Clients:
                 "aws_session_token": credentials["SessionToken"],
             }
         with self._lock:  # a boto3 session is not thread-safe; its clients are
-            return self.session.client(  # type: ignore[call-overload]
-                service, region_name=region or self.region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG, **keys
+            made = self.session.client(  # type: ignore[call-overload]
+                service, region_name=region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG, **keys
             )
+        if credentials is None:
+            self._own[(service, region)] = made
+        return made
 
 
 def caller(clients: Clients) -> tuple[str, str]:

@@ -40,7 +40,7 @@ def create_roles(aws: AwsDouble, template: str, account: str, **parameters: str)
     iam = aws.client("iam", account)
     made = {}
     for logical, resource in body["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role":
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::IAM::Role":  # Fn::ForEach is a list
             continue
         properties = _resolve(resource["Properties"], context)
         name = properties.get("RoleName", logical)

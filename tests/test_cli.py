@@ -479,3 +479,6 @@ def test_every_subcommand_has_complete_help(capfd: pytest.CaptureFixture[str]) -
         out, _ = capfd.readouterr()
         assert "usage: heartbleed-audit" in out
         assert "--endpoint-url" in out or argv == ["--help"]
+        if argv[0] == "audit":
+            for option in ("--organization", "--role-name", "--accounts", "--include-acm", "--acm-regions"):
+                assert option in out

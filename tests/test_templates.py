@@ -202,3 +202,15 @@ def test_the_standalone_stack_creates_in_moto_cloudformation(aws: AwsDouble) -> 
             assert all(allowed_by_document(action, resource) for resource in as_list(statement["Resource"]))
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert outputs["FunctionArn"] == function["FunctionArn"]
+
+
+def test_the_organization_function_can_be_invoked_only_by_config_in_the_listed_accounts() -> None:
+    resources = load("organization.yaml")["Resources"]
+    loop = resources["Fn::ForEach::ConfigInvokePermissions"]
+    assert loop[:2] == ["AccountId", {"Ref": "MemberAccountIds"}]
+    (permission,) = loop[2].values()
+    assert permission["Type"] == "AWS::Lambda::Permission"
+    assert permission["Properties"]["Principal"] == "config.amazonaws.com"
+    assert permission["Properties"]["SourceAccount"] == {"Ref": "AccountId"}
+    # No other, unconditioned invoke permission.
+    assert not [r for r in resources.values() if isinstance(r, dict) and r.get("Type") == "AWS::Lambda::Permission"]
