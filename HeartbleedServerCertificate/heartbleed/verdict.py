@@ -25,6 +25,7 @@ from .parameters import RuleParameters
 
 ANNOTATION_LIMIT = 256  # PutEvaluations accepts 1-256 characters
 REMEDY = "Revoke it, re-key, reissue and replace it (or use ACM)."
+REMEDY_ACM = "Revoke it; re-import a certificate with a new key, or use an ACM-issued one."
 
 
 class Compliance(StrEnum):
@@ -128,7 +129,8 @@ def evaluate_account(evidence: Sequence[CertificateEvidence], params: RuleParame
             if not reasons and others:
                 reasons.append(f"Key reuse not ruled out: the body of {', '.join(others)} could not be read.")
         if reasons:
-            verdicts.append(Verdict(meta.name, meta.arn, Compliance.NON_COMPLIANT, fit_annotation(*reasons, REMEDY)))
+            remedy = REMEDY_ACM if meta.in_acm else REMEDY
+            verdicts.append(Verdict(meta.name, meta.arn, Compliance.NON_COMPLIANT, fit_annotation(*reasons, remedy)))
         else:
             verdicts.append(
                 Verdict(meta.name, meta.arn, Compliance.COMPLIANT, fit_annotation(_clean_summary(item, params)))
