@@ -10,7 +10,6 @@ organization rule passes ExecutionRoleName, so rdklib assumes the member role of
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,26 +73,14 @@ def organization(aws: AwsDouble) -> Organization:
 
 
 @contextmanager
-def as_central_function(aws: AwsDouble, organization: Organization) -> Iterator[None]:
+def as_central_function(aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The function's own credentials: a session of FunctionRole, with enforcement on."""
     got = aws.client("sts").assume_role(RoleArn=organization.function_role, RoleSessionName="function")
-    saved = {name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": got["Credentials"]["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": got["Credentials"]["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": got["Credentials"]["SessionToken"],
-        }
-    )
-    try:
-        with enable_iam_authentication():
-            yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", got["Credentials"]["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", got["Credentials"]["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", got["Credentials"]["SessionToken"])
+    with enable_iam_authentication():
+        yield
 
 
 def invoke(aws: AwsDouble, account: str) -> Any:
@@ -107,10 +94,10 @@ def stored(aws: AwsDouble, account: str) -> dict[str, str]:
 
 
 def test_each_member_is_evaluated_in_its_own_config_and_nowhere_else(
-    aws: AwsDouble, organization: Organization
+    aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second, _ = organization.members
-    with as_central_function(aws, organization):
+    with as_central_function(aws, organization, monkeypatch):
         assert [e["ComplianceType"] for e in invoke(aws, first)] == ["NON_COMPLIANT"]
         assert [e["ComplianceType"] for e in invoke(aws, second)] == ["COMPLIANT"]
     assert stored(aws, first) == {organization.certificates[first]: "NON_COMPLIANT"}
@@ -119,9 +106,11 @@ def test_each_member_is_evaluated_in_its_own_config_and_nowhere_else(
     assert aws.put_calls(ACCOUNT_ID) == []
 
 
-def test_the_central_role_can_assume_only_the_named_member_role(aws: AwsDouble, organization: Organization) -> None:
+def test_the_central_role_can_assume_only_the_named_member_role(
+    aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = organization.members[0]
-    with as_central_function(aws, organization):
+    with as_central_function(aws, organization, monkeypatch):
         sts = boto3.session.Session().client("sts")  # the function's credentials, from the environment
         sts.assume_role(RoleArn=f"arn:aws:iam::{first}:role/{MEMBER_ROLE}", RoleSessionName="ok")
         with pytest.raises(ClientError) as refused:  # the administrator role Organizations made
@@ -129,22 +118,24 @@ def test_the_central_role_can_assume_only_the_named_member_role(aws: AwsDouble, 
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
 
 
-def test_a_member_without_the_role_fails_loudly_and_writes_nothing(aws: AwsDouble, organization: Organization) -> None:
+def test_a_member_without_the_role_fails_loudly_and_writes_nothing(
+    aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
     third = organization.members[2]
-    with as_central_function(aws, organization):
+    with as_central_function(aws, organization, monkeypatch):
         response = invoke(aws, third)
     assert isinstance(response, dict) and response["customerErrorCode"] == "AccessDenied", response
     assert aws.put_calls(third) == [] and stored(aws, third) == {}
 
 
 def test_an_outsider_account_is_refused_before_any_call(
-    aws: AwsDouble, organization: Organization, caplog: pytest.LogCaptureFixture
+    aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The outsider even made a role of the expected name that trusts the central function.
     create_roles(aws, "member-execution-role.yaml", OUTSIDER, CentralFunctionRoleArn=organization.function_role)
     cert = issue("outsider.example.com", NOW - timedelta(days=5))
     aws.upload("OutsiderCertificate", cert.body, cert.private_key, account=OUTSIDER)
-    with as_central_function(aws, organization):
+    with as_central_function(aws, organization, monkeypatch):
         aws.conditions.reset_counts()  # from here on, only the function's calls
         response = invoke(aws, OUTSIDER)
     assert isinstance(response, dict) and response["customerErrorCode"] == "AccessDeniedException", response
@@ -157,10 +148,12 @@ def test_an_outsider_account_is_refused_before_any_call(
     assert summary and summary[-1]["outcome"] == "error"
 
 
-def test_the_member_list_is_kept_per_container(aws: AwsDouble, organization: Organization) -> None:
+def test_the_member_list_is_kept_per_container(
+    aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first, second, _ = organization.members
     aws.conditions.reset_counts()
-    with as_central_function(aws, organization):
+    with as_central_function(aws, organization, monkeypatch):
         invoke(aws, first)
         invoke(aws, second)
     assert aws.conditions.calls["organizations:ListAccounts"] == 1
