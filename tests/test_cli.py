@@ -16,7 +16,8 @@ from test_least_privilege import POLICY, acting_as
 from awsdouble import AwsDouble
 from heartbleed.verdict import Compliance, Verdict
 from heartbleed_tools import events, sample_account
-from heartbleed_tools.cli import main, report
+from heartbleed_tools.audit_command import report
+from heartbleed_tools.cli import main
 from heartbleed_tools.pki import Issued, issue, new_key
 
 NOW = datetime.now(UTC)
