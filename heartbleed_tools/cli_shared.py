@@ -37,8 +37,8 @@ def session_for(args: argparse.Namespace) -> boto3.session.Session:
         raise CliError(f"AWS profile: {error}") from None
 
 
-def client(args: argparse.Namespace, session: boto3.session.Session, service: str) -> Any:
-    region = session.region_name or "us-east-1"  # IAM is global; us-east-1 is its home Region
+def client(args: argparse.Namespace, session: boto3.session.Session, service: str, region: str | None = None) -> Any:
+    region = region or session.region_name or "us-east-1"  # IAM is global; us-east-1 is its home Region
     return session.client(  # type: ignore[call-overload]
         service, region_name=region, endpoint_url=args.endpoint_url, config=CLIENT_CONFIG
     )

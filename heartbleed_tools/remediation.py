@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -18,6 +17,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from heartbleed.certificate import BodyError, read_body
 from heartbleed.verdict import stamp
+
+from .certificate_users import User, find_users
+
+__all__ = ["NewMaterial", "RemediationError", "User", "check_material", "find_users", "new_name"]
 
 
 class RemediationError(Exception):
@@ -129,78 +132,6 @@ def _check_chain(certificate: x509.Certificate, chain: str, chain_file: str) -> 
             f"{chain_file} does not link to the certificate: its first certificate did not issue it "
             f"({type(error).__name__})"
         ) from None
-
-
-@dataclass(frozen=True)
-class User:
-    """One place the old certificate is in use, and the command that moves it to the new one."""
-
-    where: str
-    switch_command: str
-
-
-def find_users(clients: dict[str, Any], arn: str, certificate_id: str) -> list[User]:
-    """Classic ELB listeners, ELBv2 listeners (default and extra certificates), CloudFront distributions."""
-    return [
-        *_classic_users(clients["elb"], arn),
-        *_elbv2_users(clients["elbv2"], arn),
-        *_cloudfront_users(clients["cloudfront"], certificate_id),
-    ]
-
-
-def _classic_users(elb: Any, arn: str) -> list[User]:
-    users = []
-    for page in elb.get_paginator("describe_load_balancers").paginate():
-        for balancer in page["LoadBalancerDescriptions"]:
-            name = balancer["LoadBalancerName"]
-            for described in balancer.get("ListenerDescriptions", []):
-                port = described["Listener"]["LoadBalancerPort"]
-                if described["Listener"].get("SSLCertificateId") == arn:
-                    command = (
-                        f"aws elb set-load-balancer-listener-ssl-certificate --load-balancer-name {name} "
-                        f"--load-balancer-port {port} --ssl-certificate-id NEW_ARN"
-                    )
-                    users.append(User(f"Classic Load Balancer {name}, listener {port}", command))
-    return users
-
-
-def _elbv2_users(elbv2: Any, arn: str) -> list[User]:
-    users = []
-    for page in elbv2.get_paginator("describe_load_balancers").paginate():
-        for balancer in page["LoadBalancers"]:
-            for listener in elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]:
-                listener_arn = listener["ListenerArn"]
-                where = f"{balancer['Type']} load balancer {balancer['LoadBalancerName']}, listener {listener['Port']}"
-                if any(c.get("CertificateArn") == arn for c in listener.get("Certificates", [])):
-                    command = (
-                        f"aws elbv2 modify-listener --listener-arn {listener_arn} --certificates CertificateArn=NEW_ARN"
-                    )
-                    users.append(User(where, command))
-                extra = elbv2.describe_listener_certificates(ListenerArn=listener_arn)["Certificates"]
-                if any(c.get("CertificateArn") == arn and not c.get("IsDefault") for c in extra):
-                    command = (
-                        f"aws elbv2 add-listener-certificates --listener-arn {listener_arn} --certificates "
-                        f"CertificateArn=NEW_ARN && aws elbv2 remove-listener-certificates --listener-arn "
-                        f"{listener_arn} --certificates CertificateArn={arn}"
-                    )
-                    users.append(User(f"{where} (extra certificate)", command))
-    return users
-
-
-def _cloudfront_users(cloudfront: Any, certificate_id: str) -> list[User]:
-    users = []
-    for page in cloudfront.get_paginator("list_distributions").paginate():
-        for distribution in page.get("DistributionList", {}).get("Items", []):
-            # CloudFront names an IAM certificate by its ServerCertificateId, not its ARN.
-            if distribution.get("ViewerCertificate", {}).get("IAMCertificateId") == certificate_id:
-                ident = distribution["Id"]
-                command = (
-                    f"aws cloudfront get-distribution-config --id {ident}; set ViewerCertificate.IAMCertificateId "
-                    f"to NEW_ID in its DistributionConfig; aws cloudfront update-distribution --id {ident} "
-                    "--if-match ETAG --distribution-config file://config.json"
-                )
-                users.append(User(f"CloudFront distribution {ident} ({distribution.get('DomainName', '')})", command))
-    return users
 
 
 def new_name(old: str, today: datetime | None = None) -> str:

@@ -39,8 +39,8 @@ def replace(args: argparse.Namespace) -> int:
     material = remediation.check_material(args.certificate_body, args.private_key, args.certificate_chain, cutoff)
     session = session_for(args)
     with aws_errors():
-        clients = {s: client(args, session, s) for s in ("iam", "elb", "elbv2", "cloudfront")}
-        old = clients["iam"].get_server_certificate(ServerCertificateName=args.old_name)["ServerCertificate"]
+        iam = client(args, session, "iam")
+        old = iam.get_server_certificate(ServerCertificateName=args.old_name)["ServerCertificate"]
         meta = old["ServerCertificateMetadata"]
         try:
             old_key = read_body(old["CertificateBody"]).key_fingerprint
@@ -51,7 +51,9 @@ def replace(args: argparse.Namespace) -> int:
                 f"the new certificate has the same key as {args.old_name}: it was reissued, not re-keyed; "
                 "generate a new private key and have the certificate reissued for it"
             )
-        users = remediation.find_users(clients, meta["Arn"], meta["ServerCertificateId"])
+        users = remediation.find_users(
+            lambda service, region: client(args, session, service, region), meta["Arn"], meta["ServerCertificateId"]
+        )
         print(f"old: {meta['Arn']} (id {meta['ServerCertificateId']}, uploaded {meta['UploadDate']:%Y-%m-%d})")
         print(
             f"new: checked: key matches, issued {material.not_before:%Y-%m-%d} (after the cutoff), valid now, "
@@ -69,7 +71,7 @@ def replace(args: argparse.Namespace) -> int:
             print("dry run: nothing changed; run again with --apply")
             return 0
         if not users:  # the seed's steps: the name is free only once the old one is gone
-            clients["iam"].delete_server_certificate(ServerCertificateName=args.old_name)
+            iam.delete_server_certificate(ServerCertificateName=args.old_name)
         upload = {
             "ServerCertificateName": name,
             "Path": meta["Path"],
@@ -79,7 +81,7 @@ def replace(args: argparse.Namespace) -> int:
         if material.chain:
             upload["CertificateChain"] = material.chain
         try:
-            new = clients["iam"].upload_server_certificate(**upload)["ServerCertificateMetadata"]
+            new = iam.upload_server_certificate(**upload)["ServerCertificateMetadata"]
         except ClientError as error:
             if users:
                 raise

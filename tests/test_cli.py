@@ -377,8 +377,8 @@ def test_replace_in_use_uploads_alongside_and_prints_the_switches(
     distribution = distribution_using(aws, old_meta["ServerCertificateId"])
     code, out, _ = cli(aws, capfd, "replace", "FrontendSSLCertificate", *files(tmp_path, fresh()), "--apply")
     assert code == 0, out
-    assert "in use: application load balancer shop, listener 443" in out
-    assert "in use: Classic Load Balancer legacy, listener 443" in out
+    assert "in use: application load balancer shop in us-east-1, listener 443" in out
+    assert "in use: Classic Load Balancer legacy in us-east-1, listener 443" in out
     assert f"in use: CloudFront distribution {distribution}" in out
     assert exists(aws, "FrontendSSLCertificate")  # never deleted while in use
     new_name = f"FrontendSSLCertificate-{NOW:%Y%m%d}"

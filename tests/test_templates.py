@@ -17,7 +17,8 @@ from awsdouble import AwsDouble
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
-TEMPLATES = sorted(RULES.glob("*.yaml"))
+DOCUMENT = RULES / "delete-unused-certificate.yaml"  # an SSM Automation document, not a template
+TEMPLATES = sorted(path for path in RULES.glob("*.yaml") if path != DOCUMENT)
 POLICY = json.loads((RULES / "least-privilege-policy.json").read_text())
 DEFAULTS = json.loads((ROOT / "parameters.json").read_text())
 # Stand-ins for template variables, so resources compare with the policy document's wildcards.
@@ -180,15 +181,21 @@ def test_the_standalone_stack_creates_in_moto_cloudformation(aws: AwsDouble) -> 
     stack = cloudformation.describe_stacks(StackName="heartbleed")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     summaries = cloudformation.list_stack_resources(StackName="heartbleed")["StackResourceSummaries"]
-    # moto 5.2 has no CloudFormation support for AWS::Config::ConfigRule (it lists a blank entry for
-    # it); every other type is created.
+    # moto 5.2 has no CloudFormation support for AWS::Config::ConfigRule or RemediationConfiguration (it
+    # lists blank entries for them); every other type is created.
     created = {r["LogicalResourceId"]: r["ResourceType"] for r in summaries if r["LogicalResourceId"]}
     assert created == {
         "LogGroup": "AWS::Logs::LogGroup",
         "FunctionRole": "AWS::IAM::Role",
         "Function": "AWS::Lambda::Function",
         "ConfigInvokePermission": "AWS::Lambda::Permission",
+        "RemediationDocument": "AWS::SSM::Document",
+        "RemediationRole": "AWS::IAM::Role",
     }
+    document = next(r["PhysicalResourceId"] for r in summaries if r["LogicalResourceId"] == "RemediationDocument")
+    deployed = aws.client("ssm").get_document(Name=document, DocumentFormat="JSON")
+    assert deployed["DocumentType"] == "Automation"
+    assert json.loads(deployed["Content"]) == cfn_yaml.load(str(DOCUMENT))
     function = aws.client("lambda").get_function_configuration(FunctionName="HeartbleedServerCertificate")
     assert (function["Runtime"], function["Timeout"], function["Architectures"]) == ("python3.12", 300, ["x86_64"])
     role_name = function["Role"].rsplit("/", 1)[1]
