@@ -4,7 +4,8 @@
         iam = aws.client("iam")   # a real botocore client talking HTTP to 127.0.0.1
         aws.upload(...)           # a certificate with a chosen UploadDate
 
-The extensions (iam_server_certificates, config_evaluations, conditions, role_trust, acm_certificates) patch
+The extensions (iam_server_certificates, config_evaluations, conditions, role_trust, acm_certificates,
+ec2_regions, signatures) patch
 moto's handlers in place, so the in-process mock and the server behave alike.
 """
 
@@ -27,7 +28,16 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.organizations.models import organizations_backends
 from moto.sts.models import sts_backends
 
-from . import acm_certificates, conditions, config_evaluations, dispatch, iam_server_certificates, role_trust
+from . import (
+    acm_certificates,
+    conditions,
+    config_evaluations,
+    dispatch,
+    ec2_regions,
+    iam_server_certificates,
+    role_trust,
+    signatures,
+)
 from .config_evaluations import StoredEvaluation, evaluation_state, issue_result_token
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID  # the account the double's own clients act in (an organization's management account)
@@ -49,6 +59,8 @@ def install() -> None:
     dispatch.install()
     role_trust.install()
     acm_certificates.install()
+    ec2_regions.install()
+    signatures.install()
 
 
 @contextmanager

@@ -6,7 +6,7 @@ accepts any PEM. This module replaces those handlers so that each certificate
 has its own id, its own UploadDate, an Expiration read from the PEM, paginated
 listing (optionally in short pages, as IAM may send), a record of deleted
 certificates for Config's history, and the certificate ARN as the resource that
-IAM policy enforcement checks for GetServerCertificate.
+IAM policy enforcement checks for GetServerCertificate and DeleteServerCertificate.
 
 Uploads are refused as IAM documents it:
 - IAM API Reference, UploadServerCertificate: CertificateBody and PrivateKey 1-16384
@@ -226,8 +226,8 @@ _original_resource = IamResponse._determine_resource
 
 
 def _determine_resource(self: IamResponse) -> str:
-    """The certificate ARN for GetServerCertificate, so IAM policy enforcement can match resource ARNs."""
-    if self._get_action() == "GetServerCertificate":
+    """The certificate ARN for a request about one certificate, so IAM policy enforcement can match resource ARNs."""
+    if self._get_action() in ("GetServerCertificate", "DeleteServerCertificate"):
         name = self._get_param("ServerCertificateName")
         cert = next((c for c in self.backend.certificates.values() if c.cert_name == name), None)
         if cert is not None:
