@@ -17,7 +17,7 @@ $(error $(python_refused))
 endif
 endif
 
-.PHONY: demo test lint typecheck bundle rdk-folder artifacts bench clean
+.PHONY: demo test lint typecheck bundle rdk-folder artifacts bench rules clean
 
 # A new virtual environment whenever the pins change.
 $(VENV)/.created: pyproject.toml
@@ -58,6 +58,11 @@ artifacts: $(VENV)/.installed $(LAMBDA_VENV)/.installed
 	$(VENV)/bin/heartbleed-bundle --arch x86_64
 	$(VENV)/bin/heartbleed-bundle --arch arm64
 	$(VENV)/bin/heartbleed-bundle --arch x86_64 --rdk-folder
+
+# The console remediation document, rules/delete-unused-certificate.yaml, and its copy in
+# rules/heartbleed-rule.yaml, from heartbleed_tools/certificate_users.py (a test keeps them equal).
+rules: $(VENV)/.demo-installed
+	$(PY) -m heartbleed_tools.ssm_document
 
 # The performance benchmark (about ten minutes); writes bench/results.json.
 bench: $(VENV)/.installed

@@ -221,3 +221,35 @@ def test_the_organization_function_can_be_invoked_only_by_config_in_the_listed_a
     assert permission["Properties"]["SourceAccount"] == {"Ref": "AccountId"}
     # No other, unconditioned invoke permission.
     assert not [r for r in resources.values() if isinstance(r, dict) and r.get("Type") == "AWS::Lambda::Permission"]
+
+
+@pytest.mark.parametrize("name", ["heartbleed-rule.yaml", "conformance-pack.yaml"])
+def test_the_remediation_is_manual_by_default_and_retries_when_switched_on(name: str) -> None:
+    template = load(name)
+    (remediation,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Config::RemediationConfiguration"]
+    properties = remediation["Properties"]
+    assert properties["Automatic"] == {"Ref": "AutomaticRemediation"}
+    assert template["Parameters"]["AutomaticRemediation"]["Default"] == "false"
+    assert 1 <= properties["MaximumAutomaticAttempts"] <= 25 and properties["RetryAttemptSeconds"] >= 1
+    assert properties["TargetType"] == "SSM_DOCUMENT"
+    assert properties["Parameters"]["CertificateArn"] == {"ResourceValue": {"Value": "RESOURCE_ID"}}
+    assert properties["Parameters"]["RequireExpired"] == {"StaticValue": {"Values": ["true"]}}
+    assert properties["Parameters"]["DryRun"] == {"StaticValue": {"Values": ["false"]}}
+
+
+def test_the_remediation_role_may_delete_server_certificates_and_read_their_users_only() -> None:
+    template = load("heartbleed-rule.yaml")
+    statements = role_statements(template, "RemediationRole")
+    granted = {(a, resource_text(s["Resource"])) for s in statements for a in as_list(s["Action"])}
+    certificates = resource_text({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:server-certificate/*"})
+    assert granted == {
+        ("iam:GetServerCertificate", certificates),
+        ("iam:DeleteServerCertificate", certificates),
+        ("ec2:DescribeRegions", "*"),
+        ("elasticloadbalancing:DescribeLoadBalancers", "*"),
+        ("elasticloadbalancing:DescribeListeners", "*"),
+        ("elasticloadbalancing:DescribeListenerCertificates", "*"),
+        ("cloudfront:ListDistributions", "*"),
+    }
+    trust = template["Resources"]["RemediationRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "ssm.amazonaws.com"}]
