@@ -77,6 +77,7 @@ ACTIONS = {
     "DescribeListeners": "elasticloadbalancing:DescribeListeners",
     "DescribeListenerCertificates": "elasticloadbalancing:DescribeListenerCertificates",
     "ListDistributions": "cloudfront:ListDistributions",
+    "DescribeRegions": "ec2:DescribeRegions",
 }
 
 

@@ -183,3 +183,18 @@ def test_bad_estate_options_exit_2_and_name_the_value(
     code, out, err = audit(aws, capfd, *argv)
     assert code == 2 and out == ""
     assert message in err
+
+
+def test_text_and_asff_carry_the_account(aws: AwsDouble, estate: Estate, capfd: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = audit(aws, capfd, "--organization", "--include-acm", "--output", "text")
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert {(row[0], row[1], row[3]) for row in rows if row[2].endswith("/Shop2025")} == {
+        (estate.b, "IAM", "NON_COMPLIANT")
+    }
+    _, out, _ = audit(aws, capfd, "--organization", "--include-acm", "--output", "asff")
+    findings = [finding for line in out.splitlines() for finding in json.loads(line)["Findings"]]
+    moved = next(f for f in findings if f["Resources"][0]["Id"].startswith(f"arn:aws:acm:us-east-1:{estate.b}:"))
+    assert moved["AwsAccountId"] == estate.b
+    assert moved["Resources"][0]["Type"] == "AwsCertificateManagerCertificate"
+    assert moved["Title"] == "ACM certificate api.example.com may carry a key exposed by Heartbleed"
+    assert {f["AwsAccountId"] for f in findings} == {estate.a, estate.b, estate.c}
