@@ -2,8 +2,11 @@
 
 - latency: each request takes at least this long, as a round trip to AWS would; the
   double's own processing counts towards it, as AWS's does towards a real round trip;
-- rate limits: a token bucket per action (requests per second, with a one-second burst);
-  beyond it the request is answered with the service's Throttling error, as IAM and Config do;
+- rate limits per action, as a token bucket (requests per second, with a one-second burst) or
+  a sliding window (at most that many requests in any second): AWS publishes neither IAM's
+  limits nor their shape. Beyond the limit the request is answered with the service's
+  Throttling error at once, without the service's time, as IAM answers a request it refuses
+  (so the first throttles of a run can arrive before any accepted answer);
 - counts: every request is counted per service and action, throttled ones too;
 - faults: the next requests of an action can be answered with Throttling, HTTP 500 or
   503, a connection reset, a late answer past the client's read timeout, or AccessDenied;
@@ -20,7 +23,7 @@ import json
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +43,25 @@ _ERRORS = {  # fault kind -> (status, query-protocol code, JSON-protocol code)
 }
 TRANSIENT_FAULTS = ("throttle", "500", "503", "reset", "timeout")  # what retries are for
 FAULT_KINDS = (*TRANSIENT_FAULTS, "denied")
+
+
+class SlidingWindow:
+    """At most rate requests admitted in any one-second window."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.admitted: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            while self.admitted and self.admitted[0] <= now - 1.0:
+                self.admitted.popleft()
+            if len(self.admitted) < self.rate:
+                self.admitted.append(now)
+                return True
+            return False
 
 
 class TokenBucket:
@@ -66,7 +88,7 @@ class TokenBucket:
 class Conditions:
     latency: float = 0.0  # seconds every request takes at least
     late_answer: float = 2.0  # seconds a "timeout" fault waits before answering
-    buckets: dict[str, TokenBucket] = field(default_factory=dict)  # "iam:GetServerCertificate" -> bucket
+    buckets: dict[str, TokenBucket | SlidingWindow] = field(default_factory=dict)  # "iam:GetServerCertificate" ->
     calls: Counter[str] = field(default_factory=Counter)
     throttled: Counter[str] = field(default_factory=Counter)
     faults: dict[str, list[str]] = field(default_factory=dict)  # action -> fault kinds still to serve
@@ -91,12 +113,15 @@ class Conditions:
             queue = self.faults.get(action)
             return queue.pop(0) if queue else None
 
-    def limit(self, action: str, per_second: float | None) -> None:
-        """Throttle action (service:Action) beyond per_second; None removes the limit."""
+    def limit(self, action: str, per_second: float | None, shape: str = "bucket") -> None:
+        """Throttle action (service:Action) beyond per_second, as a token "bucket" or a sliding "window";
+        None removes the limit."""
         if per_second is None:
             self.buckets.pop(action, None)
+        elif shape in ("bucket", "window"):
+            self.buckets[action] = TokenBucket(per_second) if shape == "bucket" else SlidingWindow(per_second)
         else:
-            self.buckets[action] = TokenBucket(per_second)
+            raise ValueError(f"unknown limit shape {shape!r}: use bucket or window")
 
     def reset_counts(self) -> None:
         with self.lock:
@@ -155,12 +180,14 @@ def _call_action(self: BaseResponse) -> Any:
     elif fault == "timeout":
         time.sleep(CONDITIONS.late_answer)
         response = _original_call_action(self)
+    elif fault == "throttle":
+        return _error(self, fault)  # refused at once, as a rate limit refuses
     elif fault is not None:
         response = _error(self, fault)
     elif CONDITIONS.admit(action):
         response = _original_call_action(self)
     else:
-        response = _error(self, "throttle")
+        return _error(self, "throttle")  # refused at once: no service time spent
     remaining = CONDITIONS.latency - (time.monotonic() - started)
     if remaining > 0:
         time.sleep(remaining)

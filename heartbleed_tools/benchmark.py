@@ -7,6 +7,7 @@ are counted by the double, per action, as they arrive.
     python bench/run.py            the full table (about ten minutes: the R=5 run alone takes 200 s)
     python bench/run.py --quick    N=20 and 100 only, no rate-limit curve
     python bench/run.py --organization-only   the organization line alone (bench_organization.py)
+    python bench/run.py --pacing-only [--sizes 100 300] [--repeats 10]   throttles answered at once (bench_pacing.py)
 """
 
 from __future__ import annotations
@@ -244,7 +245,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--organization-only", action="store_true", help="only the organization line, merged into --out"
     )
+    parser.add_argument("--pacing-only", action="store_true", help="only the pacing lines, merged into --out")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 300], help="with --pacing-only")
+    parser.add_argument("--repeats", type=int, default=10, help="with --pacing-only: runs per line (worst reported)")
     args = parser.parse_args(argv)
+    if args.pacing_only:
+        from .bench_pacing import pacing_runs  # it builds on this module
+
+        report = json.loads(args.out.read_text()) if args.out.exists() else {}
+        with AwsDouble() as aws:
+            report["pacing"] = pacing_runs(aws, args.sizes, args.repeats)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"written to {args.out}")
+        return
     if args.organization_only:
         report = json.loads(args.out.read_text()) if args.out.exists() else {}
         with AwsDouble() as aws:

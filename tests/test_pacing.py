@@ -27,6 +27,19 @@ def test_a_throttle_sets_the_rate_just_under_what_was_accepted_once_per_window()
     assert pace.rate == BACK_OFF * 20
 
 
+def send(pace: Pace, count: int) -> None:
+    for _ in range(count):
+        pace.wait()  # botocore's before-send: every attempt passes here
+
+
+def test_throttles_before_any_accepted_answer_count_what_was_sent_and_not_refused() -> None:
+    # IAM refuses at once and answers accepted reads later: 21 sent, the 21st refused first.
+    pace = Pace()
+    send(pace, 21)
+    pace.observe(response=THROTTLED)
+    assert pace.rate == BACK_OFF * 20  # not one request a second
+
+
 def test_connection_errors_and_other_errors_do_not_move_the_rate() -> None:
     pace = Pace()
     pace.observe(response=None)
@@ -36,5 +49,16 @@ def test_connection_errors_and_other_errors_do_not_move_the_rate() -> None:
 
 def test_the_rate_never_drops_below_one_request_a_second() -> None:
     pace = Pace()
+    pace.observe(response=OK)
     pace.observe(response=THROTTLED)
     assert pace.rate == 1.0
+
+
+def test_a_later_cut_takes_at_most_a_fifth_of_the_pace() -> None:
+    # Readers in retry backoff send little, so a window may hold few accepted answers.
+    pace = Pace()
+    pace.rate = 18.0
+    pace.observe(response=OK)  # one accepted answer in the window (and the pace grows a little)
+    before = pace.rate
+    pace.observe(response=THROTTLED)
+    assert pace.rate == before * 0.8  # not 0.9 requests a second

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+import heartbleed.iam
 from awsdouble import AwsDouble
 from heartbleed_tools import events
+from heartbleed_tools.benchmark import build_account
 from heartbleed_tools.pki import issue
 from HeartbleedServerCertificate import lambda_handler
 
@@ -24,3 +28,26 @@ def test_a_rate_limited_account_is_read_completely(aws: AwsDouble) -> None:
     assert aws.conditions.throttled["iam:GetServerCertificate"] > 0  # the limit really bit
     assert sorted(e["ComplianceResourceId"].rsplit("/", 1)[1] for e in sent) == names
     assert {e["ComplianceType"] for e in sent} == {"COMPLIANT"}
+
+
+@pytest.mark.parametrize("shape", ["bucket", "window"])
+def test_pacing_run_with_throttles_answered_at_once(aws: AwsDouble, shape: str) -> None:
+    """N=100 at R=20 GetServerCertificate/s, 50 ms service time: the benchmark's account, complete and correct."""
+    build_account(aws, 100)
+    expected = {e["ComplianceResourceId"]: e["ComplianceType"] for e in run(aws)}  # no limit
+    aws.conditions.latency = 0.05  # accepted answers take the service's time; refusals come at once
+    aws.conditions.limit("iam:GetServerCertificate", 20, shape)
+    aws.conditions.reset_counts()
+    heartbleed.iam._BODIES.clear()  # a cold container: every body is read
+
+    sent = run(aws)
+
+    assert aws.conditions.throttled["iam:GetServerCertificate"] > 0  # the limit really bit
+    assert {e["ComplianceResourceId"]: e["ComplianceType"] for e in sent} == expected
+    assert len(expected) == 100 and set(expected.values()) == {"COMPLIANT", "NON_COMPLIANT"}
+
+
+def run(aws: AwsDouble) -> list[dict[str, str]]:
+    event = events.scheduled_event(aws.result_token(events.RULE_NAME), events.LOCAL_ROLE)
+    sent: list[dict[str, str]] = lambda_handler(event, None)
+    return sent

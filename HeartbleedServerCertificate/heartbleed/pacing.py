@@ -6,6 +6,14 @@ rate IAM was seen to accept over the last second (a little under it), growing
 again by a few percent a second while no throttling comes back. botocore's
 adaptive mode does the same per client, but measured too cautious here (about
 half the accepted rate at 100 requests/s); bench/ shows the difference.
+
+IAM answers a request it throttles at once, while an accepted one takes the
+service's time, so the first throttles of a run come back before any accepted
+answer. A cut therefore counts, over the last second, the accepted answers or,
+while those are still in flight, the requests sent and not refused, whichever
+is more; and a later cut keeps at least CUT_LIMIT of the pace, since a second
+in which readers sat in retry backoff holds few answers. Either way the pace
+never falls to one request a second on thin evidence (bench/: --pacing-only).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ THROTTLING_CODES = frozenset(
 BACK_OFF = 0.9  # after a throttle: this share of the rate IAM accepted in the last second
 GROWTH = 0.05  # per second without throttling
 WINDOW = 1.0  # seconds over which accepted requests are counted
+CUT_LIMIT = 0.8  # a cut keeps at least this share of the current pace
 
 
 class Pace:
@@ -31,19 +40,22 @@ class Pace:
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self._accepted: deque[float] = deque()
+        self._sent: deque[float] = deque()  # attempts that left, in the last WINDOW
+        self._refused: deque[float] = deque()  # throttled answers, in the last WINDOW
         self._last_cut = 0.0
         self._last_growth = 0.0
 
     def wait(self, **_: Any) -> None:
         """Block until this request's slot (botocore before-send hook: every attempt passes here)."""
         with self._lock:
-            if self.rate is None:
-                return
-            now = time.monotonic()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + 1.0 / self.rate
+            now = slot = time.monotonic()
+            if self.rate is not None:
+                slot = max(now, self._next_slot)
+                self._next_slot = slot + 1.0 / self.rate
         if slot > now:
             time.sleep(slot - now)
+        with self._lock:
+            self._sent.append(time.monotonic())
 
     def observe(self, response: Any = None, **_: Any) -> None:
         """Learn from each answer (botocore needs-retry hook); botocore still decides the retry."""
@@ -52,12 +64,20 @@ class Pace:
         code = response[1].get("Error", {}).get("Code")
         now = time.monotonic()
         with self._lock:
-            while self._accepted and self._accepted[0] < now - WINDOW:
-                self._accepted.popleft()
+            for times in (self._accepted, self._sent, self._refused):
+                while times and times[0] < now - WINDOW:
+                    times.popleft()
             if code in THROTTLING_CODES:
+                self._refused.append(now)
                 # One cut per window: the other answers in flight report the same overload.
                 if now - self._last_cut >= WINDOW:
-                    self.rate = max(1.0, BACK_OFF * max(len(self._accepted), 1) / WINDOW)
+                    # Accepted answers, or, while they are still in flight, what was sent and not refused.
+                    seen = max(len(self._accepted), len(self._sent) - len(self._refused))
+                    measured = BACK_OFF * seen / WINDOW
+                    # Few answers in a window whose readers sat in retry backoff say little about
+                    # IAM's rate: a later cut takes at most CUT_LIMIT of the pace away.
+                    floor = CUT_LIMIT * self.rate if self.rate is not None else 1.0
+                    self.rate = max(1.0, measured, floor)
                     self._last_cut = self._last_growth = now
             elif code is None:
                 self._accepted.append(now)
