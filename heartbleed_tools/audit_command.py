@@ -108,7 +108,9 @@ def check_estate_options(args: argparse.Namespace) -> None:
     if malformed:
         raise CliError(f"--accounts {shown(malformed[0])} is not an AWS account ID: use 12 digits")
     args.acm_regions = _listed(args.acm_regions)
-    session = boto3.session.Session()
+    if not args.acm_regions:
+        return
+    session = boto3.session.Session()  # its endpoint data names the Regions where ACM runs
     known = {r for p in session.get_available_partitions() for r in session.get_available_regions("acm", p)}
     unknown = [region for region in args.acm_regions if region not in known]
     if unknown:
@@ -152,6 +154,10 @@ def _audit_demo(args: argparse.Namespace, params: RuleParameters) -> int:
     return report(verdicts, args.output, "us-east-1")
 
 
+def account(verdict: Verdict) -> str:
+    return verdict.arn.split(":")[4]
+
+
 def where(verdict: Verdict) -> str:
     """IAM, or ACM and its Region, from the ARN."""
     parts = verdict.arn.split(":")
@@ -163,7 +169,7 @@ def report(verdicts: Sequence[Verdict], output: str, region: str, *, wide: bool 
     if output == "json":
         rows = [
             {
-                "account": v.arn.split(":")[4],
+                "account": account(v),
                 "name": v.name,
                 "arn": v.arn,
                 "compliance": v.compliance.value,
@@ -174,10 +180,7 @@ def report(verdicts: Sequence[Verdict], output: str, region: str, *, wide: bool 
         print(json.dumps(rows, indent=2))
     elif output == "text":
         for v in verdicts:
-            print(
-                ("\t".join([v.arn.split(":")[4], where(v)]) + "\t" if wide else "")
-                + f"{v.arn}\t{v.compliance.value}\t{v.annotation}"
-            )
+            print((f"{account(v)}\t{where(v)}\t" if wide else "") + f"{v.arn}\t{v.compliance.value}\t{v.annotation}")
     elif output == "asff":
         # JSON Lines: one BatchImportFindings request per line, each within its limit of 100 findings.
         for batch in asff.batches(asff.findings(verdicts, region, datetime.now(UTC))):
@@ -187,7 +190,7 @@ def report(verdicts: Sequence[Verdict], output: str, region: str, *, wide: bool 
         lead = f"{'ACCOUNT':<12}  {'IN':<14}  " if wide else ""
         print(f"{lead}{'CERTIFICATE':<{width}}  {'VERDICT':<14}  WHY")
         for v in verdicts:
-            lead = f"{v.arn.split(':')[4]:<12}  {where(v):<14}  " if wide else ""
+            lead = f"{account(v):<12}  {where(v):<14}  " if wide else ""
             print(f"{lead}{v.name:<{width}}  {v.compliance.value:<14}  {v.annotation}")
         counts = {kind: sum(v.compliance is kind for v in verdicts) for kind in Compliance}
         print(f"\n{len(verdicts)} certificates: " + ", ".join(f"{n} {k.value}" for k, n in counts.items()))

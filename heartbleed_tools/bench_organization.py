@@ -55,11 +55,10 @@ def _audit(aws: AwsDouble, *argv: str) -> dict[str, Any]:
 def organization_line(aws: AwsDouble, latency_ms: float) -> dict[str, Any]:
     certificates = _certificates(ACCOUNTS * PER_ACCOUNT)
     aws.reset()
-    members = aws.organization(ACCOUNTS - 1)
-    for index, account in enumerate([ACCOUNT_ID, *members]):
-        for cert, uploaded in certificates[index * PER_ACCOUNT : (index + 1) * PER_ACCOUNT]:
-            name = f"c-{certificates.index((cert, uploaded)):04d}"
-            aws.upload(name, cert.body, cert.private_key, uploaded=uploaded, account=account)
+    accounts = [ACCOUNT_ID, *aws.organization(ACCOUNTS - 1)]
+    for index, (cert, uploaded) in enumerate(certificates):  # PER_ACCOUNT to each account, in turn
+        account = accounts[index // PER_ACCOUNT]
+        aws.upload(f"c-{index:04d}", cert.body, cert.private_key, uploaded=uploaded, account=account)
     aws.conditions.latency = latency_ms / 1000
     spread = _audit(aws, "--organization")
     aws.conditions.latency = 0.0

@@ -21,11 +21,12 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from heartbleed.account import deleted_verdicts
 from heartbleed.certificate import CertificateEvidence
 from heartbleed.clients import CLIENT_CONFIG
 from heartbleed.iam import gather_evidence, list_certificates
 from heartbleed.parameters import RuleParameters
-from heartbleed.verdict import Verdict, evaluate_account, not_applicable
+from heartbleed.verdict import Verdict, evaluate_account
 
 from .acm_imports import imported_evidence
 
@@ -51,7 +52,6 @@ class AccountFailure:
 class EstateAudit:
     verdicts: list[Verdict] = field(default_factory=list)
     failures: list[AccountFailure] = field(default_factory=list)
-    audited: list[str] = field(default_factory=list)  # accounts read completely
 
 
 @dataclass
@@ -113,11 +113,7 @@ def _gather(
     evidence = list(gathered.evidence)
     for region in acm_regions:
         evidence += imported_evidence(clients.client("acm", credentials, region), params.check_body)
-    gone = [
-        not_applicable(meta.name, meta.arn, "The certificate was deleted during the evaluation.")
-        for meta in gathered.deleted
-    ]
-    return evidence, gone
+    return evidence, deleted_verdicts(gathered.deleted)
 
 
 def _reason(error: Exception, limit: int = 300) -> str:
@@ -142,21 +138,20 @@ def audit_estate(
     result = EstateAudit()
     pool: list[CertificateEvidence] = []
 
-    def one(target: Target) -> tuple[Target, Any]:
+    def one(target: Target) -> tuple[list[CertificateEvidence], list[Verdict]] | AccountFailure:
         try:
-            return target, _gather(clients, target, params, acm_regions)
+            return _gather(clients, target, params, acm_regions)
         except (ClientError, BotoCoreError) as error:
-            return target, AccountFailure(target.account, _reason(error))
+            return AccountFailure(target.account, _reason(error))
 
     with ThreadPoolExecutor(max_workers=ACCOUNT_CONCURRENCY) as workers:
-        for done, (target, outcome) in enumerate(workers.map(one, targets), start=1):
+        for done, outcome in enumerate(workers.map(one, targets), start=1):
             if isinstance(outcome, AccountFailure):
                 result.failures.append(outcome)
             else:
                 evidence, gone = outcome
                 pool += evidence
                 result.verdicts += gone
-                result.audited.append(target.account)
             if progress:
                 progress(done, len(targets))
     result.verdicts = evaluate_account(pool, params) + result.verdicts

@@ -52,8 +52,7 @@ def invoke(args: argparse.Namespace) -> int:
     given = dict(_pair(p) for p in args.parameter)
     if args.event:
         event = _read_event(args.event)
-        parameters = invoke_parameters(_event_parameters(event, args.event), given)
-        event["ruleParameters"] = json.dumps(parameters)
+        event["ruleParameters"] = json.dumps(invoke_parameters(_event_parameters(event, args.event), given))
     elif args.scheduled:
         event = events.scheduled_event("TESTMODE", invoke_parameters({}, given))
     else:

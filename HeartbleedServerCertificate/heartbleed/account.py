@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from .certificate import CertificateMetadata
 from .deadline import NO_DEADLINE, Deadline
 from .iam import gather_evidence, list_certificates
 from .parameters import RuleParameters
@@ -26,9 +27,11 @@ def assess_account(
     NOT_APPLICABLE, so it does not keep a stale verdict.
     """
     gathered = gather_evidence(iam, list_certificates(iam), params.check_body, deadline, progress)
-    verdicts = evaluate_account(gathered.evidence, params)
-    verdicts += [
-        not_applicable(meta.name, meta.arn, "The certificate was deleted during the evaluation.")
-        for meta in gathered.deleted
+    return evaluate_account(gathered.evidence, params) + deleted_verdicts(gathered.deleted)
+
+
+def deleted_verdicts(deleted: Sequence[CertificateMetadata]) -> list[Verdict]:
+    """NOT_APPLICABLE for certificates deleted between the list and the body read."""
+    return [
+        not_applicable(meta.name, meta.arn, "The certificate was deleted during the evaluation.") for meta in deleted
     ]
-    return verdicts
