@@ -62,3 +62,14 @@ def test_a_later_cut_takes_at_most_a_fifth_of_the_pace() -> None:
     before = pace.rate
     pace.observe(response=THROTTLED)
     assert pace.rate == before * 0.8  # not 0.9 requests a second
+
+
+def test_a_throttled_read_is_retried_at_its_slot_until_the_client_runs_out_of_attempts() -> None:
+    # 0: retry at once, and wait() gives the retry its place on the pace (no exponential backoff).
+    pace = Pace(max_attempts=3)
+    assert pace.observe(response=THROTTLED, attempts=1) == 0.0
+    assert pace.observe(response=THROTTLED, attempts=2) == 0.0
+    # Out of attempts, and for anything but a throttle: botocore's retry handler decides.
+    assert pace.observe(response=THROTTLED, attempts=3) is None
+    assert pace.observe(response=(None, {"Error": {"Code": "ServiceFailure"}}), attempts=1) is None
+    assert pace.observe(response=OK, attempts=1) is None

@@ -14,6 +14,12 @@ while those are still in flight, the requests sent and not refused, whichever
 is more; and a later cut keeps at least CUT_LIMIT of the pace, since a second
 in which readers sat in retry backoff holds few answers. Either way the pace
 never falls to one request a second on thin evidence (bench/: --pacing-only).
+
+A throttled read is retried at its next slot on the pace, not after botocore's
+exponential backoff: the pace already spaces the requests, and a backoff of up
+to 1, 2, 4 s on top left a tail of late retries after the others had finished
+(the sliding-window limit at 200 ms missed 1.25 x N/R + 2 s by 1.7 s). Other
+errors, and a read out of attempts, are left to botocore's retry mode.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ CUT_LIMIT = 0.8  # a cut keeps at least this share of the current pace
 
 
 class Pace:
-    def __init__(self) -> None:
+    def __init__(self, max_attempts: int = 10) -> None:
+        self.max_attempts = max_attempts  # the client's total_max_attempts: the pace retries no more often
         self.rate: float | None = None  # requests per second; None: no limit seen yet
         self._lock = threading.Lock()
         self._next_slot = 0.0
@@ -57,10 +64,14 @@ class Pace:
         with self._lock:
             self._sent.append(time.monotonic())
 
-    def observe(self, response: Any = None, **_: Any) -> None:
-        """Learn from each answer (botocore needs-retry hook); botocore still decides the retry."""
+    def observe(self, response: Any = None, attempts: int = 1, **_: Any) -> float | None:
+        """Learn from each answer (botocore needs-retry hook).
+
+        Returns 0 (retry now: wait() gives the retry its slot) for a throttled attempt that may
+        be retried, and None otherwise, which leaves the decision to botocore's retry handler.
+        """
         if response is None:  # a connection error: says nothing about the rate
-            return
+            return None
         code = response[1].get("Error", {}).get("Code")
         now = time.monotonic()
         with self._lock:
@@ -79,17 +90,19 @@ class Pace:
                     floor = CUT_LIMIT * self.rate if self.rate is not None else 1.0
                     self.rate = max(1.0, measured, floor)
                     self._last_cut = self._last_growth = now
-            elif code is None:
+                return 0.0 if attempts < self.max_attempts else None
+            if code is None:
                 self._accepted.append(now)
                 if self.rate is not None and now - self._last_growth >= WINDOW:
                     self.rate *= 1 + GROWTH
                     self._last_growth = now
+        return None
 
 
 @contextmanager
 def paced(client: Any, operation: str) -> Iterator[Pace]:
     """Within the block, pace every attempt of operation on client and learn from every answer."""
-    pace = Pace()
+    pace = Pace(client.meta.config.retries.get("total_max_attempts", 10))
     events = client.meta.events
     service = client.meta.service_model.service_id.hyphenize()
     hooks = ((f"before-send.{service}.{operation}", pace.wait), (f"needs-retry.{service}.{operation}", pace.observe))
