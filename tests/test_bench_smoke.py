@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from awsdouble import AwsDouble
 from heartbleed_tools.bench_child import IAM_033
+from heartbleed_tools.bench_pacing import pacing_runs
 from heartbleed_tools.benchmark import build_account, expected_calls, periodic, run_once
 
 
@@ -30,3 +31,15 @@ def test_the_rule_makes_the_planned_calls_and_agrees_with_the_seed_procedure(aws
     # At its defaults the rule also flags what the seed misses (issued before the cutoff, reused keys).
     assert rule.verdicts.keys() == baseline.verdicts.keys() and rule.verdicts != baseline.verdicts
     assert rule.rss_mib > 0
+
+
+def test_the_pacing_lines_judge_the_change_event_and_the_cli_audit_complete_and_correct(aws: AwsDouble) -> None:
+    lines = pacing_runs(aws, [20], repeats=1, modes=("change", "cli"))
+    assert [(line["mode"], line["latency_ms"], line["shape"]) for line in lines] == [
+        (mode, latency, shape)
+        for mode in ("change", "cli")
+        for latency in (50.0, 200.0)
+        for shape in ("bucket", "window")
+    ]
+    assert all(line["complete"] and line["correct"] for line in lines)
+    assert all(line["bound"] == 1.25 * 20 / 20 + 2 and len(line["walls"]) == 1 for line in lines)
