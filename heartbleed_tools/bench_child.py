@@ -10,6 +10,14 @@ list (default page size), read each certificate one at a time, judge it by its
 UploadDate alone (before 1 April 2014: NON_COMPLIANT, as IAM-033 says), and
 report each evaluation in its own PutEvaluations call. It ignores the event's
 ruleParameters; the rule at IAM_033 must agree with it exactly.
+
+--floor is bare boto3 making the rule's calls and nothing else: a fresh session,
+one list, every body read 32 at a time (the rule's concurrency) when the event's
+CheckCertificateBody is not "false", and the same verdicts sent 100 per call.
+No parsing, no judgement, no clean-up: the floor the rule is measured against.
+
+Each result line also carries the CPU seconds (user + system) this process spent
+on the event, which is the rule's own: the AWS double serves from the parent.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,25 +69,68 @@ def _baseline(event: dict[str, Any]) -> list[dict[str, Any]]:
     return sent
 
 
+def _floor(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same IAM and Config calls as the rule, from a fresh session, with nothing around them."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session()
+    iam: Any = session.client("iam", config=Config(max_pool_connections=32))
+    config: Any = session.client("config")
+    listed = iam.list_server_certificates(MaxItems=1000)["ServerCertificateMetadataList"]
+    if json.loads(event.get("ruleParameters") or "{}").get("CheckCertificateBody", "true") != "false":
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            list(
+                pool.map(
+                    lambda raw: iam.get_server_certificate(ServerCertificateName=raw["ServerCertificateName"]), listed
+                )
+            )
+    stamp = json.loads(event["invokingEvent"])["notificationCreationTime"]
+    sent = [
+        {
+            "ComplianceResourceType": "AWS::IAM::ServerCertificate",
+            "ComplianceResourceId": raw["Arn"],
+            "ComplianceType": "COMPLIANT",
+            "Annotation": "floor",
+            "OrderingTimestamp": stamp,
+        }
+        for raw in listed
+    ]
+    for start in range(0, len(sent), 100):
+        config.put_evaluations(Evaluations=sent[start : start + 100], ResultToken=event["resultToken"])
+    return sent
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
-    baseline = "--baseline" in sys.argv
+    mode = "baseline" if "--baseline" in sys.argv else "floor" if "--floor" in sys.argv else "rule"
     events = json.loads(sys.stdin.readline())
-    handler: Callable[[dict[str, Any], Any], Any] | None = None
-    if not baseline:
+    handler: Callable[[dict[str, Any]], Any]
+    # Imports happen before the clock starts, as a Lambda container imports before its first event.
+    if mode == "rule":
         from HeartbleedServerCertificate import lambda_handler
 
-        handler = lambda_handler
+        handler = lambda event: lambda_handler(event, None)  # noqa: E731
+    else:
+        import boto3  # noqa: F401
+
+        handler = _baseline if mode == "baseline" else _floor
     for index, event in enumerate(events):
         if index:
             print("ready", flush=True)
             sys.stdin.readline()
-        started = time.perf_counter()
-        sent = _baseline(event) if handler is None else handler(event, None)
-        wall = time.perf_counter() - started
+        started, cpu = time.perf_counter(), _cpu_seconds()
+        sent = handler(event)
+        wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
         if not isinstance(sent, list):
             raise SystemExit(f"the invocation failed: {sent}")
         report = {
             "wall": wall,
+            "cpu": cpu,
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "verdicts": {e["ComplianceResourceId"]: e["ComplianceType"] for e in sent},
         }

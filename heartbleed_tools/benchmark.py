@@ -90,14 +90,16 @@ class Run:
     calls: dict[str, int]
     throttled: dict[str, int] = field(default_factory=dict)
     verdicts: dict[str, str] = field(default_factory=dict, repr=False)
+    cpu: float = 0.0  # CPU seconds of the container process on this event
 
 
 def containers(
-    aws: AwsDouble, event_list: list[dict[str, Any]], baseline: bool = False
+    aws: AwsDouble, event_list: list[dict[str, Any]], mode: str = "rule"
 ) -> Iterator[tuple[dict[str, Any], dict[str, int], dict[str, int]]]:
-    """Run the events in one fresh container; yield each result with the calls it made."""
+    """Run the events in one fresh container (mode: rule, baseline or floor; see bench_child);
+    yield each result with the calls it made."""
     env = {**os.environ, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url}
-    command = [sys.executable, "-P", "-m", "heartbleed_tools.bench_child", *(["--baseline"] if baseline else [])]
+    command = [sys.executable, "-P", "-m", "heartbleed_tools.bench_child", *([f"--{mode}"] if mode != "rule" else [])]
     with subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
         assert child.stdin and child.stdout
         aws.conditions.reset_counts()
@@ -119,10 +121,57 @@ def periodic(aws: AwsDouble, parameters: dict[str, str] | None = None) -> dict[s
     return events.scheduled_event(aws.result_token(events.RULE_NAME), {**events.LOCAL_ROLE, **(parameters or {})})
 
 
-def run_once(aws: AwsDouble, label: str, size: int, event: dict[str, Any], baseline: bool = False) -> Run:
-    result, calls, throttled = next(containers(aws, [event], baseline))
+def run_once(aws: AwsDouble, label: str, size: int, event: dict[str, Any], mode: str = "rule") -> Run:
+    result, calls, throttled = next(containers(aws, [event], mode))
     latency = aws.conditions.latency * 1000
-    return Run(label, size, latency, result["wall"], result["rss_mib"], calls, throttled, result["verdicts"])
+    return Run(
+        label, size, latency, result["wall"], result["rss_mib"], calls, throttled, result["verdicts"], result["cpu"]
+    )
+
+
+def floor_runs(aws: AwsDouble, size: int, latency_ms: float, repeats: int) -> list[dict[str, Any]]:
+    """The rule against bare boto3 making the same calls, run by run in the same double, body check on
+    and off: the worst ratio of the repeats, and the rule's CPU seconds per certificate (its worst)."""
+    aws.reset()
+    build_account(aws, size)
+    run_once(aws, "warm-up", size, periodic(aws))  # the N earlier rows of a steady state
+    aws.conditions.latency = latency_ms / 1000
+    lines = []
+    for body in (True, False):
+        parameters = {} if body else {"CheckCertificateBody": "false"}
+        pairs = [
+            (
+                run_once(aws, "rule", size, periodic(aws, parameters)),
+                run_once(aws, "floor", size, periodic(aws, parameters), "floor"),
+            )
+            for _ in range(repeats)
+        ]
+        rule = max(pairs, key=lambda pair: pair[0].wall / pair[1].wall)
+        line = {
+            "size": size,
+            "latency_ms": latency_ms,
+            "body": body,
+            "repeats": repeats,
+            "rule_wall": rule[0].wall,
+            "floor_wall": rule[1].wall,
+            "ratio": rule[0].wall / rule[1].wall,
+            "ratios": [r.wall / f.wall for r, f in pairs],
+            "rule_calls": sum(rule[0].calls.values()),
+            "floor_calls": sum(rule[1].calls.values()),
+            "calls": rule[0].calls,
+            "cpu_per_certificate_ms": max(r.cpu for r, _ in pairs) / size * 1000,
+            "floor_cpu_per_certificate_ms": max(f.cpu for _, f in pairs) / size * 1000,
+        }
+        lines.append(line)
+        print(
+            f"N={size} {latency_ms:g} ms, body check {'on' if body else 'off'}: rule / bare boto3 worst of {repeats} "
+            f"x{line['ratio']:.2f} ({line['rule_wall']:.2f} s / {line['floor_wall']:.2f} s), "
+            f"{line['rule_calls']} calls (floor {line['floor_calls']}), "
+            f"CPU {line['cpu_per_certificate_ms']:.2f} ms per certificate (floor {line['floor_cpu_per_certificate_ms']:.2f})",
+            flush=True,
+        )
+    aws.conditions.latency = 0.0
+    return lines
 
 
 def import_cost(repeats: int = 7) -> dict[str, float]:
@@ -154,7 +203,7 @@ def benchmark(sizes: list[int], latency_ms: float, rates: list[float]) -> dict[s
             for latency in (0.0, latency_ms):
                 aws.conditions.latency = latency / 1000
                 rule = run_once(aws, "rule", size, periodic(aws))
-                base = run_once(aws, "baseline", size, periodic(aws), baseline=True)
+                base = run_once(aws, "baseline", size, periodic(aws), "baseline")
                 # Body check off at IAM-033's cutoff: the rule must then judge exactly as the baseline.
                 off = run_once(aws, "rule, body check off, IAM-033 cutoff", size, periodic(aws, IAM_033))
                 if off.verdicts != base.verdicts:

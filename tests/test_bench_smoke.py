@@ -13,7 +13,7 @@ def test_the_rule_makes_the_planned_calls_and_agrees_with_the_seed_procedure(aws
     run_once(aws, "warm-up", 100, periodic(aws))  # 100 earlier rows, as in a steady state
 
     rule = run_once(aws, "rule", 100, periodic(aws))
-    baseline = run_once(aws, "baseline", 100, periodic(aws), baseline=True)
+    baseline = run_once(aws, "baseline", 100, periodic(aws), "baseline")
     # The body check off, cutoff 1 April 2014: the rule must then judge exactly as the seed's own check.
     iam_033 = run_once(aws, "IAM-033 settings", 100, periodic(aws, IAM_033))
 

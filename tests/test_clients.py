@@ -1,0 +1,59 @@
+"""How the rule's boto3 session is built: once per container, with a faster timestamp parser."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import boto3
+import botocore.utils
+import pytest
+
+from heartbleed.clients import install_client_defaults, parse_timestamp
+
+# As IAM (XML), Config (JSON epoch seconds) and older services send them.
+SAMPLES: list[str | float] = [
+    "2014-04-07T00:00:00Z",
+    "2014-04-07T23:59:59.123Z",
+    "2014-04-07T12:00:00+02:00",
+    "2014-04-07T12:00:00.000000Z",
+    1396915200,
+    1396915200.5,
+    "Mon, 07 Apr 2014 12:00:00 GMT",  # RFC 822: botocore's own parser
+]
+
+
+@pytest.mark.parametrize("value", SAMPLES)
+def test_timestamps_are_the_instants_botocore_would_parse(value: str | float) -> None:
+    parsed = parse_timestamp(value)
+    assert parsed.tzinfo is not None
+    assert parsed == botocore.utils.parse_timestamp(value)
+
+
+def test_an_iso_timestamp_without_a_zone_is_left_to_botocore() -> None:
+    # fromisoformat would give a naive datetime, which the verdict could not compare with the cutoff.
+    assert parse_timestamp("2014-04-07T12:00:00") == botocore.utils.parse_timestamp("2014-04-07T12:00:00")
+
+
+def test_epoch_seconds_are_utc() -> None:
+    assert parse_timestamp(0) == datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def test_a_warm_container_keeps_its_session_and_counts_each_invocation_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    first_calls = install_client_defaults()
+    session = boto3.DEFAULT_SESSION
+    second_calls = install_client_defaults()
+    assert boto3.DEFAULT_SESSION is session  # models and parsers stay loaded
+    assert second_calls is not first_calls
+    # A different environment (another endpoint, other credentials) gets a session of its own.
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    install_client_defaults()
+    assert boto3.DEFAULT_SESSION is not session
+
+
+def test_the_sessions_clients_parse_timestamps_with_the_fast_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    install_client_defaults()
+    assert boto3.DEFAULT_SESSION is not None
+    factory = boto3.DEFAULT_SESSION._session.get_component("response_parser_factory")
+    assert factory.create_parser("query")._timestamp_parser is parse_timestamp
