@@ -167,7 +167,8 @@ def floor_runs(aws: AwsDouble, size: int, latency_ms: float, repeats: int) -> li
             f"N={size} {latency_ms:g} ms, body check {'on' if body else 'off'}: rule / bare boto3 worst of {repeats} "
             f"x{line['ratio']:.2f} ({line['rule_wall']:.2f} s / {line['floor_wall']:.2f} s), "
             f"{line['rule_calls']} calls (floor {line['floor_calls']}), "
-            f"CPU {line['cpu_per_certificate_ms']:.2f} ms per certificate (floor {line['floor_cpu_per_certificate_ms']:.2f})",
+            f"CPU {line['cpu_per_certificate_ms']:.2f} ms per certificate "
+            f"(floor {line['floor_cpu_per_certificate_ms']:.2f})",
             flush=True,
         )
     aws.conditions.latency = 0.0

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 import botocore.utils
 import pytest
 
-from heartbleed.clients import install_client_defaults, parse_timestamp
+from heartbleed.clients import install_client_defaults, parse_ordering_timestamps, parse_timestamp
 
 # As IAM (XML), Config (JSON epoch seconds) and older services send them.
 SAMPLES: list[str | float] = [
@@ -26,7 +27,8 @@ SAMPLES: list[str | float] = [
 def test_timestamps_are_the_instants_botocore_would_parse(value: str | float) -> None:
     parsed = parse_timestamp(value)
     assert parsed.tzinfo is not None
-    assert parsed == botocore.utils.parse_timestamp(value)
+    # botocore takes epoch numbers too, whatever its stubs say.
+    assert parsed == botocore.utils.parse_timestamp(value)  # type: ignore[arg-type]
 
 
 def test_an_iso_timestamp_without_a_zone_is_left_to_botocore() -> None:
@@ -57,3 +59,17 @@ def test_the_sessions_clients_parse_timestamps_with_the_fast_parser(monkeypatch:
     assert boto3.DEFAULT_SESSION is not None
     factory = boto3.DEFAULT_SESSION._session.get_component("response_parser_factory")
     assert factory.create_parser("query")._timestamp_parser is parse_timestamp
+
+
+def test_ordering_timestamps_become_datetimes_once_per_distinct_string() -> None:
+    params: dict[str, Any] = {
+        "Evaluations": [
+            {"ComplianceResourceId": "a", "OrderingTimestamp": "2026-11-29T06:00:00.000Z"},
+            {"ComplianceResourceId": "b", "OrderingTimestamp": "2026-11-29T06:00:00.000Z"},
+            {"ComplianceResourceId": "c", "OrderingTimestamp": datetime(2026, 11, 28, tzinfo=UTC)},
+        ]
+    }
+    parse_ordering_timestamps(params=params)
+    stamps = [evaluation["OrderingTimestamp"] for evaluation in params["Evaluations"]]
+    assert stamps == [datetime(2026, 11, 29, 6, tzinfo=UTC)] * 2 + [datetime(2026, 11, 28, tzinfo=UTC)]
+    assert stamps[0] is stamps[1]

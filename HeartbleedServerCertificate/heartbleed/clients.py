@@ -97,6 +97,22 @@ def parse_timestamp(value: Any) -> datetime:
     return botocore.utils.parse_timestamp(value)
 
 
+def parse_ordering_timestamps(**kwargs: Any) -> None:
+    """PutEvaluations: turn rdklib's OrderingTimestamp strings into datetimes before botocore sees them.
+
+    botocore's validator and serializer each parse a timestamp string with dateutil, which was 2,000
+    parses (a fifth of the CPU) for 1,000 evaluations that share one timestamp (before-parameter-build
+    handlers may change the parameters in place).
+    """
+    parsed: dict[str, datetime] = {}
+    for evaluation in kwargs["params"].get("Evaluations") or []:
+        stamp = evaluation.get("OrderingTimestamp")
+        if isinstance(stamp, str):
+            if stamp not in parsed:
+                parsed[stamp] = parse_timestamp(stamp)
+            evaluation["OrderingTimestamp"] = parsed[stamp]
+
+
 # What a session is built from: when any of it changes (a test, the CLI's invoke), a new session is built.
 SESSION_ENVIRONMENT = (
     "AWS_ACCESS_KEY_ID",
@@ -132,6 +148,7 @@ def _count_send(**kwargs: Any) -> None:
 def _new_session() -> botocore.session.Session:
     session = botocore.session.get_session()
     session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
+    session.register("before-parameter-build.config-service.PutEvaluations", parse_ordering_timestamps)
     session.register("after-call.config-service.PutEvaluations", check_put_evaluations)
     session.register("before-call", _count_call)
     session.register("before-send", _count_send)
