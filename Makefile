@@ -64,9 +64,16 @@ artifacts: $(VENV)/.installed $(LAMBDA_VENV)/.installed
 rules: $(VENV)/.demo-installed
 	$(PY) -m heartbleed_tools.ssm_document
 
-# The performance benchmark (about ten minutes); writes bench/results.json.
-bench: $(VENV)/.installed
+# The test installation and matplotlib (the `bench` extra), for the benchmark's picture.
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+# The performance benchmark (about ten minutes); writes bench/results.json, then the README's
+# performance figures and bench/performance.png from it.
+bench: $(VENV)/.bench-installed
 	$(PY) -P bench/run.py
+	$(PY) -P -m heartbleed_tools.bench_report
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -4,10 +4,14 @@ The AWS double serves in this process; each Lambda container is a fresh
 interpreter (bench_child), so wall time and peak RSS are the rule's own. Calls
 are counted by the double, per action, as they arrive.
 
-    python bench/run.py            the full table (about ten minutes: the R=5 run alone takes 200 s)
-    python bench/run.py --quick    N=20 and 100 only, no rate-limit curve
+    python bench/run.py            everything (about 70 minutes: the pacing lines alone take 45)
+    python bench/run.py --quick    N=20 and 100 only: no rate-limit curve, floor, storm or pacing
+    python bench/run.py --skip-pacing         everything but the pacing lines, which are kept from --out
     python bench/run.py --organization-only   the organization line alone (bench_organization.py)
+    python bench/run.py --storm-only          the change-event storm alone (bench_storm.py)
     python bench/run.py --pacing-only [--sizes 100 300] [--repeats 10]   throttles answered at once (bench_pacing.py)
+
+The --*-only runs merge their lines into --out; `make bench` then renders the README's figures from it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -27,13 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from awsdouble import FAKE_CREDENTIALS, AwsDouble
+from heartbleed.deadline import RESERVE_MS
 
 from . import events
 from .bench_child import IAM_033
 from .bench_organization import organization_runs
+from .bench_sizing import sizing
 from .pki import Issued, issue, new_key
 
 CUTOFF = datetime(2014, 4, 8, tzinfo=UTC)
+FLOOR_REPEATS = 5  # rule and bare boto3 runs, in turn; the worst ratio is reported
 
 
 def build_account(aws: AwsDouble, size: int) -> None:
@@ -188,7 +196,7 @@ def import_cost(repeats: int = 7) -> dict[str, float]:
     return {"handler_ms": handler * 1000, "boto3_ms": boto3 * 1000, "ratio": handler / boto3}
 
 
-def benchmark(sizes: list[int], latency_ms: float, rates: list[float]) -> dict[str, Any]:
+def benchmark(sizes: list[int], latency_ms: float, rates: list[float], quick: bool = False) -> dict[str, Any]:
     report: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -242,8 +250,40 @@ def benchmark(sizes: list[int], latency_ms: float, rates: list[float]) -> dict[s
             )
         aws.conditions.limit("iam:GetServerCertificate", None)
         report["organization"] = organization_runs(aws, latency_ms)
+        if not quick:
+            report["floor"] = floor_runs(aws, max(sizes), latency_ms, FLOOR_REPEATS)
     report["import"] = import_cost()
+    report["sizing"] = sizing_lines(report, latency_ms)
     return report
+
+
+def sizing_lines(report: dict[str, Any], latency_ms: float) -> list[dict[str, Any]]:
+    """The sizing table's cases: each cold periodic run at the service time, and the slowest rate-limited one
+    (the Timeout's worst case); checked against the template's Timeout at its MemorySize."""
+    runs = [
+        {
+            "label": f"N={e['rule']['size']:,}",
+            "size": e["rule"]["size"],
+            "wall": e["rule"]["wall"],
+            "cpu": e["rule"]["cpu"],
+        }
+        for e in report["periodic"]
+        if e["rule"]["latency_ms"] == latency_ms
+    ]
+    if report["rate_limited"]:
+        slowest = max(report["rate_limited"], key=lambda e: e["wall"])
+        runs.append({**slowest, "label": f"N={slowest['size']:,}, R={slowest['rate']:g}/s"})
+    lines = sizing(runs, report["import"]["handler_ms"] / 1000)
+    template = Path("rules/heartbleed-rule.yaml").read_text()
+    memory, timeout = (int(re.search(rf"\b{key}: (\d+)", template)[1]) for key in ("MemorySize", "Timeout"))  # type: ignore[index]
+    worst = max((line for line in lines if line["memory_mb"] == memory), key=lambda line: line["seconds"], default=None)
+    if worst:
+        print(
+            f"sizing: worst case at the template's {memory} MB: {worst['case']} {worst['seconds']:.1f} s, "
+            f"Timeout {timeout} s less the {RESERVE_MS / 1000:g} s reserve",
+            flush=True,
+        )
+    return lines
 
 
 def change_events(aws: AwsDouble) -> list[dict[str, Any]]:
@@ -296,31 +336,44 @@ def main(argv: list[str] | None = None) -> None:
         "--organization-only", action="store_true", help="only the organization line, merged into --out"
     )
     parser.add_argument("--pacing-only", action="store_true", help="only the pacing lines, merged into --out")
-    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 300], help="with --pacing-only")
-    parser.add_argument("--repeats", type=int, default=10, help="with --pacing-only: runs per line (worst reported)")
+    parser.add_argument("--storm-only", action="store_true", help="only the change-event storm, merged into --out")
+    parser.add_argument(
+        "--skip-pacing", action="store_true", help="everything but the pacing lines (45 minutes), kept from --out"
+    )
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 300], help="pacing: N")
+    parser.add_argument("--repeats", type=int, default=10, help="pacing: runs per line (the worst is reported)")
     args = parser.parse_args(argv)
-    if args.pacing_only:
+    earlier = json.loads(args.out.read_text()) if args.out.exists() else {}
+
+    def pacing(aws: AwsDouble) -> list[dict[str, Any]]:
         from .bench_pacing import pacing_runs  # it builds on this module
 
-        report = json.loads(args.out.read_text()) if args.out.exists() else {}
+        return pacing_runs(aws, args.sizes, args.repeats)
+
+    def storm(aws: AwsDouble) -> dict[str, Any]:
+        from .bench_storm import storm_runs  # it builds on this module
+
+        return storm_runs(aws)
+
+    partial = {"pacing": args.pacing_only, "organization": args.organization_only, "storm": args.storm_only}
+    runs = {"pacing": pacing, "organization": lambda aws: organization_runs(aws, args.latency_ms), "storm": storm}
+    if any(partial.values()):
+        report = earlier
         with AwsDouble() as aws:
-            report["pacing"] = pacing_runs(aws, args.sizes, args.repeats)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"written to {args.out}")
-        return
-    if args.organization_only:
-        report = json.loads(args.out.read_text()) if args.out.exists() else {}
-        with AwsDouble() as aws:
-            report["organization"] = organization_runs(aws, args.latency_ms)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"written to {args.out}")
-        return
-    sizes, rates = ([20, 100], []) if args.quick else ([20, 100, 1000], args.rates)
-    report = benchmark(sizes, args.latency_ms, rates)
-    print(
-        f"import: handler {report['import']['handler_ms']:.0f} ms, boto3 {report['import']['boto3_ms']:.0f} ms, "
-        f"ratio {report['import']['ratio']:.2f}"
-    )
+            for key, chosen in partial.items():
+                if chosen:
+                    report[key] = runs[key](aws)
+    else:
+        sizes, rates = ([20, 100], []) if args.quick else ([20, 100, 1000], args.rates)
+        report = benchmark(sizes, args.latency_ms, rates, quick=args.quick)
+        print(
+            f"import: handler {report['import']['handler_ms']:.0f} ms, boto3 {report['import']['boto3_ms']:.0f} ms, "
+            f"ratio {report['import']['ratio']:.2f}"
+        )
+        if not args.quick:
+            with AwsDouble() as aws:
+                report["storm"] = storm(aws)
+                report["pacing"] = earlier.get("pacing", []) if args.skip_pacing else pacing(aws)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {args.out}")

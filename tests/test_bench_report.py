@@ -1,0 +1,136 @@
+"""The README's performance figures are bench/results.json's: rendered from it, never typed by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from heartbleed_tools import bench_report
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+README = ROOT / "README.md"
+
+
+def results() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(RESULTS.read_text())
+    return loaded
+
+
+def test_the_readme_shows_what_results_json_holds() -> None:
+    # If this fails: python -m heartbleed_tools.bench_report (make bench runs it).
+    assert bench_report.block(README.read_text()) == bench_report.render(results())
+
+
+def test_a_partial_results_renders_only_what_it_holds() -> None:
+    floor = {
+        "size": 1000,
+        "latency_ms": 50.0,
+        "rule_wall": 3.1,
+        "floor_wall": 2.9,
+        "floor_calls": 11,
+        "cpu_per_certificate_ms": 0.42,
+        "repeats": 3,
+    }
+    text = bench_report.render(
+        {
+            "floor": [
+                {**floor, "body": True, "ratio": 1.07, "rule_calls": 1021, "floor_calls": 1011},
+                {**floor, "body": False, "ratio": 1.2, "rule_calls": 21},
+            ]
+        }
+    )
+    lines = text.splitlines()
+    assert "| 1,000 | 50 ms | on | 3.10 s | 2.90 s | 1.07 | 1,021 | 1,011 | 0.42 ms | 3 |" in lines
+    # Over both targets (1.15 and 12 calls) at N=1,000 and 50 ms: marked, not hidden.
+    assert "| 1,000 | 50 ms | off | 3.10 s | 2.90 s | **1.20** (missed) | **21** (missed) | 11 | 0.42 ms | 3 |" in lines
+    assert "Measured on" not in text and "Rate limits" not in text and "Other figures" not in text
+
+
+def test_the_sections_added_later_render_when_present() -> None:
+    case = {"failed": 0, "throttled": 4, "wall": 12.5, "correct": True}
+    text = bench_report.render(
+        {
+            "storm": {
+                "size": 100,
+                "rate": 20,
+                "uncapped": [{**case, "events": 50, "reads": 5000, "verdicts_sent": 50}],
+                "capped": [{**case, "cap": 2, "events": 50, "reads": 230, "verdicts_sent": 50}],
+            },
+            "sizing": [
+                {
+                    "case": "N=1,000",
+                    "memory_mb": 256,
+                    "vcpu": 0.14,
+                    "size": 1000,
+                    "seconds": 9.5,
+                    "cost_usd": 0.0000396,
+                },
+                {
+                    "case": "N=1,000",
+                    "memory_mb": 1769,
+                    "vcpu": 1.0,
+                    "size": 1000,
+                    "seconds": 2.0,
+                    "cost_usd": 0.0000576,
+                },
+            ],
+            "pacing": [
+                {
+                    "size": 100,
+                    "latency_ms": 200.0,
+                    "shape": "window",
+                    "mode": "cli",
+                    "walls": [6.0, 9.0],
+                    "worst": 9.0,
+                    "bound": 8.25,
+                    "complete": True,
+                    "correct": True,
+                }
+            ],
+        }
+    )
+    lines = text.splitlines()
+    assert "| no cap | 50 | 0 | 50 | yes | 5,000 | 4 | 12.5 s |" in lines
+    assert "| cap 2 | 50 | 0 | 50 | yes | **230** (over 2N) | 4 | 12.5 s |" in lines  # target: reads <= 2N = 200
+    assert "| run | 256 MB (0.14 vCPU) | 1769 MB (1 vCPU) |" in lines
+    assert "| N=1,000 | 9.5 s, $0.000040 | 2.0 s, $0.000058 |" in lines
+    assert (
+        "| 100 | CLI audit | 200 ms | sliding window | **9.00 s** | 6.00 s | 8.25 s (missed) | complete and correct |"
+        in lines
+    )
+    assert "R = 20/s" in text  # recovered from the bound 1.25 N/R + 2 s when the line does not name R
+    # bench_storm.py's own shape: one list of runs, each naming its cap (None: uncapped) and K.
+    runs = [{**case, "storm": 50, "cap": None, "reads": 5000, "sent": 44, "correct": 44, "failed": 6}]
+    assert "| no cap | 50 | 6 | 44 | yes | 5,000 | 4 | 12.5 s |" in bench_report.render({"storm": {"runs": runs}})
+
+
+def test_check_names_the_difference_and_writes_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    argv = ["--results", str(RESULTS), "--png", str(tmp_path / "performance.png"), "--check"]
+    assert bench_report.main([*argv, "--readme", str(README)]) == 0
+    doctored = tmp_path / "README.md"
+    row = next(line for line in bench_report.render(results()).splitlines() if line.startswith("| 1,000 | 50 ms |"))
+    text = README.read_text().replace(row, row.replace("| 1,000 | 50 ms |", "| 1,000 | 40 ms |"), 1)
+    doctored.write_text(text)
+    assert bench_report.main([*argv, "--readme", str(doctored)]) == 1
+    err = capfd.readouterr().err
+    assert "-| 1,000 | 40 ms |" in err and "+| 1,000 | 50 ms |" in err
+    assert doctored.read_text() == text and not (tmp_path / "performance.png").exists()
+
+
+def test_the_picture_is_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")  # the `bench` extra, not the `test` one
+    storm_case = {"failed": 0, "throttled": 4, "wall": 12.5, "correct": True, "verdicts_sent": 10}
+    storm = {
+        "size": 100,
+        "rate": 20,
+        "uncapped": [{**storm_case, "events": 10, "reads": 1000}],
+        "capped": [{**storm_case, "cap": 1, "events": 10, "reads": 110}],
+    }
+    for name, figures in (("now", results()), ("storm", {**results(), "storm": storm})):
+        path = tmp_path / f"{name}.png"
+        bench_report.plot(figures, path)
+        assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
