@@ -69,7 +69,10 @@ def test_ordering_timestamps_become_datetimes_once_per_distinct_string() -> None
             {"ComplianceResourceId": "c", "OrderingTimestamp": datetime(2026, 11, 28, tzinfo=UTC)},
         ]
     }
+    given = params["Evaluations"]
     parse_ordering_timestamps(params=params)
     stamps = [evaluation["OrderingTimestamp"] for evaluation in params["Evaluations"]]
+    # The handler's own result (the same dicts, from rdklib) keeps its strings: Lambda returns it as JSON.
+    assert given[0]["OrderingTimestamp"] == "2026-11-29T06:00:00.000Z"
     assert stamps == [datetime(2026, 11, 29, 6, tzinfo=UTC)] * 2 + [datetime(2026, 11, 28, tzinfo=UTC)]
     assert stamps[0] is stamps[1]

@@ -104,13 +104,19 @@ def parse_ordering_timestamps(**kwargs: Any) -> None:
     parses (a fifth of the CPU) for 1,000 evaluations that share one timestamp (before-parameter-build
     handlers may change the parameters in place).
     """
+    params = kwargs["params"]
     parsed: dict[str, datetime] = {}
-    for evaluation in kwargs["params"].get("Evaluations") or []:
+
+    def with_datetime(evaluation: dict[str, Any]) -> dict[str, Any]:
         stamp = evaluation.get("OrderingTimestamp")
-        if isinstance(stamp, str):
-            if stamp not in parsed:
-                parsed[stamp] = parse_timestamp(stamp)
-            evaluation["OrderingTimestamp"] = parsed[stamp]
+        if not isinstance(stamp, str):
+            return evaluation
+        if stamp not in parsed:
+            parsed[stamp] = parse_timestamp(stamp)
+        return {**evaluation, "OrderingTimestamp": parsed[stamp]}
+
+    # Copies: rdklib returns these very dicts from the handler, and Lambda must serialize them as JSON.
+    params["Evaluations"] = [with_datetime(evaluation) for evaluation in params.get("Evaluations") or []]
 
 
 # What a session is built from: when any of it changes (a test, the CLI's invoke), a new session is built.
