@@ -253,3 +253,71 @@ def test_the_remediation_role_may_delete_server_certificates_and_read_their_user
     }
     trust = template["Resources"]["RemediationRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "ssm.amazonaws.com"}]
+
+
+_NO_VALUE = object()
+
+
+def render(name: str, resource: str, **given: str) -> dict[str, Any]:
+    """A resource's properties as CloudFormation resolves them for these parameter values (the rest at
+    their defaults): Ref to a parameter gives its value as a string (Number parameters too), Fn::Equals
+    compares strings, and Fn::If choosing AWS::NoValue leaves the property out."""
+    template = load(name)
+    values = {key: str(given.get(key, spec.get("Default", ""))) for key, spec in template["Parameters"].items()}
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            ((function, argument),) = value.items()
+            if function == "Ref" and argument == "AWS::NoValue":
+                return _NO_VALUE
+            if function == "Ref" and argument in values:
+                return values[argument]
+            if function == "Fn::Equals":
+                return str(resolve(argument[0])) == str(resolve(argument[1]))
+            if function == "Fn::Not":
+                return not resolve(argument[0])
+            if function == "Fn::If":
+                return resolve(argument[1] if resolve(template["Conditions"][argument[0]]) else argument[2])
+        if isinstance(value, dict):
+            return {key: item for key, item in ((k, resolve(v)) for k, v in value.items()) if item is not _NO_VALUE}
+        if isinstance(value, list):
+            return [resolve(item) for item in value]
+        return value
+
+    resolved: dict[str, Any] = resolve(template["Resources"][resource]["Properties"])
+    return resolved
+
+
+# The reserved concurrency chosen from heartbleed_tools/bench_storm.py (the figures are in the templates).
+# One container per function: queued change events meet its warm body cache.
+RESERVED = {"heartbleed-rule.yaml": 1, "organization.yaml": 1}
+
+
+@pytest.mark.parametrize("name", sorted(RESERVED))
+def test_the_function_reserves_the_measured_concurrency_unless_told_not_to(name: str) -> None:
+    parameter = load(name)["Parameters"]["ReservedConcurrency"]
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"]) == ("Number", RESERVED[name], 0)
+    assert render(name, "Function")["ReservedConcurrentExecutions"] == str(RESERVED[name])
+    assert render(name, "Function", ReservedConcurrency="4")["ReservedConcurrentExecutions"] == "4"
+    # 0 reserves nothing: Lambda's own 0 would throttle every invocation and stop the rule.
+    assert "ReservedConcurrentExecutions" not in render(name, "Function", ReservedConcurrency="0")
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto has no Config rule in CloudFormation
+def test_the_standalone_stack_reserves_the_concurrency_in_moto_cloudformation(aws: AwsDouble) -> None:
+    bundle = ROOT / "dist" / "HeartbleedServerCertificate-x86_64.zip"
+    if not bundle.exists():
+        pytest.fail("dist/HeartbleedServerCertificate-x86_64.zip is missing: run `make artifacts`")
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="rule-code")
+    s3.put_object(Bucket="rule-code", Key="HeartbleedServerCertificate-x86_64.zip", Body=bundle.read_bytes())
+    aws.client("cloudformation").create_stack(
+        StackName="heartbleed",
+        TemplateBody=(RULES / "heartbleed-rule.yaml").read_text(),
+        Parameters=[{"ParameterKey": "CodeBucket", "ParameterValue": "rule-code"}],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    # Only the default: moto turns a Number parameter into an int, so its Fn::Equals with "0" differs
+    # from CloudFormation's (which compares strings); render() above checks the 0 case.
+    concurrency = aws.client("lambda").get_function_concurrency(FunctionName="HeartbleedServerCertificate")
+    assert concurrency["ReservedConcurrentExecutions"] == RESERVED["heartbleed-rule.yaml"]
