@@ -5,7 +5,7 @@ from __future__ import annotations
 from awsdouble import AwsDouble
 from heartbleed_tools.bench_child import IAM_033
 from heartbleed_tools.bench_pacing import pacing_runs
-from heartbleed_tools.benchmark import build_account, expected_calls, periodic, run_once
+from heartbleed_tools.benchmark import build_account, expected_calls, floor_runs, periodic, run_once
 
 
 def test_the_rule_makes_the_planned_calls_and_agrees_with_the_seed_procedure(aws: AwsDouble) -> None:
@@ -43,3 +43,13 @@ def test_the_pacing_lines_judge_the_change_event_and_the_cli_audit_complete_and_
     ]
     assert all(line["complete"] and line["correct"] for line in lines)
     assert all(line["bound"] == 1.25 * 20 / 20 + 2 and len(line["walls"]) == 1 for line in lines)
+
+
+def test_the_floor_makes_the_rules_calls_without_the_clean_up(aws: AwsDouble) -> None:
+    on, off = floor_runs(aws, 20, latency_ms=0.0, repeats=1)
+    assert (on["body"], off["body"]) == (True, False)
+    # The floor: 1 list, 20 reads (body check on), 1 put. The rule adds its clean-up page of earlier rows.
+    assert (on["floor_calls"], on["rule_calls"]) == (22, 23)
+    assert (off["floor_calls"], off["rule_calls"]) == (2, 3)
+    assert on["calls"] == expected_calls(20, prior=20, body=True)
+    assert on["ratio"] == on["rule_wall"] / on["floor_wall"] and on["cpu_per_certificate_ms"] > 0
