@@ -72,7 +72,8 @@ def _ms(value: float) -> str:
 
 
 def _money(usd: float) -> str:
-    """Two significant figures, without an exponent: $0.000042, $0.012."""
+    """Two significant figures, without an exponent: $0.000042, $0.012, $0.0010."""
+    usd = float(f"{usd:.2g}")  # rounded first, so that 0.000999 becomes 0.0010, not 0.00100
     digits = 2
     while usd and usd < 10 ** (1 - digits) and digits < 10:
         digits += 1

@@ -15,6 +15,7 @@ certificate) is replaced by a cold one for the rest of its share, as Lambda woul
 counted at the first attempt (Lambda retries a failed asynchronous invocation twice more, later).
 
     python -P -m heartbleed_tools.bench_storm [--size 100] [--rate 20] [--storms 10 50] [--caps 1 2 5]
+    python -P bench/run.py --storm-only       the defaults, merged into bench/results.json
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from subprocess import PIPE, Popen
 from typing import IO, Any
 
@@ -286,15 +286,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="GetServerCertificate per second (default 20)")
     parser.add_argument("--storms", type=int, nargs="*", default=[10, 50], help="K change events at once")
     parser.add_argument("--caps", type=int, nargs="*", default=[1, 2, 5], help="reserved concurrency to try")
-    parser.add_argument("--out", type=Path, help="merge the figures into this JSON file under 'storm'")
     args = parser.parse_args(argv)
     with AwsDouble() as aws:
-        report = storm_runs(aws, args.size, args.rate, tuple(args.storms), tuple(args.caps))
-    if args.out:
-        merged = json.loads(args.out.read_text()) if args.out.exists() else {}
-        merged["storm"] = report
-        args.out.write_text(json.dumps(merged, indent=2) + "\n")
-        print(f"written to {args.out}")
+        storm_runs(aws, args.size, args.rate, tuple(args.storms), tuple(args.caps))  # prints each line
 
 
 if __name__ == "__main__":
