@@ -69,7 +69,7 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
-# The performance benchmark (about ten minutes); writes bench/results.json, then the README's
+# The performance benchmark (about 70 minutes); writes bench/results.json, then the README's
 # performance figures and bench/performance.png from it.
 bench: $(VENV)/.bench-installed
 	$(PY) -P bench/run.py

@@ -12,7 +12,7 @@ report each evaluation in its own PutEvaluations call. It ignores the event's
 ruleParameters; the rule at IAM_033 must agree with it exactly.
 
 --floor is bare boto3 making the rule's calls and nothing else: a fresh session,
-one list, every body read 32 at a time (the rule's concurrency) when the event's
+one list, every body read as many at a time as the rule reads them, when the event's
 CheckCertificateBody is not "false", and the same verdicts sent 100 per call.
 No parsing, no judgement, no clean-up: the floor the rule is measured against.
 
@@ -30,6 +30,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
+
+from heartbleed.iam import MAX_CONCURRENT_READS  # a constant only: the floor shares no code with the rule
 
 # The seed (IAM-033): a certificate uploaded before 1 April 2014 is vulnerable.
 SEED_CUTOFF = datetime(2014, 4, 1, tzinfo=UTC)
@@ -75,11 +77,11 @@ def _floor(event: dict[str, Any]) -> list[dict[str, Any]]:
     from botocore.config import Config
 
     session = boto3.session.Session()
-    iam: Any = session.client("iam", config=Config(max_pool_connections=32))
+    iam: Any = session.client("iam", config=Config(max_pool_connections=MAX_CONCURRENT_READS))
     config: Any = session.client("config")
     listed = iam.list_server_certificates(MaxItems=1000)["ServerCertificateMetadataList"]
     if json.loads(event.get("ruleParameters") or "{}").get("CheckCertificateBody", "true") != "false":
-        with ThreadPoolExecutor(max_workers=32) as pool:
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_READS) as pool:
             list(
                 pool.map(
                     lambda raw: iam.get_server_certificate(ServerCertificateName=raw["ServerCertificateName"]), listed

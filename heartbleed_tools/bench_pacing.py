@@ -24,7 +24,7 @@ from typing import Any
 from awsdouble import FAKE_CREDENTIALS, AwsDouble
 
 from . import events
-from .benchmark import build_account, containers, periodic, run_once
+from .benchmark import bound, build_account, containers, periodic, run_once
 
 RATE = 20.0  # GetServerCertificate per second
 MODES = ("periodic", "change", "cli")
@@ -85,7 +85,7 @@ def pacing_runs(aws: AwsDouble, sizes: list[int], repeats: int, modes: tuple[str
                         correct &= all(expected.get(arn) == verdict for arn, verdict in verdicts.items())
                     aws.conditions.limit("iam:GetServerCertificate", None)
                     aws.conditions.latency = 0.0
-                    bound = 1.25 * size / RATE + 2
+                    limit = bound(size, RATE)
                     lines.append(
                         {
                             "mode": mode,
@@ -94,14 +94,15 @@ def pacing_runs(aws: AwsDouble, sizes: list[int], repeats: int, modes: tuple[str
                             "shape": shape,
                             "walls": walls,
                             "worst": max(walls),
-                            "bound": bound,
+                            "rate": RATE,
+                            "bound": limit,
                             "complete": complete,
                             "correct": correct,
                         }
                     )
                     print(
                         f"{mode} N={size} R={RATE:g}/s {latency_ms:g} ms {shape}: worst of {repeats} "
-                        f"{max(walls):.2f} s (best {min(walls):.2f} s), bound {bound:.2f} s, "
+                        f"{max(walls):.2f} s (best {min(walls):.2f} s), bound {limit:.2f} s, "
                         f"complete {complete}, correct {correct}",
                         flush=True,
                     )

@@ -44,6 +44,11 @@ CUTOFF = datetime(2014, 4, 8, tzinfo=UTC)
 FLOOR_REPEATS = 5  # rule and bare boto3 runs, in turn; the worst ratio is reported
 
 
+def bound(size: int, rate: float) -> float:
+    """Issue 9's time bound for reading size bodies at rate a second: 1.25 x N/R + 2 s."""
+    return 1.25 * size / rate + 2
+
+
 def build_account(aws: AwsDouble, size: int) -> None:
     """size certificates: one in ten uploaded before the cutoff, one in ten issued before it,
     one in twenty reissued later with such a key, the rest clean, each with its own key; every
@@ -241,10 +246,10 @@ def benchmark(sizes: list[int], latency_ms: float, rates: list[float], quick: bo
             }
             limited.verdicts = {}
             report["rate_limited"].append(
-                {**asdict(limited), "rate": rate, "floor": floor, "bound": 1.25 * floor + 2, "complete": complete}
+                {**asdict(limited), "rate": rate, "floor": floor, "bound": bound(size, rate), "complete": complete}
             )
             print(
-                f"R={rate:g}/s: {limited.wall:.1f} s (floor {floor:.0f} s, bound {1.25 * floor + 2:.1f} s), "
+                f"R={rate:g}/s: {limited.wall:.1f} s (floor {floor:.0f} s, bound {bound(size, rate):.1f} s), "
                 f"throttled {limited.throttled}, complete {complete}",
                 flush=True,
             )
@@ -274,13 +279,15 @@ def sizing_lines(report: dict[str, Any], latency_ms: float) -> list[dict[str, An
         slowest = max(report["rate_limited"], key=lambda e: e["wall"])
         runs.append({**slowest, "label": f"N={slowest['size']:,}, R={slowest['rate']:g}/s"})
     lines = sizing(runs, report["import"]["handler_ms"] / 1000)
-    template = Path("rules/heartbleed-rule.yaml").read_text()
+    template = (Path(__file__).parent.parent / "rules" / "heartbleed-rule.yaml").read_text()
     memory, timeout = (int(re.search(rf"\b{key}: (\d+)", template)[1]) for key in ("MemorySize", "Timeout"))  # type: ignore[index]
     worst = max((line for line in lines if line["memory_mb"] == memory), key=lambda line: line["seconds"], default=None)
     if worst:
+        budget = timeout - RESERVE_MS / 1000
+        verdict = "within it" if worst["seconds"] <= budget else "OVER IT: raise MemorySize or Timeout"
         print(
-            f"sizing: worst case at the template's {memory} MB: {worst['case']} {worst['seconds']:.1f} s, "
-            f"Timeout {timeout} s less the {RESERVE_MS / 1000:g} s reserve",
+            f"sizing: worst case at the template's {memory} MB: {worst['case']} {worst['seconds']:.1f} s; "
+            f"the Timeout {timeout} s less the rule's {RESERVE_MS / 1000:g} s reserve is {budget:g} s: {verdict}",
             flush=True,
         )
     return lines

@@ -52,4 +52,4 @@ def test_the_floor_makes_the_rules_calls_without_the_clean_up(aws: AwsDouble) ->
     assert (on["floor_calls"], on["rule_calls"]) == (22, 23)
     assert (off["floor_calls"], off["rule_calls"]) == (2, 3)
     assert on["calls"] == expected_calls(20, prior=20, body=True)
-    assert on["ratio"] == on["rule_wall"] / on["floor_wall"] and on["cpu_per_certificate_ms"] > 0
+    assert on["cpu_per_certificate_ms"] > off["cpu_per_certificate_ms"] > 0  # reading bodies costs CPU

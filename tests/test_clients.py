@@ -27,6 +27,9 @@ SAMPLES: list[str | float] = [
 def test_timestamps_are_the_instants_botocore_would_parse(value: str | float) -> None:
     parsed = parse_timestamp(value)
     assert parsed.tzinfo is not None
+    if isinstance(value, str) and "GMT" not in value:  # taken by the fast path, not botocore's parser
+        assert parsed.utcoffset() == botocore.utils.parse_timestamp(value).utcoffset()
+        assert type(parsed.tzinfo).__module__ == "datetime"
     # botocore takes epoch numbers too, whatever its stubs say.
     assert parsed == botocore.utils.parse_timestamp(value)  # type: ignore[arg-type]
 
@@ -46,7 +49,10 @@ def test_a_warm_container_keeps_its_session_and_counts_each_invocation_apart(mon
     session = boto3.DEFAULT_SESSION
     second_calls = install_client_defaults()
     assert boto3.DEFAULT_SESSION is session  # models and parsers stay loaded
-    assert second_calls is not first_calls
+    # The session's hooks count into this invocation's counter, not the first one's.
+    assert session is not None
+    session._session.emit("before-send.iam.ListServerCertificates", request=None)  # as each attempt does
+    assert second_calls.attempts == {"iam:ListServerCertificates": 1} and not first_calls.attempts
     # A different environment (another endpoint, other credentials) gets a session of its own.
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     install_client_defaults()
