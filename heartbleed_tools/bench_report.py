@@ -329,19 +329,8 @@ def _pacing(results: Results) -> list[str]:
 
 
 def _storm_cases(storm: dict[str, Any]) -> list[tuple[int | None, Entry]]:
-    """(cap or None, run), uncapped first. Two shapes: "uncapped" and "capped" lists, or one "runs"
-    list whose runs name their cap (None: uncapped), "storm" for K and "sent" for the verdicts sent."""
-    if "runs" in storm:
-        runs = [
-            {
-                **run,
-                "events": run.get("events", run.get("storm")),
-                "verdicts_sent": run.get("verdicts_sent", run.get("sent")),
-            }
-            for run in storm["runs"]
-        ]
-        return [(run.get("cap"), run) for run in runs]
-    return [(None, run) for run in storm.get("uncapped", [])] + [(run["cap"], run) for run in storm.get("capped", [])]
+    """(cap or None for uncapped, run), as bench_storm measured them."""
+    return [(run["cap"], run) for run in storm["runs"]]
 
 
 def _storm(results: Results) -> list[str]:
@@ -352,15 +341,14 @@ def _storm(results: Results) -> list[str]:
     for cap, e in _storm_cases(storm):
         capped = cap is not None
         over = capped and limit is not None and e["reads"] > limit
-        sent = e["verdicts_sent"]
-        # correct: a flag, or the number of verdicts sent that were right.
-        right = e["correct"] is True or (type(e["correct"]) is int and e["correct"] == sent)
+        sent = e["sent"]
+        right = e["correct"] == sent  # the verdicts sent that equal an unthrottled run's
         rows.append(
             [
                 f"cap {cap}" if capped else "no cap",
-                _int(e["events"]),
+                _int(e["storm"]),
                 _bold(_int(e["failed"]), capped and e["failed"] > 0),
-                _bold(_int(sent), capped and sent < e["events"]),
+                _bold(_int(sent), capped and sent < e["storm"]),
                 "yes" if right else "**no**",
                 _bold(_int(e["reads"]), over) + (" (over 2N)" if over else ""),
                 _int(e["throttled"]),
@@ -611,7 +599,7 @@ def _log_ticks(ax: Axes, values: list[float]) -> None:
 
 
 def _plot_storm(ax: Axes, storm: dict[str, Any]) -> None:
-    cases = [(f"K = {e['events']}\n{'no cap' if cap is None else f'cap {cap}'}", e) for cap, e in _storm_cases(storm)]
+    cases = [(f"K = {e['storm']}\n{'no cap' if cap is None else f'cap {cap}'}", e) for cap, e in _storm_cases(storm)]
     # Failures under the tick label: a count inside a bar would not fit the narrow ones.
     labels = [label + (f"\n{e['failed']} failed" if e["failed"] else "") for label, e in cases]
     positions = list(range(len(cases)))

@@ -51,14 +51,16 @@ def test_a_partial_results_renders_only_what_it_holds() -> None:
 
 
 def test_the_sections_added_later_render_when_present() -> None:
-    case = {"failed": 0, "throttled": 4, "wall": 12.5, "correct": True}
+    case = {"failed": 0, "throttled": 4, "wall": 12.5}
     text = bench_report.render(
         {
             "storm": {
                 "size": 100,
                 "rate": 20,
-                "uncapped": [{**case, "events": 50, "reads": 5000, "verdicts_sent": 50}],
-                "capped": [{**case, "cap": 2, "events": 50, "reads": 230, "verdicts_sent": 50}],
+                "runs": [
+                    {**case, "cap": None, "storm": 50, "reads": 5000, "sent": 50, "correct": 50},
+                    {**case, "cap": 2, "storm": 50, "reads": 230, "sent": 50, "correct": 50},
+                ],
             },
             "sizing": [
                 {
@@ -103,9 +105,9 @@ def test_the_sections_added_later_render_when_present() -> None:
         in lines
     )
     assert "R = 20/s" in text  # recovered from the bound 1.25 N/R + 2 s when the line does not name R
-    # bench_storm.py's own shape: one list of runs, each naming its cap (None: uncapped) and K.
-    runs = [{**case, "storm": 50, "cap": None, "reads": 5000, "sent": 44, "correct": 44, "failed": 6}]
-    assert "| no cap | 50 | 6 | 44 | yes | 5,000 | 4 | 12.5 s |" in bench_report.render({"storm": {"runs": runs}})
+    # A verdict sent that differs from the unthrottled run's is called out.
+    runs = [{**case, "storm": 50, "cap": 1, "reads": 150, "sent": 50, "correct": 49}]
+    assert "| cap 1 | 50 | 0 | 50 | **no** | 150 | 4 | 12.5 s |" in bench_report.render({"storm": {"runs": runs}})
 
 
 def test_check_names_the_difference_and_writes_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -123,12 +125,11 @@ def test_check_names_the_difference_and_writes_nothing(tmp_path: Path, capfd: py
 
 def test_the_picture_is_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")  # the `bench` extra, not the `test` one
-    storm_case = {"failed": 0, "throttled": 4, "wall": 12.5, "correct": True, "verdicts_sent": 10}
+    storm_case = {"failed": 0, "throttled": 4, "wall": 12.5, "sent": 10, "correct": 10, "storm": 10}
     storm = {
         "size": 100,
         "rate": 20,
-        "uncapped": [{**storm_case, "events": 10, "reads": 1000}],
-        "capped": [{**storm_case, "cap": 1, "events": 10, "reads": 110}],
+        "runs": [{**storm_case, "cap": None, "reads": 1000}, {**storm_case, "cap": 1, "reads": 110}],
     }
     for name, figures in (("now", results()), ("storm", {**results(), "storm": storm})):
         path = tmp_path / f"{name}.png"
