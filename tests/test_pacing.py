@@ -64,12 +64,14 @@ def test_a_later_cut_takes_at_most_a_fifth_of_the_pace() -> None:
     assert pace.rate == before * 0.8  # not 0.9 requests a second
 
 
-def test_a_throttled_read_is_retried_at_its_slot_until_the_client_runs_out_of_attempts() -> None:
-    # 0: retry at once, and wait() gives the retry its place on the pace (no exponential backoff).
-    pace = Pace(max_attempts=3)
-    assert pace.observe(response=THROTTLED, attempts=1) == 0.0
-    assert pace.observe(response=THROTTLED, attempts=2) == 0.0
+def test_a_throttled_read_pauses_briefly_then_takes_its_slot_until_the_client_runs_out_of_attempts() -> None:
+    # A short pause of its own, doubling up to a second (then wait() gives the retry its place on the pace).
+    pace = Pace(max_attempts=10)
+    pauses = [pace.observe(response=THROTTLED, attempts=attempt) for attempt in range(1, 10)]
+    assert pauses == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0, 1.0]
+    # Past any one-second window that refuses everything, even for a read alone in the queue.
+    assert sum(p for p in pauses if p is not None) > 6
     # Out of attempts, and for anything but a throttle: botocore's retry handler decides.
-    assert pace.observe(response=THROTTLED, attempts=3) is None
+    assert pace.observe(response=THROTTLED, attempts=10) is None
     assert pace.observe(response=(None, {"Error": {"Code": "ServiceFailure"}}), attempts=1) is None
     assert pace.observe(response=OK, attempts=1) is None

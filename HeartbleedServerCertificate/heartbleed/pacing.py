@@ -15,11 +15,15 @@ is more; and a later cut keeps at least CUT_LIMIT of the pace, since a second
 in which readers sat in retry backoff holds few answers. Either way the pace
 never falls to one request a second on thin evidence (bench/: --pacing-only).
 
-A throttled read is retried at its next slot on the pace, not after botocore's
-exponential backoff: the pace already spaces the requests, and a backoff of up
-to 1, 2, 4 s on top left a tail of late retries after the others had finished
-(the sliding-window limit at 200 ms missed 1.25 x N/R + 2 s by 1.7 s). Other
-errors, and a read out of attempts, are left to botocore's retry mode.
+A throttled read is retried at its next slot on the pace after a short pause of
+its own, not after botocore's exponential backoff: the pace already spaces the
+requests, and a backoff of up to 1, 2, 4 s on top left a tail of late retries
+after the others had finished (the sliding-window limit at 200 ms missed
+1.25 x N/R + 2 s by 1.7 s). The pause (0.1 s, doubling, at most WINDOW) is for
+the read that is nearly alone in the queue, whose next slot comes at once: a
+sliding window that was filled refuses everything for up to a second, and at 20
+certificates one read used all 10 attempts in 0.7 s. Other errors, and a read
+out of attempts, are left to botocore's retry mode.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ BACK_OFF = 0.9  # after a throttle: this share of the rate IAM accepted in the l
 GROWTH = 0.05  # per second without throttling
 WINDOW = 1.0  # seconds over which accepted requests are counted
 CUT_LIMIT = 0.8  # a cut keeps at least this share of the current pace
+RETRY_PAUSE = 0.1  # seconds before a throttled read's first retry; doubled for each later one, up to WINDOW
 
 
 class Pace:
@@ -67,8 +72,9 @@ class Pace:
     def observe(self, response: Any = None, attempts: int = 1, **_: Any) -> float | None:
         """Learn from each answer (botocore needs-retry hook).
 
-        Returns 0 (retry now: wait() gives the retry its slot) for a throttled attempt that may
-        be retried, and None otherwise, which leaves the decision to botocore's retry handler.
+        Returns the pause before a throttled attempt's retry (then wait() gives the retry its slot)
+        while attempts remain, and None otherwise, which leaves the decision to botocore's retry handler.
+        The pauses of 9 retries add up to 6.5 s: past any one-second window that refuses them.
         """
         if response is None:  # a connection error: says nothing about the rate
             return None
@@ -90,7 +96,9 @@ class Pace:
                     floor = CUT_LIMIT * self.rate if self.rate is not None else 1.0
                     self.rate = max(1.0, measured, floor)
                     self._last_cut = self._last_growth = now
-                return 0.0 if attempts < self.max_attempts else None
+                if attempts >= self.max_attempts:
+                    return None
+                return min(WINDOW, RETRY_PAUSE * 2.0 ** (int(attempts) - 1))
             if code is None:
                 self._accepted.append(now)
                 if self.rate is not None and now - self._last_growth >= WINDOW:
