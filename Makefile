@@ -19,6 +19,16 @@ endif
 
 .PHONY: demo test lint typecheck bundle rdk-folder artifacts bench rules clean
 
+# Editable installs in setuptools' strict mode: each module is linked into build/__editable__.*, a real
+# entry on sys.path, so the rule folder (a directory without __init__.py) cannot shadow the module of the
+# same name when Python runs from the project root (python -m pytest, python -m bench.run). Only the
+# installed packages are linked; a module added or removed needs a new link, so the installs depend on
+# the package folders, whose time changes only then.
+EDITABLE := --config-settings editable_mode=strict
+PACKAGE_DIRS := HeartbleedServerCertificate/heartbleed heartbleed_audit heartbleed_audit/demo heartbleed_audit/double
+# A user's installation: `pip install .` (no extra) into a clean venv, which tests/test_packaging.py inspects.
+USER_VENV := .venv-user
+
 # A new virtual environment whenever the pins change.
 $(VENV)/.created: pyproject.toml
 	rm -rf $(VENV)
@@ -26,12 +36,12 @@ $(VENV)/.created: pyproject.toml
 	touch $@
 
 # The rule, its core and the AWS double (the `demo` extra); the test installation includes it.
-$(VENV)/.demo-installed: $(VENV)/.created
-	[ -f $(VENV)/.installed ] || $(PY) -m pip install --quiet -e '.[demo]'
+$(VENV)/.demo-installed: $(VENV)/.created $(PACKAGE_DIRS)
+	[ -f $(VENV)/.installed ] || $(PY) -m pip install --quiet -e '.[demo]' $(EDITABLE)
 	touch $@
 
-$(VENV)/.installed: $(VENV)/.created
-	$(PY) -m pip install --quiet -e '.[test]'
+$(VENV)/.installed: $(VENV)/.created $(PACKAGE_DIRS)
+	$(PY) -m pip install --quiet -e '.[test]' $(EDITABLE)
 	touch $@
 
 $(LAMBDA_VENV)/.installed: $(VENV)/.installed
@@ -47,33 +57,39 @@ demo: $(VENV)/.demo-installed
 
 # The Lambda zip for CloudFormation (make bundle ARCH=arm64 for Graviton).
 bundle: $(VENV)/.installed
-	$(VENV)/bin/heartbleed-bundle --arch $(ARCH)
+	$(PY) -m build_tools.bundle --arch $(ARCH)
 
 # The rule folder with cryptography vendored, for `cd build/rdk && rdk deploy HeartbleedServerCertificate`.
 rdk-folder: $(VENV)/.installed
-	$(VENV)/bin/heartbleed-bundle --arch $(ARCH) --rdk-folder
+	$(PY) -m build_tools.bundle --arch $(ARCH) --rdk-folder
+
+$(USER_VENV)/.installed: pyproject.toml $(PACKAGE_DIRS)
+	rm -rf $(USER_VENV) build/lib build/bdist*
+	python="$$(scripts/find-python3.12)" && "$$python" -m venv $(USER_VENV)
+	$(USER_VENV)/bin/python -m pip install --quiet .
+	touch $@
 
 # What the packaging tests inspect, built before pytest so that no test needs the network.
-artifacts: $(VENV)/.installed $(LAMBDA_VENV)/.installed
-	$(VENV)/bin/heartbleed-bundle --arch x86_64
-	$(VENV)/bin/heartbleed-bundle --arch arm64
-	$(VENV)/bin/heartbleed-bundle --arch x86_64 --rdk-folder
+artifacts: $(VENV)/.installed $(LAMBDA_VENV)/.installed $(USER_VENV)/.installed
+	$(PY) -m build_tools.bundle --arch x86_64
+	$(PY) -m build_tools.bundle --arch arm64
+	$(PY) -m build_tools.bundle --arch x86_64 --rdk-folder
 
 # The console remediation document, rules/delete-unused-certificate.yaml, and its copy in
-# rules/heartbleed-rule.yaml, from heartbleed_tools/certificate_users.py (a test keeps them equal).
+# rules/heartbleed-rule.yaml, from heartbleed_audit/certificate_users.py (a test keeps them equal).
 rules: $(VENV)/.demo-installed
-	$(PY) -m heartbleed_tools.ssm_document
+	$(PY) -m build_tools.ssm_document
 
 # The test installation and matplotlib (the `bench` extra), for the benchmark's picture.
 $(VENV)/.bench-installed: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m pip install --quiet -e '.[test,bench]' $(EDITABLE)
 	touch $@
 
 # The performance benchmark (about 70 minutes); writes bench/results.json, then the README's
 # performance figures and bench/performance.png from it.
 bench: $(VENV)/.bench-installed
-	$(PY) -P bench/run.py
-	$(PY) -P -m heartbleed_tools.bench_report
+	$(PY) -m bench.run
+	$(PY) -m bench.report
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -86,4 +102,4 @@ test: $(VENV)/.installed lint typecheck artifacts
 	$(VENV)/bin/pytest
 
 clean:
-	rm -rf $(VENV) $(LAMBDA_VENV) build dist
+	rm -rf $(VENV) $(LAMBDA_VENV) $(USER_VENV) build dist

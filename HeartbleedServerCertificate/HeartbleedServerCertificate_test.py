@@ -27,7 +27,7 @@ import rdklibtest
 from botocore.exceptions import ClientError
 from rdklib import ComplianceType, Evaluation, InvalidParametersError
 
-from heartbleed_tools.pki import issue, new_key
+from heartbleed_audit.demo.pki import issue, new_key
 
 RESOURCE_TYPE = "AWS::IAM::ServerCertificate"
 MODULE = __import__("HeartbleedServerCertificate")

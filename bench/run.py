@@ -1,6 +1,6 @@
 """Benchmark the rule on the AWS double: python bench/run.py [--quick] (see heartbleed_tools/benchmark.py)."""
 
-from heartbleed_tools.benchmark import main
+from bench.benchmark import main
 
 if __name__ == "__main__":
     main()

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from awsdouble import FAKE_CREDENTIALS, AwsDouble
 from heartbleed.clients import quiet_sdk_logging
-from heartbleed_tools import events
+from heartbleed_audit import events
+from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
 
 _real_connect = socket.socket.connect
 _real_getaddrinfo = socket.getaddrinfo

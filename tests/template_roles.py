@@ -13,7 +13,7 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
-from awsdouble import AwsDouble
+from heartbleed_audit.double import AwsDouble
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 

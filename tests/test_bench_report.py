@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from heartbleed_tools import bench_report
+from bench import report as bench_report
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"

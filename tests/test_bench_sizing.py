@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from heartbleed_tools.bench_sizing import PRICE_PER_GB_SECOND, PRICE_PER_REQUEST, cost, projected, sizing
+from bench.sizing import PRICE_PER_GB_SECOND, PRICE_PER_REQUEST, cost, projected, sizing
 
 
 def test_at_one_vcpu_a_run_takes_what_it_took() -> None:

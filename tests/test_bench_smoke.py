@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from awsdouble import AwsDouble
-from heartbleed_tools.bench_child import IAM_033
-from heartbleed_tools.bench_pacing import pacing_runs
-from heartbleed_tools.benchmark import build_account, expected_calls, floor_runs, periodic, run_once
+from bench.benchmark import build_account, expected_calls, floor_runs, periodic, run_once
+from bench.child import IAM_033
+from bench.pacing import pacing_runs
+from heartbleed_audit.double import AwsDouble
 
 
 def test_the_rule_makes_the_planned_calls_and_agrees_with_the_seed_procedure(aws: AwsDouble) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from awsdouble import AwsDouble
-from heartbleed_tools import events
-from heartbleed_tools.bench_storm import storm_run, storm_runs
-from heartbleed_tools.benchmark import build_account
+from bench.benchmark import build_account
+from bench.storm import storm_run, storm_runs
+from heartbleed_audit import events
+from heartbleed_audit.double import AwsDouble
 
 
 def test_a_capped_storm_reads_each_body_once_and_sends_every_verdict(aws: AwsDouble) -> None:

@@ -13,12 +13,13 @@ from conftest import SECRETS
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from test_least_privilege import POLICY, acting_as
 
-from awsdouble import AwsDouble
 from heartbleed.verdict import Compliance, Verdict
-from heartbleed_tools import events, sample_account
-from heartbleed_tools.audit_command import report
-from heartbleed_tools.cli import main
-from heartbleed_tools.pki import Issued, issue, new_key
+from heartbleed_audit import events
+from heartbleed_audit.audit_command import report
+from heartbleed_audit.cli import main
+from heartbleed_audit.demo import sample_account
+from heartbleed_audit.demo.pki import Issued, issue, new_key
+from heartbleed_audit.double import AwsDouble
 
 NOW = datetime.now(UTC)
 

@@ -18,8 +18,8 @@ from heartbleed.clients import EvaluationsRejectedError, install_client_defaults
 from heartbleed.iam import gather_evidence, list_certificates
 from heartbleed.parameters import RuleParameters
 from heartbleed.verdict import Compliance
-from heartbleed_tools import events
-from heartbleed_tools.pki import issue
+from heartbleed_audit import events
+from heartbleed_audit.demo.pki import issue
 
 ARN = "arn:aws:iam::123456789012:server-certificate/"
 PARAMS = RuleParameters(cutoff=datetime(2014, 4, 8, tzinfo=UTC))

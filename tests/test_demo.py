@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
-from heartbleed_tools import demo, remediation
-from heartbleed_tools.cli import main
+import heartbleed_audit.demo
+from heartbleed_audit import remediation
+from heartbleed_audit.cli import main
 
 
 def test_the_demo_explains_its_own_numbers(capfd: pytest.CaptureFixture[str]) -> None:
-    demo.main()
+    heartbleed_audit.demo.main()
     out, _ = capfd.readouterr()
     replacement = remediation.new_name("FrontendSSLCertificate")  # the name `replace` gives it
     assert f"lambda_handler sent COMPLIANT for arn:aws:iam::123456789012:server-certificate/{replacement}" in out
@@ -22,3 +25,28 @@ def test_the_demo_explains_its_own_numbers(capfd: pytest.CaptureFixture[str]) ->
     assert main(["audit", "--demo"]) == 1
     out, _ = capfd.readouterr()
     assert "6 certificates: 2 COMPLIANT, 4 NON_COMPLIANT, 0 NOT_APPLICABLE" in out
+
+
+@pytest.fixture
+def without_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As where the `demo` extra was not installed: moto cannot be found."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr("heartbleed_audit.demo.find_spec", lambda name: None if name == "moto" else real(name))
+
+
+@pytest.mark.usefixtures("without_moto")
+def test_without_the_demo_extra_audit_demo_says_which_extra_in_one_line(capfd: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--demo"]) == 2
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "pip install 'heartbleed-server-certificate[demo]'" in err and "moto not installed" in err
+
+
+@pytest.mark.usefixtures("without_moto")
+def test_without_the_demo_extra_heartbleed_demo_exits_2(capfd: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        heartbleed_audit.demo.main()
+    assert exited.value.code == 2
+    _, err = capfd.readouterr()
+    assert err.startswith("heartbleed-demo: the demo runs on the AWS double") and err.count("\n") == 1

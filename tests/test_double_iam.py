@@ -1,4 +1,4 @@
-"""The double's IAM refuses the uploads that IAM documents refusing (awsdouble/iam_server_certificates.py).
+"""The double's IAM refuses the uploads that IAM documents refusing (double/iam_server_certificates.py).
 
 Each refusal leaves nothing stored; an upload at a past instant is checked as of then.
 """
@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 
-from awsdouble import AwsDouble
-from heartbleed_tools.pki import issue
+from heartbleed_audit.demo.pki import issue
+from heartbleed_audit.double import AwsDouble
 
 NOW = datetime.now(UTC)
 

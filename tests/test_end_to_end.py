@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from awsdouble import AwsDouble
-from heartbleed_tools import events, sample_account
-from heartbleed_tools.pki import issue
+from heartbleed_audit import events
+from heartbleed_audit.demo import sample_account
+from heartbleed_audit.demo.pki import issue
+from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
 OFFLINE = events.LOCAL_ROLE

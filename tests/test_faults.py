@@ -21,9 +21,10 @@ from botocore.config import Config
 
 import heartbleed.clients
 import heartbleed.iam
-from awsdouble import AwsDouble
-from awsdouble.conditions import TRANSIENT_FAULTS
-from heartbleed_tools import events, sample_account
+from heartbleed_audit import events
+from heartbleed_audit.demo import sample_account
+from heartbleed_audit.double import AwsDouble
+from heartbleed_audit.double.conditions import TRANSIENT_FAULTS
 from HeartbleedServerCertificate import lambda_handler
 
 ACTIONS = (

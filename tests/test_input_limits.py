@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from awsdouble import AwsDouble
 from heartbleed.certificate import CertificateEvidence, CertificateMetadata
 from heartbleed.parameters import RuleParameters
 from heartbleed.verdict import ANNOTATION_LIMIT, evaluate_account
-from heartbleed_tools import events
-from heartbleed_tools.pki import issue
+from heartbleed_audit import events
+from heartbleed_audit.demo.pki import issue
+from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
 CLEAN = datetime(2021, 3, 1, tzinfo=UTC)

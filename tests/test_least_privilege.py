@@ -20,8 +20,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core.authorization import enable_iam_authentication
 
-from awsdouble import AwsDouble
-from heartbleed_tools import events, sample_account
+from heartbleed_audit import events
+from heartbleed_audit.demo import sample_account
+from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
 POLICY = json.loads((Path(__file__).resolve().parents[1] / "rules" / "least-privilege-policy.json").read_text())

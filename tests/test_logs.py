@@ -14,8 +14,9 @@ from conftest import SESSION_TOKEN_CANARY
 
 import heartbleed.clients
 import heartbleed.iam
-from awsdouble import AwsDouble
-from heartbleed_tools import events, sample_account
+from heartbleed_audit import events
+from heartbleed_audit.demo import sample_account
+from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
 

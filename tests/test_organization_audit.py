@@ -15,9 +15,9 @@ import pytest
 from template_roles import create_roles
 from test_least_privilege import acting_as
 
-from awsdouble import ACCOUNT_ID, AwsDouble
-from heartbleed_tools.cli import main
-from heartbleed_tools.pki import issue, new_key
+from heartbleed_audit.cli import main
+from heartbleed_audit.demo.pki import issue, new_key
+from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 
 NOW = datetime.now(UTC)
 AUDIT_ROLE = "HeartbleedServerCertificateAudit"

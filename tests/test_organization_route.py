@@ -22,10 +22,10 @@ from botocore.exceptions import ClientError
 from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
 
-from awsdouble import ACCOUNT_ID, AwsDouble
 from heartbleed.organization_guard import forget
-from heartbleed_tools import events
-from heartbleed_tools.pki import issue
+from heartbleed_audit import events
+from heartbleed_audit.demo.pki import issue
+from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
 MEMBER_ROLE = "HeartbleedServerCertificateExecution"  # the templates' default ExecutionRoleName

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from awsdouble import FAKE_CREDENTIALS, AwsDouble
-from heartbleed_tools import events, sample_account
+from heartbleed_audit import events
+from heartbleed_audit.demo import sample_account
+from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_PYTHON = ROOT / ".venv-lambda" / "bin" / "python"

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from awsdouble import AwsDouble
 from heartbleed.certificate import BodyFacts, CertificateEvidence, CertificateMetadata
 from heartbleed.parameters import KNOWN_PARAMETERS, RuleParameters
 from heartbleed.verdict import ANNOTATION_LIMIT, evaluate_account
-from heartbleed_tools.events import RULE_NAME
-from heartbleed_tools.pki import Issued, issue
+from heartbleed_audit.demo.pki import Issued, issue
+from heartbleed_audit.double import AwsDouble
+from heartbleed_audit.events import RULE_NAME
 from HeartbleedServerCertificate import lambda_handler, refusal
 
 ARN = "arn:aws:iam::123456789012:server-certificate/"

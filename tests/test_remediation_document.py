@@ -17,10 +17,10 @@ from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
 from test_cli import distribution_using, load_balancers_using
 
-from awsdouble import ACCOUNT_ID, AwsDouble
-from heartbleed_tools import ssm_document
-from heartbleed_tools.certificate_users import Refused, handler
-from heartbleed_tools.pki import issue
+from build_tools import ssm_document
+from heartbleed_audit.certificate_users import Refused, handler
+from heartbleed_audit.demo.pki import issue
+from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 
 NOW = datetime.now(UTC)
 

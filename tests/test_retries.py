@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 import heartbleed.iam
-from awsdouble import AwsDouble
-from heartbleed_tools import events
-from heartbleed_tools.benchmark import build_account
-from heartbleed_tools.pki import issue
+from bench.benchmark import build_account
+from heartbleed_audit import events
+from heartbleed_audit.demo.pki import issue
+from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
 

@@ -4,7 +4,7 @@ rdk's route 1 keeps the default AssumeRoleMode: the function assumes the event's
 executionRoleArn. Route 4 (organization) names ExecutionRoleName: rdklib builds the role's
 ARN in the event's account. In both, the function's own identity may only assume the role,
 and the role holds the shipped least-privilege policy. The double enforces the role's trust
-policy (awsdouble/role_trust.py); rdklib's STS call reaches it through the configured
+policy (heartbleed_audit/double/role_trust.py); rdklib's STS call reaches it through the configured
 endpoint (heartbleed.clients.honour_configured_sts_endpoint).
 """
 
@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from test_least_privilege import POLICY, acting_as, stored
 
-from awsdouble import AwsDouble
-from heartbleed_tools import events, sample_account
+from heartbleed_audit import events
+from heartbleed_audit.demo import sample_account
+from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
 FUNCTION_ARN = f"arn:aws:iam::{events.ACCOUNT_ID}:user/rule-function"  # the function's identity (acting_as)

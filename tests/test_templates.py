@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from awsdouble import AwsDouble
+from heartbleed_audit.double import AwsDouble
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
@@ -293,7 +293,7 @@ def render(name: str, resource: str, **given: str) -> dict[str, Any]:
     return resolved
 
 
-# The reserved concurrency chosen from heartbleed_tools/bench_storm.py (the figures are in the templates).
+# The reserved concurrency chosen from bench/storm.py (the figures are in the templates).
 # One container per function: queued change events meet its warm body cache.
 RESERVED = {"heartbleed-rule.yaml": 1, "organization.yaml": 1}
 

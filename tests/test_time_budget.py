@@ -7,9 +7,10 @@ import logging
 import pytest
 
 import heartbleed.iam
-from awsdouble import AwsDouble
 from heartbleed.deadline import RESERVE_MS, TimeBudgetExceeded
-from heartbleed_tools import events, sample_account
+from heartbleed_audit import events
+from heartbleed_audit.demo import sample_account
+from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
 

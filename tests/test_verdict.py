@@ -9,7 +9,7 @@ import pytest
 from heartbleed.certificate import BodyError, CertificateEvidence, CertificateMetadata, read_body
 from heartbleed.parameters import RuleParameters
 from heartbleed.verdict import ANNOTATION_LIMIT, Compliance, Verdict, evaluate_account, fit_annotation
-from heartbleed_tools.pki import Issued, issue, new_key
+from heartbleed_audit.demo.pki import Issued, issue, new_key
 
 CUTOFF = datetime(2014, 4, 8, tzinfo=UTC)
 PARAMS = RuleParameters(cutoff=CUTOFF)

@@ -12,10 +12,11 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from awsdouble import AwsDouble
+from heartbleed_audit import events, remediation
+from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
-from . import events, remediation, sample_account
+from . import sample_account
 from .pki import issue
 
 PARAMETERS = events.LOCAL_ROLE
@@ -52,7 +53,7 @@ def report(sent: list[dict[str, Any]]) -> None:
         print(f"   lambda_handler sent {evaluation['ComplianceType']} for {evaluation['ComplianceResourceId']}")
 
 
-def main() -> None:
+def walk_through() -> None:
     with AwsDouble() as aws, aws.environment():
         sample_account.build(aws)
         iam = aws.client("iam")
@@ -91,7 +92,3 @@ def main() -> None:
         print(f"  step 2 (upload)        +1 {added[0]['ComplianceType']}: {replacement}")
         print(f"  step 3 (deletion)      {gone_name}: {before} -> NOT_APPLICABLE")
         print(f"  now                    {counted(final)}")
-
-
-if __name__ == "__main__":
-    main()

@@ -15,9 +15,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from awsdouble import ACCOUNT_ID, FAKE_CREDENTIALS, AwsDouble
-
-from .pki import Issued, issue, new_key
+from heartbleed_audit.demo.pki import Issued, issue, new_key
+from heartbleed_audit.double import ACCOUNT_ID, FAKE_CREDENTIALS, AwsDouble
 
 ACCOUNTS, PER_ACCOUNT = 50, 20
 REPEATS = 3  # the target is a bound: the worst ratio of these is reported
@@ -41,7 +40,7 @@ def _certificates(count: int) -> list[tuple[Issued, datetime]]:
 def _audit(aws: AwsDouble, *argv: str) -> dict[str, Any]:
     """heartbleed-audit in a fresh interpreter; wall time, exit code, rows and the calls it made."""
     env = {**os.environ, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url}
-    command = [sys.executable, "-P", "-c", "from heartbleed_tools.cli import entry; entry()", "audit", *argv]
+    command = [sys.executable, "-P", "-c", "from heartbleed_audit.cli import entry; entry()", "audit", *argv]
     aws.conditions.reset_counts()
     started = time.perf_counter()
     done = subprocess.run([*command, "--output", "json"], env=env, capture_output=True, text=True, check=False)

@@ -21,9 +21,9 @@ import sys
 import time
 from typing import Any
 
-from awsdouble import FAKE_CREDENTIALS, AwsDouble
+from heartbleed_audit import events
+from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
 
-from . import events
 from .benchmark import bound, build_account, containers, periodic, run_once
 
 RATE = 20.0  # GetServerCertificate per second
@@ -45,7 +45,7 @@ def _change_event(aws: AwsDouble) -> tuple[str, dict[str, Any]]:
 def _cli_audit(aws: AwsDouble) -> tuple[float, dict[str, str]]:
     """heartbleed-audit in its own process, as a user runs it; wall time of the whole process."""
     env = {**os.environ, **FAKE_CREDENTIALS}
-    command = [sys.executable, "-P", "-c", "from heartbleed_tools.cli import entry; entry()"]
+    command = [sys.executable, "-P", "-c", "from heartbleed_audit.cli import entry; entry()"]
     arguments = ["audit", "--output", "json", "--endpoint-url", aws.endpoint_url, "--region", "us-east-1"]
     started = time.perf_counter()
     done = subprocess.run([*command, *arguments], env=env, capture_output=True, text=True, check=False)

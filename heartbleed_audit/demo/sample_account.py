@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from awsdouble import AwsDouble
+from heartbleed_audit.double import AwsDouble
 
 from .pki import issue, new_key
 

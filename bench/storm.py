@@ -35,9 +35,9 @@ from datetime import UTC, datetime
 from subprocess import PIPE, Popen
 from typing import IO, Any
 
-from awsdouble import FAKE_CREDENTIALS, AwsDouble
+from heartbleed_audit import events
+from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
 
-from . import events
 from .benchmark import build_account, periodic, run_once
 
 READ = "iam:GetServerCertificate"

@@ -6,10 +6,10 @@ fetches its wheels for the target architecture, and rdklib, unless the rdklib
 layer provides it. Versions are the ones pinned in pyproject.toml, read from
 this environment, so the Lambda runs what the tests ran.
 
-    heartbleed-bundle                       dist/HeartbleedServerCertificate-x86_64.zip
-    heartbleed-bundle --arch arm64          dist/HeartbleedServerCertificate-arm64.zip
-    heartbleed-bundle --rdklib-layer        leave rdklib to the rdklib layer
-    heartbleed-bundle --rdk-folder          build/rdk/HeartbleedServerCertificate/ for `rdk deploy`
+    python -m build_tools.bundle                       dist/HeartbleedServerCertificate-x86_64.zip
+    python -m build_tools.bundle --arch arm64          dist/HeartbleedServerCertificate-arm64.zip
+    python -m build_tools.bundle --rdklib-layer        leave rdklib to the rdklib layer
+    python -m build_tools.bundle --rdk-folder          build/rdk/HeartbleedServerCertificate/ for `rdk deploy`
 """
 
 from __future__ import annotations

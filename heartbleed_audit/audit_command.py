@@ -143,9 +143,11 @@ def _audit_estate(args: argparse.Namespace, clients: estate.Clients, params: Rul
 
 
 def _audit_demo(args: argparse.Namespace, params: RuleParameters) -> int:
-    from awsdouble import AwsDouble
+    from .demo import require_demo_extra
 
-    from . import sample_account
+    require_demo_extra()
+    from .demo import sample_account
+    from .double import AwsDouble
 
     with AwsDouble() as aws, aws.environment():
         sample_account.build(aws)

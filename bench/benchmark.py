@@ -31,14 +31,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from awsdouble import FAKE_CREDENTIALS, AwsDouble
 from heartbleed.deadline import RESERVE_MS
+from heartbleed_audit import events
+from heartbleed_audit.demo.pki import Issued, issue, new_key
+from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
 
-from . import events
-from .bench_child import IAM_033
-from .bench_organization import organization_runs
-from .bench_sizing import sizing
-from .pki import Issued, issue, new_key
+from .child import IAM_033
+from .organization import organization_runs
+from .sizing import sizing
 
 CUTOFF = datetime(2014, 4, 8, tzinfo=UTC)
 FLOOR_REPEATS = 5  # rule and bare boto3 runs, in turn; the worst ratio is reported
