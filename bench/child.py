@@ -9,7 +9,7 @@ JSON line: wall seconds, peak RSS in MiB, and the verdict sent per resource.
 list (default page size), read each certificate one at a time, judge it by its
 UploadDate alone (before 1 April 2014: NON_COMPLIANT, as IAM-033 says), and
 report each evaluation in its own PutEvaluations call. It ignores the event's
-ruleParameters; the rule at IAM_033 must agree with it exactly.
+ruleParameters; the rule at IAM_033 (bench/runs.py) must agree with it exactly.
 
 --floor is bare boto3 making the rule's calls and nothing else: a fresh session,
 one list, every body read as many at a time as the rule reads them, when the event's
@@ -35,8 +35,6 @@ from heartbleed.iam import MAX_CONCURRENT_READS  # a constant only: the floor sh
 
 # The seed (IAM-033): a certificate uploaded before 1 April 2014 is vulnerable.
 SEED_CUTOFF = datetime(2014, 4, 1, tzinfo=UTC)
-# The rule's parameters under which it must judge exactly as the seed does.
-IAM_033 = {"CutoffDate": "2014-04-01", "CheckCertificateBody": "false"}
 
 
 def _baseline(event: dict[str, Any]) -> list[dict[str, Any]]:

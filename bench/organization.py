@@ -3,12 +3,13 @@ one account of 1,000, measured in the same run, each in a fresh interpreter, at 
 
 The 1,000 certificates are the same in both estates (same keys and dates), so the two audits
 judge the same pool; only the spread over accounts differs.
+
+    python -m bench.run --organization-only   merged into bench/results.json
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from heartbleed_audit.demo.pki import Issued, issue, new_key
-from heartbleed_audit.double import ACCOUNT_ID, FAKE_CREDENTIALS, AwsDouble
+from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
+
+from .runs import double_env
 
 ACCOUNTS, PER_ACCOUNT = 50, 20
 REPEATS = 3  # the target is a bound: the worst ratio of these is reported
@@ -39,7 +42,7 @@ def _certificates(count: int) -> list[tuple[Issued, datetime]]:
 
 def _audit(aws: AwsDouble, *argv: str) -> dict[str, Any]:
     """heartbleed-audit in a fresh interpreter; wall time, exit code, rows and the calls it made."""
-    env = {**os.environ, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url}
+    env = double_env(aws)
     command = [sys.executable, "-P", "-c", "from heartbleed_audit.cli import entry; entry()", "audit", *argv]
     aws.conditions.reset_counts()
     started = time.perf_counter()

@@ -9,7 +9,7 @@ Three ways the bodies get read, each in a fresh interpreter:
 
 Each is judged against an unthrottled periodic run of the same account.
 
-    python -P bench/run.py --pacing-only [--sizes 100 300] [--repeats 10]
+    python -m bench.run --pacing-only [--sizes 100 300] [--repeats 10]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 from heartbleed_audit import events
 from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
 
-from .benchmark import bound, build_account, containers, periodic, run_once
+from .runs import bound, build_account, containers, periodic, run_once
 
 RATE = 20.0  # GetServerCertificate per second
 MODES = ("periodic", "change", "cli")

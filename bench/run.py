@@ -1,6 +1,104 @@
-"""Benchmark the rule on the AWS double: python bench/run.py [--quick] (see heartbleed_tools/benchmark.py)."""
+"""The benchmark: the rule at the IAM quota's scale, against the seed's procedure, on the AWS double.
 
-from bench.benchmark import main
+Composes the runners (bench/periodic.py, organization.py, storm.py, pacing.py, sizing.py; what they
+share is bench/runs.py) and writes their lines to --out. Run from the project root:
+
+    python -m bench.run            everything (about 70 minutes: the pacing lines alone take 45)
+    python -m bench.run --quick    N=20 and 100 only: no rate-limit curve, floor, storm or pacing
+    python -m bench.run --skip-pacing         everything but the pacing lines, which are kept from --out
+    python -m bench.run --organization-only   the organization line alone (bench/organization.py)
+    python -m bench.run --storm-only          the change-event storm alone (bench/storm.py)
+    python -m bench.run --pacing-only [--sizes 100 300] [--repeats 10]   throttles answered at once (bench/pacing.py)
+
+The --*-only runs merge their lines into --out; `make bench` then renders the README's figures from it
+(python -m bench.report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from heartbleed_audit.double import AwsDouble
+
+from .organization import organization_runs
+from .pacing import pacing_runs
+from .periodic import floor_runs, import_cost, single_account
+from .sizing import sizing_lines
+from .storm import storm_runs
+
+
+def benchmark(sizes: list[int], latency_ms: float, rates: list[float], quick: bool = False) -> dict[str, Any]:
+    """Everything but the storm and the pacing lines, in one double."""
+    report: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+    }
+    with AwsDouble() as aws:
+        report |= single_account(aws, sizes, latency_ms, rates)
+        report["organization"] = organization_runs(aws, latency_ms)
+        if not quick:
+            report["floor"] = floor_runs(aws, max(sizes), latency_ms)
+    report["import"] = import_cost()
+    report["sizing"] = sizing_lines(report, latency_ms)
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N=20 and 100, no rate-limit curve")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="added to every request (default 50)")
+    parser.add_argument("--rates", type=float, nargs="*", default=[5, 20, 100], help="GetServerCertificate limits")
+    parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    parser.add_argument(
+        "--organization-only", action="store_true", help="only the organization line, merged into --out"
+    )
+    parser.add_argument("--pacing-only", action="store_true", help="only the pacing lines, merged into --out")
+    parser.add_argument("--storm-only", action="store_true", help="only the change-event storm, merged into --out")
+    parser.add_argument(
+        "--skip-pacing", action="store_true", help="everything but the pacing lines (45 minutes), kept from --out"
+    )
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 300], help="pacing: N")
+    parser.add_argument("--repeats", type=int, default=10, help="pacing: runs per line (the worst is reported)")
+    args = parser.parse_args(argv)
+    earlier = json.loads(args.out.read_text()) if args.out.exists() else {}
+
+    def pacing(aws: AwsDouble) -> list[dict[str, Any]]:
+        return pacing_runs(aws, args.sizes, args.repeats)
+
+    partial = {"pacing": args.pacing_only, "organization": args.organization_only, "storm": args.storm_only}
+    runs: dict[str, Callable[[AwsDouble], Any]] = {
+        "pacing": pacing,
+        "organization": lambda aws: organization_runs(aws, args.latency_ms),
+        "storm": storm_runs,
+    }
+    if any(partial.values()):
+        report = earlier
+        with AwsDouble() as aws:
+            for key, chosen in partial.items():
+                if chosen:
+                    report[key] = runs[key](aws)
+    else:
+        sizes, rates = ([20, 100], []) if args.quick else ([20, 100, 1000], args.rates)
+        report = benchmark(sizes, args.latency_ms, rates, quick=args.quick)
+        print(
+            f"import: handler {report['import']['handler_ms']:.0f} ms, boto3 {report['import']['boto3_ms']:.0f} ms, "
+            f"ratio {report['import']['ratio']:.2f}"
+        )
+        if not args.quick:
+            with AwsDouble() as aws:
+                report["storm"] = storm_runs(aws)
+                report["pacing"] = earlier.get("pacing", []) if args.skip_pacing else pacing(aws)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {args.out}")
+
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,12 @@ pricing: duration includes initialization code), so they are added to the CPU.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from heartbleed.deadline import RESERVE_MS
+
+from .runs import ROOT
 
 VCPU_MB = 1769
 MEMORY_SIZES = (256, 512, 1024, 1769)
@@ -47,4 +52,35 @@ def sizing(runs: list[dict[str, Any]], import_seconds: float) -> list[dict[str, 
                     "cost_usd": cost(seconds, memory_mb),
                 }
             )
+    return lines
+
+
+def sizing_lines(report: dict[str, Any], latency_ms: float) -> list[dict[str, Any]]:
+    """The sizing table's cases: each cold periodic run at the service time, and the slowest rate-limited one
+    (the Timeout's worst case); checked against the template's Timeout at its MemorySize."""
+    runs = [
+        {
+            "label": f"N={e['rule']['size']:,}",
+            "size": e["rule"]["size"],
+            "wall": e["rule"]["wall"],
+            "cpu": e["rule"]["cpu"],
+        }
+        for e in report["periodic"]
+        if e["rule"]["latency_ms"] == latency_ms
+    ]
+    if report["rate_limited"]:
+        slowest = max(report["rate_limited"], key=lambda e: e["wall"])
+        runs.append({**slowest, "label": f"N={slowest['size']:,}, R={slowest['rate']:g}/s"})
+    lines = sizing(runs, report["import"]["handler_ms"] / 1000)
+    template = (ROOT / "rules" / "heartbleed-rule.yaml").read_text()
+    memory, timeout = (int(re.search(rf"\b{key}: (\d+)", template)[1]) for key in ("MemorySize", "Timeout"))  # type: ignore[index]
+    worst = max((line for line in lines if line["memory_mb"] == memory), key=lambda line: line["seconds"], default=None)
+    if worst:
+        budget = timeout - RESERVE_MS / 1000
+        verdict = "within it" if worst["seconds"] <= budget else "OVER IT: raise MemorySize or Timeout"
+        print(
+            f"sizing: worst case at the template's {memory} MB: {worst['case']} {worst['seconds']:.1f} s; "
+            f"the Timeout {timeout} s less the rule's {RESERVE_MS / 1000:g} s reserve is {budget:g} s: {verdict}",
+            flush=True,
+        )
     return lines

@@ -3,7 +3,7 @@ rule K times at once, one change event per new certificate (issue 9, item 3).
 
 The account holds N certificates in all: build_account(N), whose last K stand for the new ones.
 GetServerCertificate is limited to R a second (a token bucket; throttles answered at once) and every
-accepted request takes 50 ms. Each Lambda container is a fresh interpreter (bench_child):
+accepted request takes 50 ms. Each Lambda container is a fresh interpreter (bench/child.py):
 
 - uncapped, Lambda starts K cold containers at once, one event each, and each reads every body;
 - capped at a reserved concurrency C, Lambda queues what it cannot start (AWS Config invokes
@@ -14,8 +14,8 @@ A container whose invocation fails (non-zero exit, no result line, or no verdict
 certificate) is replaced by a cold one for the rest of its share, as Lambda would; failures are
 counted at the first attempt (Lambda retries a failed asynchronous invocation twice more, later).
 
-    python -P -m heartbleed_tools.bench_storm [--size 100] [--rate 20] [--storms 10 50] [--caps 1 2 5]
-    python -P bench/run.py --storm-only       the defaults, merged into bench/results.json
+    python -m bench.storm [--size 100] [--rate 20] [--storms 10 50] [--caps 1 2 5]   prints the lines only
+    python -m bench.run --storm-only       the defaults, merged into bench/results.json
 """
 
 from __future__ import annotations
@@ -23,22 +23,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
-import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from subprocess import PIPE, Popen
+from subprocess import Popen
 from typing import IO, Any
 
 from heartbleed_audit import events
-from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
+from heartbleed_audit.double import AwsDouble
 
-from .benchmark import build_account, periodic, run_once
+from .runs import build_account, double_env, periodic, run_once, start_container
 
 READ = "iam:GetServerCertificate"
 LATENCY = 0.05  # seconds an accepted request takes
@@ -114,8 +112,7 @@ def _start(env: dict[str, str], stderr: IO[str], tally: _Tally) -> Popen[str] | 
     with tally.lock:
         if tally.stopped:
             return None
-        command = [sys.executable, "-P", "-m", "heartbleed_tools.bench_child"]
-        child = Popen(command, env=env, stdin=PIPE, stdout=PIPE, stderr=stderr, text=True)
+        child = start_container(env, stderr=stderr)
         tally.containers += 1
         tally.children.append(child)
         return child
@@ -126,7 +123,7 @@ def _run_share(child: Popen[str], pending: list[tuple[str, dict[str, Any]]], std
     assert child.stdin
     for index, (arn, _) in enumerate(pending):
         try:
-            # bench_child reads the whole list first, then a line before every event after the first.
+            # bench/child.py reads the whole list first, then a line before every event after the first.
             child.stdin.write((json.dumps([event for _, event in pending]) if index == 0 else "go") + "\n")
             child.stdin.flush()
         except OSError:
@@ -171,7 +168,7 @@ def _container(env: dict[str, str], share: list[tuple[str, dict[str, Any]]], tal
 
 def _storm(aws: AwsDouble, shares: list[list[tuple[str, dict[str, Any]]]]) -> tuple[_Tally, float]:
     """Every share in its own container, all at once; the tally and the wall time."""
-    env = {**os.environ, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url}
+    env = double_env(aws)
     tally = _Tally()
     threads = [threading.Thread(target=_container, args=(env, share, tally)) for share in shares]
     started = time.perf_counter()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import re
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from log_secrets import SECRETS
 
 from heartbleed.clients import quiet_sdk_logging
 from heartbleed_audit import events
@@ -53,11 +53,6 @@ def no_network() -> Iterator[None]:
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
     socket.getaddrinfo = _real_getaddrinfo
-
-
-# What must never reach a log: PEM blocks, base64 DER (certificates and keys), the session token.
-SESSION_TOKEN_CANARY = "IQoJb3JpZ2luX2VjEheartbleedCANARYsessionTOKEN"
-SECRETS = re.compile(rf"-----BEGIN|PRIVATE KEY|MII[A-Za-z0-9+/]{{40,}}|{SESSION_TOKEN_CANARY}")
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bench import report as bench_report
+from bench.report_figure import plot
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
@@ -21,7 +22,7 @@ def results() -> dict[str, Any]:
 
 
 def test_the_readme_shows_what_results_json_holds() -> None:
-    # If this fails: python -m heartbleed_tools.bench_report (make bench runs it).
+    # If this fails: python -m bench.report (make bench runs it).
     assert bench_report.block(README.read_text()) == bench_report.render(results())
 
 
@@ -133,5 +134,5 @@ def test_the_picture_is_a_png(tmp_path: Path) -> None:
     }
     for name, figures in (("now", results()), ("storm", {**results(), "storm": storm})):
         path = tmp_path / f"{name}.png"
-        bench_report.plot(figures, path)
+        plot(figures, path)
         assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.benchmark import build_account, expected_calls, floor_runs, periodic, run_once
-from bench.child import IAM_033
 from bench.pacing import pacing_runs
+from bench.periodic import floor_runs
+from bench.runs import IAM_033, build_account, expected_calls, periodic, run_once
 from heartbleed_audit.double import AwsDouble
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.benchmark import build_account
+from bench.runs import build_account
 from bench.storm import storm_run, storm_runs
 from heartbleed_audit import events
 from heartbleed_audit.double import AwsDouble
@@ -29,7 +29,7 @@ def test_a_failed_invocation_is_counted_and_its_container_replaced(
     aws: AwsDouble, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build_account(aws, 5)
-    # A misspelt parameter: the handler refuses every event, so bench_child exits without a result.
+    # A misspelt parameter: the handler refuses every event, so bench/child.py exits without a result.
     monkeypatch.setattr(events, "LOCAL_ROLE", {**events.LOCAL_ROLE, "CutOffDate": "2014-04-08"})
     run = storm_run(aws, size=5, rate=20.0, storm=2, cap=1, reference={})
     assert (run.failed, run.containers, run.sent, run.reads) == (2, 2, 0, 0)

@@ -8,44 +8,17 @@ ARNs as the requested resources, so resource-scoped statements are really matche
 from __future__ import annotations
 
 import copy
-import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.core.authorization import enable_iam_authentication
+from config_results import stored
+from identities import POLICY, acting_as
 
 from heartbleed_audit import events
 from heartbleed_audit.demo import sample_account
 from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
-
-POLICY = json.loads((Path(__file__).resolve().parents[1] / "rules" / "least-privilege-policy.json").read_text())
-
-
-@contextmanager
-def acting_as(aws: AwsDouble, policy: dict[str, Any]) -> Iterator[None]:
-    """Run the block with the credentials of an IAM user holding only policy, enforcement on."""
-    iam = aws.client("iam")
-    iam.create_user(UserName="rule-function")
-    iam.put_user_policy(UserName="rule-function", PolicyName="rule", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName="rule-function")["AccessKey"]
-    saved = {name: os.environ[name] for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update({"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
-    try:
-        with enable_iam_authentication():
-            yield
-    finally:
-        os.environ.update(saved)
-
-
-def stored(aws: AwsDouble) -> dict[str, str]:
-    return {arn.rsplit("/", 1)[1]: e.compliance_type for arn, e in aws.evaluations(events.RULE_NAME).items()}
 
 
 def test_the_shipped_policy_is_enough_for_every_trigger(aws: AwsDouble) -> None:

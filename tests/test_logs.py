@@ -10,7 +10,7 @@ import logging
 
 import pytest
 from botocore.config import Config
-from conftest import SESSION_TOKEN_CANARY
+from log_secrets import SESSION_TOKEN_CANARY
 
 import heartbleed.clients
 import heartbleed.iam

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from identities import FUNCTION_USER, acting_as
 from template_roles import create_roles
-from test_least_privilege import acting_as
 
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue, new_key
@@ -21,7 +21,7 @@ from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 
 NOW = datetime.now(UTC)
 AUDIT_ROLE = "HeartbleedServerCertificateAudit"
-AUDITOR = f"arn:aws:iam::{ACCOUNT_ID}:user/rule-function"  # the principal acting_as gives the test
+AUDITOR = f"arn:aws:iam::{ACCOUNT_ID}:user/{FUNCTION_USER}"  # the principal acting_as gives the test
 
 
 @dataclass(frozen=True)

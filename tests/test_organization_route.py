@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from identities import use_credentials
 from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
 
@@ -76,9 +77,7 @@ def organization(aws: AwsDouble) -> Organization:
 def as_central_function(aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The function's own credentials: a session of FunctionRole, with enforcement on."""
     got = aws.client("sts").assume_role(RoleArn=organization.function_role, RoleSessionName="function")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", got["Credentials"]["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", got["Credentials"]["SecretAccessKey"])
-    monkeypatch.setenv("AWS_SESSION_TOKEN", got["Credentials"]["SessionToken"])
+    use_credentials(monkeypatch, got["Credentials"])
     with enable_iam_authentication():
         yield
 

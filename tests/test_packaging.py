@@ -1,4 +1,4 @@
-"""The Lambda code as it ships: the zip for CloudFormation and the vendored folder rdk deploys.
+"""What ships: the Lambda zip for CloudFormation, the vendored folder rdk deploys, and a user's `pip install .`.
 
 `make test` builds them first (`make artifacts`), so these tests need no network.
 """
@@ -21,6 +21,8 @@ from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_PYTHON = ROOT / ".venv-lambda" / "bin" / "python"
+USER_BIN = ROOT / ".venv-user" / "bin"  # a clean venv with `pip install .` and no extra (make artifacts)
+DISTRIBUTION = "heartbleed-server-certificate"
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}  # EM_X86_64, EM_AARCH64
 WHEEL_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
 
@@ -104,6 +106,49 @@ def test_the_bundle_runs_on_a_bare_python_312_runtime(aws: AwsDouble, tmp_path: 
     stored = {arn.rsplit("/", 1)[1]: e.compliance_type for arn, e in aws.evaluations(events.RULE_NAME).items()}
     assert stored == sample_account.EXPECTED
     print(f"cold import of the handler from the bundle: {report['import_seconds'] * 1000:.0f} ms")
+
+
+def in_user_install(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A command of the user's installation, run away from the checkout, as a user would."""
+    env = {"PATH": f"{USER_BIN}:/usr/bin:/bin", "HOME": str(cwd)}
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_user_install_holds_the_rule_its_core_and_the_command_only(tmp_path: Path) -> None:
+    script = (
+        "import importlib.metadata as m, importlib.util as u, json;"
+        f"files = [str(f) for f in m.distribution({DISTRIBUTION!r}).files];"
+        "print(json.dumps({'files': files, 'moto': u.find_spec('moto') is not None}))"
+    )
+    got = in_user_install(artifact(USER_BIN / "python"), "-I", "-c", script, cwd=tmp_path)
+    assert got.returncode == 0, got.stderr
+    installed = json.loads(got.stdout)
+    top = {name.split("/")[0] for name in installed["files"] if not name.startswith("..")}
+    assert {name for name in top if not name.endswith(".dist-info")} == {
+        "HeartbleedServerCertificate.py",
+        "heartbleed",
+        "heartbleed_audit",
+        "__pycache__",  # HeartbleedServerCertificate.py's byte code
+    }
+    scripts = {Path(name).name for name in installed["files"] if name.startswith("..")}
+    assert scripts == {"heartbleed-audit", "heartbleed-demo"}
+    assert not any("test" in Path(name).name for name in installed["files"] if name.endswith(".py"))
+    assert installed["moto"] is False  # no extra: the double's packages stay out
+
+
+def test_heartbleed_audit_runs_from_a_user_install(tmp_path: Path) -> None:
+    helped = in_user_install(artifact(USER_BIN / "heartbleed-audit"), "--help", cwd=tmp_path)
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: heartbleed-audit")
+
+
+@pytest.mark.parametrize("command", [["heartbleed-audit", "audit", "--demo"], ["heartbleed-demo"]])
+def test_the_demo_without_its_extra_says_which_extra_to_install(command: list[str], tmp_path: Path) -> None:
+    refused = in_user_install(artifact(USER_BIN / command[0]), *command[1:], cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert "pip install 'heartbleed-server-certificate[demo]'" in refused.stderr
 
 
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto has no Config rule in CloudFormation

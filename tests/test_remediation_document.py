@@ -13,9 +13,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from identities import use_credentials
 from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
-from test_cli import distribution_using, load_balancers_using
+from users_of_certificates import distribution_using, load_balancers_using
 
 from build_tools import ssm_document
 from heartbleed_audit.certificate_users import Refused, handler
@@ -154,10 +155,9 @@ def as_remediation_role(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, policy:
         aws.client("iam").put_role_policy(
             RoleName="RemediationRole", PolicyName="DeleteUnusedServerCertificate", PolicyDocument=json.dumps(policy)
         )
-    got = aws.client("sts").assume_role(RoleArn=role, RoleSessionName="automation")["Credentials"]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", got["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", got["SecretAccessKey"])
-    monkeypatch.setenv("AWS_SESSION_TOKEN", got["SessionToken"])
+    use_credentials(
+        monkeypatch, aws.client("sts").assume_role(RoleArn=role, RoleSessionName="automation")["Credentials"]
+    )
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a fresh runtime, as SSM gives each execution
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 import heartbleed.iam
-from bench.benchmark import build_account
+from bench.runs import build_account
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import AwsDouble

@@ -15,14 +15,15 @@ import json
 from typing import Any
 
 import pytest
-from test_least_privilege import POLICY, acting_as, stored
+from config_results import stored
+from identities import FUNCTION_USER, POLICY, acting_as
 
 from heartbleed_audit import events
 from heartbleed_audit.demo import sample_account
 from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
-FUNCTION_ARN = f"arn:aws:iam::{events.ACCOUNT_ID}:user/rule-function"  # the function's identity (acting_as)
+FUNCTION_ARN = f"arn:aws:iam::{events.ACCOUNT_ID}:user/{FUNCTION_USER}"  # the function's identity (acting_as)
 ROUTES = {
     # route: (rule parameters, the role rdklib assumes)
     "rdk default (executionRoleArn)": ({}, "config-role"),

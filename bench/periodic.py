@@ -1,0 +1,165 @@
+"""The benchmark's periodic runs: the rule at the IAM quota's scale against the seed's procedure, under
+GetServerCertificate limits and against bare boto3 (the floor); with them, a change event's calls and
+the handler's import time. bench/run.py composes them (`python -m bench.run`).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from heartbleed_audit import events
+from heartbleed_audit.double import AwsDouble
+
+from .runs import IAM_033, Run, bound, build_account, containers, periodic, run_once
+
+FLOOR_REPEATS = 5  # rule and bare boto3 runs, in turn; the worst ratio is reported
+
+
+def single_account(aws: AwsDouble, sizes: list[int], latency_ms: float, rates: list[float]) -> dict[str, Any]:
+    """The periodic table (each N, unloaded and at latency_ms), then on the largest account at
+    latency_ms a change event's calls and the rate-limited runs."""
+    lines = []
+    for size in sizes:
+        aws.reset()
+        build_account(aws, size)
+        run_once(aws, "warm-up", size, periodic(aws))  # leaves the N rows a steady state has
+        for latency in (0.0, latency_ms):
+            aws.conditions.latency = latency / 1000
+            rule = run_once(aws, "rule", size, periodic(aws))
+            base = run_once(aws, "baseline", size, periodic(aws), "baseline")
+            # Body check off at IAM-033's cutoff: the rule must then judge exactly as the baseline.
+            off = run_once(aws, "rule, body check off, IAM-033 cutoff", size, periodic(aws, IAM_033))
+            if off.verdicts != base.verdicts:
+                raise AssertionError(f"N={size}: the rule at IAM-033's settings and the baseline disagree")
+            lines.append(
+                {
+                    "rule": asdict(rule),
+                    "baseline": asdict(base),
+                    "body_check_off": asdict(off),
+                    "ratio": base.wall / rule.wall,
+                }
+            )
+            for entry in (rule, base, off):
+                entry.verdicts = {}
+            print(_row(rule, base, off), flush=True)
+    size = max(sizes)
+    aws.conditions.latency = latency_ms / 1000
+    change = change_events(aws)
+    limited = []
+    for rate in rates:
+        aws.conditions.limit("iam:GetServerCertificate", rate)
+        run = run_once(aws, f"rule, {rate:g} GetServerCertificate/s", size, periodic(aws))
+        floor = size / rate
+        complete = len(run.verdicts) == size and set(run.verdicts.values()) <= {"COMPLIANT", "NON_COMPLIANT"}
+        run.verdicts = {}
+        limited.append({**asdict(run), "rate": rate, "floor": floor, "bound": bound(size, rate), "complete": complete})
+        print(
+            f"R={rate:g}/s: {run.wall:.1f} s (floor {floor:.0f} s, bound {bound(size, rate):.1f} s), "
+            f"throttled {run.throttled}, complete {complete}",
+            flush=True,
+        )
+    aws.conditions.limit("iam:GetServerCertificate", None)
+    return {"periodic": lines, "rate_limited": limited, "change_events": change}
+
+
+def floor_runs(aws: AwsDouble, size: int, latency_ms: float, repeats: int = FLOOR_REPEATS) -> list[dict[str, Any]]:
+    """The rule against bare boto3 making the same calls, run by run in the same double, body check on
+    and off: the worst ratio of the repeats, and the rule's CPU seconds per certificate (its worst)."""
+    aws.reset()
+    build_account(aws, size)
+    run_once(aws, "warm-up", size, periodic(aws))  # the N earlier rows of a steady state
+    aws.conditions.latency = latency_ms / 1000
+    lines = []
+    for body in (True, False):
+        parameters = {} if body else {"CheckCertificateBody": "false"}
+        pairs = [
+            (
+                run_once(aws, "rule", size, periodic(aws, parameters)),
+                run_once(aws, "floor", size, periodic(aws, parameters), "floor"),
+            )
+            for _ in range(repeats)
+        ]
+        rule = max(pairs, key=lambda pair: pair[0].wall / pair[1].wall)
+        line = {
+            "size": size,
+            "latency_ms": latency_ms,
+            "body": body,
+            "repeats": repeats,
+            "rule_wall": rule[0].wall,
+            "floor_wall": rule[1].wall,
+            "ratio": rule[0].wall / rule[1].wall,
+            "ratios": [r.wall / f.wall for r, f in pairs],
+            "rule_calls": sum(rule[0].calls.values()),
+            "floor_calls": sum(rule[1].calls.values()),
+            "calls": rule[0].calls,
+            "cpu_per_certificate_ms": max(r.cpu for r, _ in pairs) / size * 1000,
+            "floor_cpu_per_certificate_ms": max(f.cpu for _, f in pairs) / size * 1000,
+        }
+        lines.append(line)
+        print(
+            f"N={size} {latency_ms:g} ms, body check {'on' if body else 'off'}: rule / bare boto3 worst of {repeats} "
+            f"x{line['ratio']:.2f} ({line['rule_wall']:.2f} s / {line['floor_wall']:.2f} s), "
+            f"{line['rule_calls']} calls (floor {line['floor_calls']}), "
+            f"CPU {line['cpu_per_certificate_ms']:.2f} ms per certificate "
+            f"(floor {line['floor_cpu_per_certificate_ms']:.2f})",
+            flush=True,
+        )
+    aws.conditions.latency = 0.0
+    return lines
+
+
+def import_cost(repeats: int = 7) -> dict[str, float]:
+    """Median import time in a fresh interpreter: the handler module against boto3 alone."""
+
+    def timed(module: str) -> float:
+        code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+        out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True)
+        return float(out.stdout)
+
+    handler = statistics.median(timed("HeartbleedServerCertificate") for _ in range(repeats))
+    boto3 = statistics.median(timed("boto3") for _ in range(repeats))
+    return {"handler_ms": handler * 1000, "boto3_ms": boto3 * 1000, "ratio": handler / boto3}
+
+
+def change_events(aws: AwsDouble) -> list[dict[str, Any]]:
+    """A change event's IAM calls: body check off; on, in a cold container and in a warm one."""
+    iam = aws.client("iam")
+    with aws.environment():
+        name = iam.list_server_certificates(MaxItems=1)["ServerCertificateMetadataList"][0]["ServerCertificateName"]
+        arn = iam.get_server_certificate(ServerCertificateName=name)["ServerCertificate"]["ServerCertificateMetadata"][
+            "Arn"
+        ]
+    item = events.configuration_item(name, arn)
+    off = {**events.LOCAL_ROLE, "CheckCertificateBody": "false"}
+    results = []
+    cases = [
+        ("body check off", [events.change_event(item, aws.result_token(events.RULE_NAME), off)]),
+        (
+            "body check on, cold then warm container",
+            [
+                events.change_event(item, aws.result_token(events.RULE_NAME), events.LOCAL_ROLE),
+                events.change_event(item, aws.result_token(events.RULE_NAME), events.LOCAL_ROLE),
+            ],
+        ),
+    ]
+    for label, event_list in cases:
+        for index, (result, calls, _) in enumerate(containers(aws, event_list)):
+            state = "" if len(event_list) == 1 else (" (cold)" if index == 0 else " (warm)")
+            iam_calls = sum(count for action, count in calls.items() if action.startswith("iam:"))
+            results.append({"case": label + state, "wall": result["wall"], "calls": calls, "iam_calls": iam_calls})
+            print(f"change event, {label}{state}: {iam_calls} IAM calls {calls}, {result['wall']:.2f} s", flush=True)
+    return results
+
+
+def _row(rule: Run, base: Run, off: Run) -> str:
+    calls = ", ".join(f"{k.split(':')[1]} {v}" for k, v in sorted(rule.calls.items()))
+    return (
+        f"N={rule.size:>4} latency {rule.latency_ms:>2.0f} ms: "
+        f"rule {rule.wall:6.2f} s ({calls}; {rule.rss_mib:.0f} MiB), "
+        f"baseline {base.wall:6.2f} s ({sum(base.calls.values())} calls), x{base.wall / rule.wall:.1f}; "
+        f"body check off {off.wall:.2f} s ({sum(off.calls.values())} calls)"
+    )
