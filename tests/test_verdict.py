@@ -190,3 +190,29 @@ def test_read_body_refuses_what_is_not_a_certificate_without_echoing_it(body: st
     assert "not a PEM X.509 certificate" in str(error.value)
     if body:
         assert body not in str(error.value)
+
+
+# What cryptography's Rust parser raises on some inputs: pyo3_runtime.PanicException, a BaseException.
+PanicException = type("PanicException", (BaseException,), {"__module__": "pyo3_runtime"})
+
+
+@pytest.mark.parametrize("raised", [PanicException("panicked"), NotImplementedError("odd"), TypeError("odd")])
+def test_read_body_turns_whatever_the_parser_raises_into_a_body_error(
+    raised: BaseException, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def parser(data: bytes) -> None:
+        raise raised
+
+    monkeypatch.setattr("cryptography.x509.load_pem_x509_certificate", parser)
+    with pytest.raises(BodyError, match=type(raised).__name__):
+        read_body(issue("odd.example.com", utc(2020, 1, 1)).body)
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt(), SystemExit(1)])
+def test_read_body_lets_what_is_not_a_refusal_through(raised: BaseException, monkeypatch: pytest.MonkeyPatch) -> None:
+    def parser(data: bytes) -> None:
+        raise raised
+
+    monkeypatch.setattr("cryptography.x509.load_pem_x509_certificate", parser)
+    with pytest.raises(type(raised)):
+        read_body(issue("odd.example.com", utc(2020, 1, 1)).body)

@@ -56,20 +56,31 @@ class CertificateEvidence:
     body_problem: str | None = None
 
 
+def refused_by_parser(error: BaseException) -> bool:
+    """Whether error is a parser's refusal of its input: any Exception, or the panic of cryptography's
+    Rust parser (pyo3_runtime.PanicException derives from BaseException, so `except Exception` misses it).
+    KeyboardInterrupt, SystemExit and the rest are not refusals and must propagate."""
+    kind = type(error)
+    return isinstance(error, Exception) or (kind.__module__, kind.__name__) == ("pyo3_runtime", "PanicException")
+
+
 def read_body(pem: str) -> BodyFacts:
-    """Parse the first certificate of a PEM body; raise BodyError if it is not one."""
+    """Parse the first certificate of a PEM body; raise BodyError if it is not one.
+
+    Whatever the parser raises on a body is a BodyError: one odd body is missing evidence for its own
+    certificate (NON_COMPLIANT), never a failed run for the whole account.
+    """
     # cryptography is imported here, not at module load, to keep the Lambda cold start small.
     from cryptography import x509
-    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     try:
         cert = x509.load_pem_x509_certificate(pem.strip().encode("ascii"))
         spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm) as error:
+        not_before = cert.not_valid_before_utc.astimezone(UTC)
+    except BaseException as error:  # caught by name below: only refusals become BodyError
+        if not refused_by_parser(error):
+            raise
         # The message names the failure, never the body (certificate bodies stay out of logs).
         raise BodyError(f"not a PEM X.509 certificate ({type(error).__name__})") from None
-    return BodyFacts(
-        not_before=cert.not_valid_before_utc.astimezone(UTC),
-        key_fingerprint=hashlib.sha256(spki).hexdigest(),
-    )
+    return BodyFacts(not_before=not_before, key_fingerprint=hashlib.sha256(spki).hexdigest())

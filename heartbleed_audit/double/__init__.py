@@ -182,6 +182,11 @@ class AwsDouble:
         meta: dict[str, Any] = response["ServerCertificateMetadata"]
         return meta
 
+    def accepted_earlier(self, name: str, body: str, *, uploaded: datetime, account: str = ACCOUNT_ID) -> None:
+        """A server certificate that IAM accepted at `uploaded` and returns as stored, whatever today's
+        parsers make of its body: real accounts hold bodies that an older validation let through."""
+        iam_server_certificates.store(iam_backends[account]["aws"], name, body, at=uploaded)
+
     def set_certificate_quota(self, quota: int) -> None:
         """Raise the account's server certificate quota, as a Service Quotas request would (20 to 1000)."""
         if not iam_server_certificates.DEFAULT_QUOTA <= quota <= iam_server_certificates.MAX_QUOTA:

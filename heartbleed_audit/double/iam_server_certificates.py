@@ -49,6 +49,8 @@ from moto.iam.exceptions import (
 from moto.iam.models import Certificate, IAMBackend
 from moto.iam.responses import IamResponse
 
+from heartbleed.certificate import refused_by_parser
+
 DEFAULT_QUOTA, MAX_QUOTA = 20, 1000  # IAM quotas: server certificates per account, default and adjustable to
 _NAME = re.compile(r"[\w+=,.@-]{1,128}")
 _PATH = re.compile(r"/|/[\u0021-\u007E]{1,510}/")
@@ -139,12 +141,30 @@ def _upload(
         raise LimitExceededException(f"Cannot exceed quota for ServerCertificatesPerAccount: {state.quota}")
     at = state.clock or datetime.now(UTC)
     _validate(cert_body, private_key, cert_chain, at)
+    return store(self, cert_name, cert_body, private_key, cert_chain, path, at)
+
+
+def store(
+    backend: IAMBackend,
+    name: str,
+    body: str,
+    private_key: str = "",
+    chain: str | None = None,
+    path: str | None = None,
+    at: datetime | None = None,
+) -> Certificate:
+    """Keep a server certificate as IAM does once it has accepted it, with no check of the body.
+
+    Uploads come here after _validate; AwsDouble.accepted_earlier comes here directly, for bodies that
+    IAM's validation of an earlier day let through and today's parsers may refuse.
+    """
+    state = state_of(backend)
     certificate_id = _certificate_id()
-    cert = Certificate(self.account_id, self.region_name, cert_name, cert_body, private_key, cert_chain, path)
-    self.certificates[certificate_id] = cert
-    state.ids[cert_name] = certificate_id
-    state.upload_dates[cert_name] = at
-    state.deleted.pop(cert_name, None)
+    cert = Certificate(backend.account_id, backend.region_name, name, body, private_key, chain, path)
+    backend.certificates[certificate_id] = cert
+    state.ids[name] = certificate_id
+    state.upload_dates[name] = at or state.clock or datetime.now(UTC)
+    state.deleted.pop(name, None)
     return cert
 
 
@@ -156,17 +176,26 @@ def _delete(self: IAMBackend, name: str) -> None:
     state.deleted[name] = self.certificates.pop(certificate_id)
 
 
+def _expiration(body: str) -> datetime | None:
+    try:
+        return x509.load_pem_x509_certificate(body.encode()).not_valid_after_utc
+    except BaseException as error:  # a body stored unchecked (see store) may be unreadable
+        if not refused_by_parser(error):
+            raise
+        return None
+
+
 def metadata(backend: IAMBackend, cert: Certificate) -> dict[str, Any]:
     state = state_of(backend)
-    not_after = x509.load_pem_x509_certificate(cert.cert_body.encode()).not_valid_after_utc
-    return {
+    listed = {
         "Path": cert.path,
         "ServerCertificateName": cert.cert_name,
         "ServerCertificateId": state.ids[cert.cert_name],
         "Arn": cert.arn,
         "UploadDate": state.upload_dates[cert.cert_name],
-        "Expiration": not_after,
     }
+    expiration = _expiration(cert.cert_body)
+    return listed if expiration is None else {**listed, "Expiration": expiration}  # optional in the model
 
 
 def _list(self: IamResponse) -> ActionResult:
