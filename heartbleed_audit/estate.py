@@ -25,6 +25,7 @@ from heartbleed.account import deleted_verdicts
 from heartbleed.certificate import CertificateEvidence
 from heartbleed.clients import CLIENT_CONFIG
 from heartbleed.iam import gather_evidence, list_certificates
+from heartbleed.organization_guard import active_accounts
 from heartbleed.parameters import RuleParameters
 from heartbleed.verdict import Verdict, evaluate_account
 
@@ -91,14 +92,8 @@ def caller(clients: Clients) -> tuple[str, str]:
 
 
 def organization_accounts(clients: Clients) -> list[str]:
-    """The organization's ACTIVE accounts (Organizations ListAccounts, every page)."""
-    accounts = []
-    for page in clients.client("organizations").get_paginator("list_accounts").paginate():
-        for account in page["Accounts"]:
-            # State replaced Status in 2025; either says ACTIVE for an account that can be read.
-            if (account.get("State") or account.get("Status")) == "ACTIVE":
-                accounts.append(account["Id"])
-    return sorted(accounts)
+    """The organization's ACTIVE accounts, by the organization guard's own rule."""
+    return sorted(active_accounts(clients.client("organizations")))
 
 
 def _gather(

@@ -24,7 +24,7 @@ from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
 
 from heartbleed.organization_guard import forget
-from heartbleed_audit import events
+from heartbleed_audit import estate, events
 from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 from HeartbleedServerCertificate import lambda_handler
@@ -138,13 +138,42 @@ def test_an_outsider_account_is_refused_before_any_call(
         aws.conditions.reset_counts()  # from here on, only the function's calls
         response = invoke(aws, OUTSIDER)
     assert isinstance(response, dict) and response["customerErrorCode"] == "AccessDeniedException", response
-    assert f"account {OUTSIDER} is not in this function's organization" in response["customerErrorMessage"]
+    assert (
+        f"account {OUTSIDER} is not an ACTIVE account of this function's organization"
+        in response["customerErrorMessage"]
+    )
     calls = dict(aws.conditions.calls)
     assert calls == {"organizations:ListAccounts": 1}  # no AssumeRole, no IAM read, no PutEvaluations
     assert aws.put_calls(OUTSIDER) == []
     assert any(f"refused an event from account {OUTSIDER}" in r.getMessage() for r in caplog.records)
     summary = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith('{"api_calls"')]
     assert summary and summary[-1]["outcome"] == "error"
+
+
+def test_a_suspended_member_is_refused_as_the_estate_audit_leaves_it_out(
+    aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    first, second, _ = organization.members
+    aws.client("organizations").close_account(AccountId=second)  # SUSPENDED, then closed
+    with as_central_function(aws, organization, monkeypatch):
+        assert isinstance(invoke(aws, first), list)
+        refused = invoke(aws, second)
+    assert isinstance(refused, dict) and refused["customerErrorCode"] == "AccessDeniedException", refused
+    assert aws.put_calls(second) == []
+    clients = estate.Clients(boto3.session.Session(), aws.endpoint_url, "us-east-1")
+    assert estate.organization_accounts(clients) == sorted([ACCOUNT_ID, first, organization.members[2]])
+
+
+def test_when_the_member_list_cannot_be_read_the_event_is_refused(
+    aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = organization.members[0]
+    aws.conditions.inject("organizations:ListAccounts", "denied")
+    with as_central_function(aws, organization, monkeypatch):
+        response = invoke(aws, first)
+    assert isinstance(response, dict) and response["customerErrorCode"] == "AccessDeniedException", response
+    assert "organizations:ListAccounts failed" in response["customerErrorMessage"]
+    assert aws.put_calls(first) == []
 
 
 def test_the_member_list_is_kept_per_container(

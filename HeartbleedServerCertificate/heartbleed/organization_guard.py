@@ -4,8 +4,9 @@ Config in every member account invokes the central function, so its invoke permi
 cannot name one source account. An event from another account's Config would make the
 function assume a role of that account's choosing and spend its concurrency. So an event
 whose accountId is not the function's own account is served only if Organizations lists
-that account as a member of the function's organization (ListAccounts, which the
+that account as an ACTIVE member of the function's organization (ListAccounts, which the
 management account or a delegated administrator, where the central function runs, may call).
+active_accounts is also how the CLI's organization audit chooses its accounts: one rule for both.
 The list is kept per container and read again, at most once a minute, for an account it lacks.
 """
 
@@ -43,11 +44,15 @@ def own_account(context: Any) -> str | None:
     return arn.split(":")[4] if isinstance(arn, str) and arn.count(":") >= 5 else None
 
 
-def _organization_accounts() -> frozenset[str]:
-    organizations = boto3.client("organizations")
+def active_accounts(organizations: Any) -> frozenset[str]:
+    """The organization's ACTIVE accounts (ListAccounts, every page), through an Organizations client.
+
+    A suspended, closing or closed account can be neither read nor served: its roles are unusable.
+    """
     accounts: set[str] = set()
     for page in organizations.get_paginator("list_accounts").paginate():
-        accounts.update(account["Id"] for account in page["Accounts"])
+        # State replaced Status in 2025; either says ACTIVE for an account in use.
+        accounts.update(a["Id"] for a in page["Accounts"] if (a.get("State") or a.get("Status")) == "ACTIVE")
     return frozenset(accounts)
 
 
@@ -60,7 +65,7 @@ def check_account(event_account: str, context: Any) -> None:
         stale = time.monotonic() - _MEMBERS.read_at > REFRESH_AFTER_S
         if event_account not in _MEMBERS.accounts and stale:
             try:
-                _MEMBERS.accounts = _organization_accounts()
+                _MEMBERS.accounts = active_accounts(boto3.client("organizations"))
             except (ClientError, BotoCoreError) as error:
                 raise NotInOrganization(
                     f"cannot check that account {event_account} belongs to this organization "
@@ -68,10 +73,10 @@ def check_account(event_account: str, context: Any) -> None:
                 ) from None
             _MEMBERS.read_at = time.monotonic()
         if event_account not in _MEMBERS.accounts:
-            LOG.warning("refused an event from account %s, which is not in this organization", event_account)
+            LOG.warning("refused an event from account %s, not an ACTIVE account of this organization", event_account)
             raise NotInOrganization(
-                f"account {event_account} is not in this function's organization: the event was refused, "
-                "nothing was read or reported"
+                f"account {event_account} is not an ACTIVE account of this function's organization: "
+                "the event was refused, nothing was read or reported"
             )
 
 
