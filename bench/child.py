@@ -14,7 +14,12 @@ ruleParameters; the rule at IAM_033 (bench/runs.py) must agree with it exactly.
 --floor is bare boto3 making the rule's calls and nothing else: a fresh session,
 one list, every body read as many at a time as the rule reads them, when the event's
 CheckCertificateBody is not "false", and the same verdicts sent 100 per call.
-No parsing, no judgement, no clean-up: the floor the rule is measured against.
+No parsing of certificates, no judgement, no clean-up: the floor the rule is measured against.
+It shares with the rule only how boto3 is set up, through botocore's documented
+extension points (heartbleed/clients.py): the same client Config (retries, timeouts,
+pool size), the same response timestamp parser (sdk_session), and OrderingTimestamp
+passed as a datetime. Without them the floor parsed every timestamp with dateutil,
+which the rule does not, so rule / floor also measured that setup, not the rule's work.
 
 Each result line also carries the CPU seconds (user + system) this process spent
 on the event, which is the rule's own: the AWS double serves from the parent.
@@ -31,7 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from heartbleed.iam import MAX_CONCURRENT_READS  # a constant only: the floor shares no code with the rule
+# The floor shares the rule's SDK set-up and read concurrency, none of its logic.
+from heartbleed.clients import CLIENT_CONFIG, parse_timestamp, sdk_session
+from heartbleed.iam import MAX_CONCURRENT_READS
 
 # The seed (IAM-033): a certificate uploaded before 1 April 2014 is vulnerable.
 SEED_CUTOFF = datetime(2014, 4, 1, tzinfo=UTC)
@@ -69,14 +76,17 @@ def _baseline(event: dict[str, Any]) -> list[dict[str, Any]]:
     return sent
 
 
-def _floor(event: dict[str, Any]) -> list[dict[str, Any]]:
-    """The same IAM and Config calls as the rule, from a fresh session, with nothing around them."""
+def floor_clients() -> tuple[Any, Any]:
+    """IAM and Config clients of a fresh session, set up as the rule's are (heartbleed/clients.py)."""
     import boto3
-    from botocore.config import Config
 
-    session = boto3.session.Session()
-    iam: Any = session.client("iam", config=Config(max_pool_connections=MAX_CONCURRENT_READS))
-    config: Any = session.client("config")
+    session = boto3.session.Session(botocore_session=sdk_session())
+    return session.client("iam", config=CLIENT_CONFIG), session.client("config", config=CLIENT_CONFIG)
+
+
+def floor(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same IAM and Config calls as the rule, from a fresh session, with nothing around them."""
+    iam, config = floor_clients()
     listed = iam.list_server_certificates(MaxItems=1000)["ServerCertificateMetadataList"]
     if json.loads(event.get("ruleParameters") or "{}").get("CheckCertificateBody", "true") != "false":
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_READS) as pool:
@@ -85,7 +95,8 @@ def _floor(event: dict[str, Any]) -> list[dict[str, Any]]:
                     lambda raw: iam.get_server_certificate(ServerCertificateName=raw["ServerCertificateName"]), listed
                 )
             )
-    stamp = json.loads(event["invokingEvent"])["notificationCreationTime"]
+    # A datetime, as the rule sends it: botocore would parse a string with dateutil, twice per evaluation.
+    stamp = parse_timestamp(json.loads(event["invokingEvent"])["notificationCreationTime"])
     sent = [
         {
             "ComplianceResourceType": "AWS::IAM::ServerCertificate",
@@ -131,7 +142,7 @@ def main() -> None:
     else:
         import boto3  # noqa: F401
 
-        handler = _baseline if mode == "baseline" else _floor
+        handler = _baseline if mode == "baseline" else floor
     for index, event in enumerate(events):
         if index:
             print("ready", flush=True)

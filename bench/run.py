@@ -8,6 +8,7 @@ share is bench/runs.py) and writes their lines to --out. Run from the project ro
     python -m bench.run --skip-pacing         everything but the pacing lines, which are kept from --out
     python -m bench.run --organization-only   the organization line alone (bench/organization.py)
     python -m bench.run --storm-only          the change-event storm alone (bench/storm.py)
+    python -m bench.run --floor-only          the rule against bare boto3 alone (bench/periodic.py)
     python -m bench.run --pacing-only [--sizes 100 300] [--repeats 10]   throttles answered at once (bench/pacing.py)
 
 The --*-only runs merge their lines into --out; `make bench` then renders the README's figures from it
@@ -29,9 +30,11 @@ from heartbleed_audit.double import AwsDouble
 
 from .organization import organization_runs
 from .pacing import pacing_runs
-from .periodic import floor_runs, import_cost, single_account
+from .periodic import floor_lines, import_cost, single_account
 from .sizing import sizing_lines
 from .storm import storm_runs
+
+SIZES = [20, 100, 1000]  # the periodic table's N; the floor and the rate limits run at the largest
 
 
 def benchmark(sizes: list[int], latency_ms: float, rates: list[float], quick: bool = False) -> dict[str, Any]:
@@ -44,7 +47,7 @@ def benchmark(sizes: list[int], latency_ms: float, rates: list[float], quick: bo
         report |= single_account(aws, sizes, latency_ms, rates)
         report["organization"] = organization_runs(aws, latency_ms)
         if not quick:
-            report["floor"] = floor_runs(aws, max(sizes), latency_ms)
+            report["floor"] = floor_lines(aws, max(sizes), latency_ms)
     report["import"] = import_cost()
     report["sizing"] = sizing_lines(report, latency_ms)
     return report
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--pacing-only", action="store_true", help="only the pacing lines, merged into --out")
     parser.add_argument("--storm-only", action="store_true", help="only the change-event storm, merged into --out")
+    parser.add_argument("--floor-only", action="store_true", help="only the floor lines, merged into --out")
     parser.add_argument(
         "--skip-pacing", action="store_true", help="everything but the pacing lines (45 minutes), kept from --out"
     )
@@ -72,11 +76,17 @@ def main(argv: list[str] | None = None) -> None:
     def pacing(aws: AwsDouble) -> list[dict[str, Any]]:
         return pacing_runs(aws, args.sizes, args.repeats)
 
-    partial = {"pacing": args.pacing_only, "organization": args.organization_only, "storm": args.storm_only}
+    partial = {
+        "pacing": args.pacing_only,
+        "organization": args.organization_only,
+        "storm": args.storm_only,
+        "floor": args.floor_only,
+    }
     runs: dict[str, Callable[[AwsDouble], Any]] = {
         "pacing": pacing,
         "organization": lambda aws: organization_runs(aws, args.latency_ms),
         "storm": storm_runs,
+        "floor": lambda aws: floor_lines(aws, max(SIZES), args.latency_ms),
     }
     if any(partial.values()):
         report = earlier
@@ -85,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
                 if chosen:
                     report[key] = runs[key](aws)
     else:
-        sizes, rates = ([20, 100], []) if args.quick else ([20, 100, 1000], args.rates)
+        sizes, rates = ([20, 100], []) if args.quick else (SIZES, args.rates)
         report = benchmark(sizes, args.latency_ms, rates, quick=args.quick)
         print(
             f"import: handler {report['import']['handler_ms']:.0f} ms, boto3 {report['import']['boto3_ms']:.0f} ms, "

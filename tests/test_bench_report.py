@@ -34,6 +34,8 @@ def test_a_partial_results_renders_only_what_it_holds() -> None:
         "floor_wall": 2.9,
         "floor_calls": 11,
         "cpu_per_certificate_ms": 0.42,
+        "floor_cpu_per_certificate_ms": 0.4,
+        "cpu_ratio": 1.1,
         "repeats": 3,
     }
     text = bench_report.render(
@@ -45,9 +47,10 @@ def test_a_partial_results_renders_only_what_it_holds() -> None:
         }
     )
     lines = text.splitlines()
-    assert "| 1,000 | 50 ms | on | 3.10 s | 2.90 s | 1.07 | 1,021 | 1,011 | 0.42 ms | 3 |" in lines
+    assert "| 1,000 | 50 ms | on | 3.10 s | 2.90 s | 1.07 | 1,021 | 1,011 | 0.42 ms | 0.40 ms | 1.10 | 3 |" in lines
     # Over both targets (1.15 and 12 calls) at N=1,000 and 50 ms: marked, not hidden.
-    assert "| 1,000 | 50 ms | off | 3.10 s | 2.90 s | **1.20** (missed) | **21** (missed) | 11 | 0.42 ms | 3 |" in lines
+    missed = "**1.20** (missed) | **21** (missed)"
+    assert f"| 1,000 | 50 ms | off | 3.10 s | 2.90 s | {missed} | 11 | 0.42 ms | 0.40 ms | 1.10 | 3 |" in lines
     assert "Measured on" not in text and "Rate limits" not in text and "Other figures" not in text
 
 

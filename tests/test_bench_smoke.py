@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from bench import child
 from bench.pacing import pacing_runs
 from bench.periodic import floor_runs
 from bench.runs import IAM_033, build_account, expected_calls, periodic, run_once
+from heartbleed.clients import install_client_defaults
 from heartbleed_audit.double import AwsDouble
 
 
@@ -53,3 +60,20 @@ def test_the_floor_makes_the_rules_calls_without_the_clean_up(aws: AwsDouble) ->
     assert (off["floor_calls"], off["rule_calls"]) == (2, 3)
     assert on["calls"] == expected_calls(20, prior=20, body=True)
     assert on["cpu_per_certificate_ms"] > off["cpu_per_certificate_ms"] > 0  # reading bodies costs CPU
+
+
+def test_the_floor_sets_up_boto3_as_the_rule_does(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> None:
+    # So that rule / floor measures the rule's own work, not a slower SDK set-up in the floor.
+    build_account(aws, 2)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # install_client_defaults replaces it
+    install_client_defaults()
+    rule = boto3.client("iam")
+    for client in child.floor_clients():
+        for setting in ("retries", "max_pool_connections", "connect_timeout", "read_timeout"):
+            assert getattr(client.meta.config, setting) == getattr(rule.meta.config, setting), setting
+    # The rule's parser gives datetime's own UTC; botocore's default (dateutil) gives tzutc().
+    for client in (rule, child.floor_clients()[0]):
+        listed = client.list_server_certificates()["ServerCertificateMetadataList"]
+        assert [meta["UploadDate"].tzinfo for meta in listed] == [UTC, UTC]
+    sent = child.floor(periodic(aws))
+    assert len(sent) == 2 and all(type(e["OrderingTimestamp"]) is datetime for e in sent)  # never parsed by botocore

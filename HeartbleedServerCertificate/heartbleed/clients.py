@@ -152,9 +152,16 @@ def _count_send(**kwargs: Any) -> None:
     _Container.calls.on_send(**kwargs)
 
 
-def _new_session() -> botocore.session.Session:
+def sdk_session() -> botocore.session.Session:
+    """A botocore session that parses response timestamps with parse_timestamp, and nothing else of the
+    rule's: what the benchmark's bare-boto3 floor shares with it (bench/child.py)."""
     session = botocore.session.get_session()
     session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
+    return session
+
+
+def _new_session() -> botocore.session.Session:
+    session = sdk_session()
     session.register("before-parameter-build.config-service.PutEvaluations", parse_ordering_timestamps)
     session.register("after-call.config-service.PutEvaluations", check_put_evaluations)
     session.register("before-call", _count_call)
