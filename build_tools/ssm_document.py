@@ -21,9 +21,10 @@ RUNTIME = "python3.11"  # the newest Python that aws:executeScript runs
 
 HEAD = f"""description: |-
   ### Delete an unused IAM server certificate (HeartbleedServerCertificate remediation)
-  Re-reads the certificate; refuses while a Classic Load Balancer or ELBv2 listener (in any enabled
-  Region) or a CloudFront distribution uses it, and while it is unexpired unless RequireExpired is
-  false; then deletes it, unless DryRun. It never uploads: re-keying needs your new certificate
+  Re-reads the certificate; refuses unless the rule's current result for the ARN is NON_COMPLIANT
+  and came after this certificate's upload (an ARN outlives a delete and re-upload), while a Classic
+  Load Balancer or ELBv2 listener (in any enabled Region) or a CloudFront distribution uses it, and
+  while it is unexpired unless RequireExpired is false; then deletes it, unless DryRun. It never uploads: re-keying needs your new certificate
   (heartbleed-audit replace). Built by `make rules` from heartbleed_audit/certificate_users.py.
 schemaVersion: "0.3"
 assumeRole: "{{{{ AutomationAssumeRole }}}}"
@@ -32,6 +33,10 @@ parameters:
     type: String
     description: The evaluation's resource ID, the certificate's ARN.
     allowedPattern: "^arn:aws[a-z-]*:iam::[0-9]{{12}}:server-certificate/.+$"
+  ConfigRuleName:
+    type: String
+    description: The rule whose NON_COMPLIANT result this acts on (the remediation configuration's rule).
+    allowedPattern: '^\\S.{{0,127}}$'
   AutomationAssumeRole:
     type: String
     description: The role the automation runs as (rules/heartbleed-rule.yaml's RemediationRole).
@@ -53,6 +58,7 @@ mainSteps:
       Handler: handler
       InputPayload:
         CertificateArn: "{{{{ CertificateArn }}}}"
+        ConfigRuleName: "{{{{ ConfigRuleName }}}}"
         RequireExpired: "{{{{ RequireExpired }}}}"
         DryRun: "{{{{ DryRun }}}}"
       Script: |-

@@ -4,20 +4,24 @@ Self-contained (the standard library and boto3 only): `make rules` inlines this 
 aws:executeScript step of rules/delete-unused-certificate.yaml, and heartbleed-audit replace
 imports it, so both find a certificate's users the same way.
 
-handler() is the step: it re-reads the certificate, refuses while anything uses it (in every
+handler() is the step: it re-reads the certificate, refuses unless the rule's current result for
+its ARN is NON_COMPLIANT and about this very certificate, refuses while anything uses it (in every
 enabled Region) or while it is unexpired (unless RequireExpired is false), then deletes it (unless
 DryRun). It never uploads, and it never sees private key material (IAM never returns it).
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations`: how aws:executeScript loads the script is not documented,
+and executed into a fresh namespace (no module in sys.modules), @dataclass cannot resolve string
+annotations. tests/test_remediation_document.py runs it both ways.
+"""
 
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 ClientMaker = Callable[[str, "str | None"], Any]  # (service, Region or None for the default) -> client
+RESOURCE_TYPE = "AWS::IAM::ServerCertificate"
 ARN = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):server-certificate(/(?:[\x21-\x7e]*/)?)([\w+=,.@-]{1,128})")
 
 
@@ -116,11 +120,44 @@ def _flag(value: Any, name: str) -> bool:
     raise Refused(f"{name} must be true or false, not {value!r}")
 
 
+def _judged(config: Any, rule: str, arn: str, uploaded: datetime) -> str:
+    """Refuse unless rule's current result for arn is NON_COMPLIANT and judged the certificate now there.
+
+    An ARN outlives a delete and a re-upload under the same name and path (heartbleed-audit replace
+    does that), so a row can name a certificate it never saw. Its OrderingTimestamp (the notification
+    or capture time, before the run read IAM) must come at least a second after this certificate's
+    UploadDate, which IAM gives to the second; ResultRecordedTime could follow a run that read the
+    old certificate while the new one was uploaded.
+    """
+    latest: dict[str, Any] | None = None
+    for page in config.get_paginator("get_compliance_details_by_config_rule").paginate(ConfigRuleName=rule):
+        for result in page["EvaluationResults"]:
+            qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
+            if (qualifier["ResourceType"], qualifier["ResourceId"]) == (RESOURCE_TYPE, arn):
+                latest = result
+    if latest is None:
+        raise Refused(f"the rule {rule} has no result for {arn}: nothing done")
+    if latest["ComplianceType"] != "NON_COMPLIANT":
+        raise Refused(f"the rule {rule} now finds {arn} {latest['ComplianceType']}, not NON_COMPLIANT: nothing done")
+    judged_at = latest["EvaluationResultIdentifier"]["OrderingTimestamp"]
+    if judged_at < uploaded + timedelta(seconds=1):
+        raise Refused(
+            f"the certificate now at {arn} was uploaded {uploaded:%Y-%m-%dT%H:%M:%SZ}, not before the "
+            f"NON_COMPLIANT result ({judged_at:%Y-%m-%dT%H:%M:%SZ}): that result judged an earlier certificate "
+            "under the same name; nothing done, wait for the rule to evaluate this one"
+        )
+    return f"result: {rule} found it NON_COMPLIANT at {judged_at:%Y-%m-%dT%H:%M:%SZ}, after its upload"
+
+
 def handler(events: dict[str, Any], context: Any, make_client: ClientMaker = _boto3_client) -> dict[str, Any]:
-    """Delete one IAM server certificate, by ARN, only when nothing uses it and (by default) it has expired."""
+    """Delete one IAM server certificate, by ARN, only when the rule found it NON_COMPLIANT, nothing uses it
+    and (by default) it has expired."""
     arn = str(events.get("CertificateArn", ""))
     require_expired = _flag(events.get("RequireExpired", True), "RequireExpired")
     dry_run = _flag(events.get("DryRun", False), "DryRun")
+    rule = str(events.get("ConfigRuleName", ""))
+    if not rule:
+        raise Refused("ConfigRuleName is missing: the name of the rule whose NON_COMPLIANT result this acts on")
     parts = ARN.fullmatch(arn)
     if not parts:
         raise Refused(
@@ -139,6 +176,7 @@ def handler(events: dict[str, Any], context: Any, make_client: ClientMaker = _bo
         return {"Outcome": "already deleted: nothing to do", "Checked": checked}
     if meta["Arn"] != arn:
         raise Refused(f"the certificate named {name} is now {meta['Arn']}, not {arn}: nothing done")
+    checked.append(_judged(make_client("config", None), rule, arn, meta["UploadDate"]))
     users = find_users(make_client, arn, meta["ServerCertificateId"])
     checked.append("users: Classic ELB and ELBv2 listeners in every enabled Region, CloudFront distributions")
     if users:

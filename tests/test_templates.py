@@ -238,11 +238,13 @@ def test_the_remediation_is_manual_by_default_and_retries_when_switched_on(name:
     assert 1 <= properties["MaximumAutomaticAttempts"] <= 25 and properties["RetryAttemptSeconds"] >= 1
     assert properties["TargetType"] == "SSM_DOCUMENT"
     assert properties["Parameters"]["CertificateArn"] == {"ResourceValue": {"Value": "RESOURCE_ID"}}
+    # The document acts only on the certificate that this rule's NON_COMPLIANT result judged.
+    assert properties["Parameters"]["ConfigRuleName"] == {"StaticValue": {"Values": [properties["ConfigRuleName"]]}}
     assert properties["Parameters"]["RequireExpired"] == {"StaticValue": {"Values": ["true"]}}
     assert properties["Parameters"]["DryRun"] == {"StaticValue": {"Values": ["false"]}}
 
 
-def test_the_remediation_role_may_delete_server_certificates_and_read_their_users_only() -> None:
+def test_the_remediation_role_may_delete_server_certificates_and_read_their_users_and_results_only() -> None:
     template = load("heartbleed-rule.yaml")
     statements = role_statements(template, "RemediationRole")
     granted = {(a, resource_text(s["Resource"])) for s in statements for a in as_list(s["Action"])}
@@ -250,6 +252,10 @@ def test_the_remediation_role_may_delete_server_certificates_and_read_their_user
     assert granted == {
         ("iam:GetServerCertificate", certificates),
         ("iam:DeleteServerCertificate", certificates),
+        (
+            "config:GetComplianceDetailsByConfigRule",
+            resource_text({"Fn::Sub": "arn:${AWS::Partition}:config:${AWS::Region}:${AWS::AccountId}:config-rule/*"}),
+        ),
         ("ec2:DescribeRegions", "*"),
         ("elasticloadbalancing:DescribeLoadBalancers", "*"),
         ("elasticloadbalancing:DescribeListeners", "*"),

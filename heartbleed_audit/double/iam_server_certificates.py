@@ -48,6 +48,7 @@ from moto.iam.exceptions import (
 )
 from moto.iam.models import Certificate, IAMBackend
 from moto.iam.responses import IamResponse
+from moto.utilities.utils import get_partition
 
 from heartbleed.certificate import refused_by_parser
 
@@ -255,12 +256,17 @@ _original_resource = IamResponse._determine_resource
 
 
 def _determine_resource(self: IamResponse) -> str:
-    """The certificate ARN for a request about one certificate, so IAM policy enforcement can match resource ARNs."""
+    """The certificate ARN for a request about one certificate, so IAM policy enforcement can match resource ARNs.
+
+    For a name that no certificate has, IAM still authorizes against the ARN the name would have (with
+    the default path), and only then answers NoSuchEntity; moto would check "*".
+    """
     if self._get_action() in ("GetServerCertificate", "DeleteServerCertificate"):
         name = self._get_param("ServerCertificateName")
         cert = next((c for c in self.backend.certificates.values() if c.cert_name == name), None)
         if cert is not None:
             return str(cert.arn)
+        return f"arn:{get_partition(self.region)}:iam::{self.current_account}:server-certificate/{name}"
     return str(_original_resource(self))
 
 
