@@ -294,3 +294,16 @@ def test_the_committed_script_runs_however_ssm_loads_it(
     result = namespace["handler"](inputs(meta["Arn"]), None)
     assert result["Outcome"] == f"deleted {meta['Arn']}"
     assert not exists(aws, "Legacy2013")
+
+
+def test_the_double_lists_a_listeners_extra_certificates_only_where_elbv2_does(aws: AwsDouble) -> None:
+    """DescribeListeners gives the default certificate; DescribeListenerCertificates adds the extra ones."""
+    meta = old_certificate(aws)
+    in_use_by(aws, "ALB extra certificate", meta)
+    elbv2 = aws.client("elbv2")
+    balancer = elbv2.describe_load_balancers(Names=["shop"])["LoadBalancers"][0]["LoadBalancerArn"]
+    (listener,) = elbv2.describe_listeners(LoadBalancerArn=balancer)["Listeners"]
+    other = f"arn:aws:iam::{ACCOUNT_ID}:server-certificate/Other"
+    assert listener["Certificates"] == [{"CertificateArn": other}]
+    listed = elbv2.describe_listener_certificates(ListenerArn=listener["ListenerArn"])["Certificates"]
+    assert listed == [{"CertificateArn": other, "IsDefault": True}, {"CertificateArn": meta["Arn"], "IsDefault": False}]

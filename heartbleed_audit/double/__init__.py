@@ -5,8 +5,8 @@
         aws.upload(...)           # a certificate with a chosen UploadDate
 
 The extensions (iam_server_certificates, config_evaluations, conditions, role_trust, acm_certificates,
-ec2_regions, signatures) patch
-moto's handlers in place, so the in-process mock and the server behave alike.
+ec2_regions, elbv2_listeners, signatures) patch moto's handlers in place, so the in-process mock and the
+server behave alike.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from . import (
     config_evaluations,
     dispatch,
     ec2_regions,
+    elbv2_listeners,
     iam_server_certificates,
     role_trust,
     signatures,
@@ -60,6 +61,7 @@ def install() -> None:
     role_trust.install()
     acm_certificates.install()
     ec2_regions.install()
+    elbv2_listeners.install()
     signatures.install()
 
 
