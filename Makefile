@@ -17,7 +17,7 @@ $(error $(python_refused))
 endif
 endif
 
-.PHONY: demo test lint typecheck bundle rdk-folder artifacts bench rules clean
+.PHONY: demo test lint typecheck checkov bundle rdk-folder artifacts bench rules clean
 
 # Editable installs in setuptools' strict mode: each module is linked into build/__editable__.*, a real
 # entry on sys.path, so the rule folder (a directory without __init__.py) cannot shadow the module of the
@@ -28,6 +28,8 @@ EDITABLE := --config-settings editable_mode=strict
 PACKAGE_DIRS := HeartbleedServerCertificate/heartbleed heartbleed_audit heartbleed_audit/demo heartbleed_audit/double
 # A user's installation: `pip install .` (no extra) into a clean venv, which tests/test_packaging.py inspects.
 USER_VENV := .venv-user
+# checkov, the IaC scanner, in a venv of its own: it pins a boto3 and botocore older than the project's.
+CHECKOV_VENV := .venv-checkov
 
 # A new virtual environment whenever the pins change.
 $(VENV)/.created: pyproject.toml
@@ -98,8 +100,20 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-test: $(VENV)/.installed lint typecheck artifacts
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	rm -rf $(CHECKOV_VENV)
+	python="$$(scripts/find-python3.12)" && "$$python" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+# Every template in rules/ against checkov's CloudFormation checks, offline (no platform download, no update
+# check); any failure fails the target. A skipped check carries its reason in the template's Metadata.
+CHECKOV_ARGS := --directory rules --framework cloudformation --skip-download --quiet --compact
+checkov: $(CHECKOV_VENV)/.installed
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov $(CHECKOV_ARGS)
+
+test: $(VENV)/.installed lint typecheck checkov artifacts
 	$(VENV)/bin/pytest
 
 clean:
-	rm -rf $(VENV) $(LAMBDA_VENV) $(USER_VENV) build dist
+	rm -rf $(VENV) $(LAMBDA_VENV) $(USER_VENV) $(CHECKOV_VENV) build dist

@@ -19,11 +19,13 @@ RULES = Path(__file__).resolve().parents[1] / "rules"
 
 
 def _resolve(value: Any, context: dict[str, str]) -> Any:
-    """Ref and Fn::Sub against the context (parameters and pseudo parameters; another resource
-    stands for its logical id); the rest as written."""
+    """Ref, Fn::Sub and Fn::GetAtt against the context (parameters and pseudo parameters; another resource
+    stands for its logical id, an attribute for what `_attributes` knows of it); the rest as written."""
     if isinstance(value, dict):
         if set(value) == {"Ref"}:
             return context.get(value["Ref"], value["Ref"])
+        if set(value) == {"Fn::GetAtt"}:
+            return context[".".join(value["Fn::GetAtt"])]
         if set(value) == {"Fn::Sub"}:
             return re.sub(r"\$\{([^}]+)\}", lambda m: context.get(m.group(1), m.group(1)), str(value["Fn::Sub"]))
         return {str(key): _resolve(item, context) for key, item in value.items()}
@@ -32,11 +34,24 @@ def _resolve(value: Any, context: dict[str, str]) -> Any:
     return str(value) if isinstance(value, str) else value
 
 
+def _attributes(body: dict[str, Any], context: dict[str, str]) -> dict[str, str]:
+    """The ARN of each SQS queue with a fixed name (the dead-letter queue a role may write), as
+    `Fn::GetAtt` gives it; roles refer to no other attribute."""
+    queues = {
+        logical: resource["Properties"]["QueueName"]
+        for logical, resource in body["Resources"].items()
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::SQS::Queue"
+    }
+    where = f"{context['AWS::Region']}:{context['AWS::AccountId']}"
+    return {f"{logical}.Arn": f"arn:{context['AWS::Partition']}:sqs:{where}:{name}" for logical, name in queues.items()}
+
+
 def create_roles(aws: AwsDouble, template: str, account: str, **parameters: str) -> dict[str, str]:
     """Create the template's AWS::IAM::Role resources in account; return their ARNs by logical id."""
     body: dict[str, Any] = cfn_yaml.load(str(RULES / template))
     context = {name: str(spec.get("Default", "")) for name, spec in body.get("Parameters", {}).items()}
     context |= {"AWS::Partition": "aws", "AWS::AccountId": account, "AWS::Region": "us-east-1", **parameters}
+    context |= _attributes(body, context)
     iam = aws.client("iam", account)
     made = {}
     for logical, resource in body["Resources"].items():

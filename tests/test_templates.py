@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import fnmatch
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +41,16 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# The dead-letter queue's name is fixed, like the function's, so the policy document can name it.
+QUEUE_NAME = "HeartbleedServerCertificate-failed-events"
+QUEUE_ARN = f"arn:aws:sqs:us-east-1:123456789012:{QUEUE_NAME}"
+GETATT_STAND_INS = {("DeadLetterQueue", "Arn"): QUEUE_ARN}
+FOURTEEN_DAYS = 14 * 24 * 3600  # SQS's longest retention
+
+
 def resource_text(value: Any) -> str:
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return GETATT_STAND_INS[tuple(value["Fn::GetAtt"])]
     text = value["Fn::Sub"] if isinstance(value, dict) else value
     for variable, stand_in in SUBSTITUTIONS.items():
         text = text.replace(variable, stand_in)
@@ -124,7 +135,10 @@ def test_the_organization_function_can_only_assume_the_member_role_list_members_
         "organizations:ListAccounts",  # the organization guard
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        "sqs:SendMessage",  # Lambda, keeping a failed event in the dead-letter queue
     }
+    (send,) = [s for s in statements if s["Action"] == "sqs:SendMessage"]
+    assert send["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
     assume = next(s for s in statements if s["Action"] == "sts:AssumeRole")
     assert assume["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${ExecutionRoleName}"}
     metadata = template["Resources"]["OrganizationRule"]["Properties"]["OrganizationCustomRuleMetadata"]
@@ -181,11 +195,13 @@ def test_the_standalone_stack_creates_in_moto_cloudformation(aws: AwsDouble) -> 
     stack = cloudformation.describe_stacks(StackName="heartbleed")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     summaries = cloudformation.list_stack_resources(StackName="heartbleed")["StackResourceSummaries"]
-    # moto 5.2 has no CloudFormation support for AWS::Config::ConfigRule or RemediationConfiguration (it
-    # lists blank entries for them); every other type is created.
+    # moto 5.2 has no CloudFormation support for AWS::Config::ConfigRule, RemediationConfiguration,
+    # AWS::CloudWatch::Alarm or AWS::Lambda::EventInvokeConfig (it lists blank entries for them); every other
+    # type is created. render() checks the alarms and the invoke configuration.
     created = {r["LogicalResourceId"]: r["ResourceType"] for r in summaries if r["LogicalResourceId"]}
     assert created == {
         "LogGroup": "AWS::Logs::LogGroup",
+        "DeadLetterQueue": "AWS::SQS::Queue",
         "FunctionRole": "AWS::IAM::Role",
         "Function": "AWS::Lambda::Function",
         "ConfigInvokePermission": "AWS::Lambda::Permission",
@@ -212,6 +228,15 @@ def test_the_standalone_stack_creates_in_moto_cloudformation(aws: AwsDouble) -> 
     for statement in inline["Statement"]:
         for action in as_list(statement["Action"]):
             assert all(allowed_by_document(action, resource) for resource in as_list(statement["Resource"]))
+    assert {"Sid": "KeepFailedEvents", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": QUEUE_ARN} in (
+        inline["Statement"]
+    )
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=QUEUE_NAME)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    assert attributes["Attributes"]["QueueArn"] == QUEUE_ARN
+    assert attributes["Attributes"]["MessageRetentionPeriod"] == str(FOURTEEN_DAYS)
+    assert attributes["Attributes"]["SqsManagedSseEnabled"] == "true"
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert outputs["FunctionArn"] == function["FunctionArn"]
 
@@ -312,3 +337,129 @@ def test_the_function_reserves_the_measured_concurrency_unless_told_not_to(name:
     assert render(name, "Function", ReservedConcurrency="4")["ReservedConcurrentExecutions"] == "4"
     # 0 reserves nothing: Lambda's own 0 would throttle every invocation and stop the rule.
     assert "ReservedConcurrentExecutions" not in render(name, "Function", ReservedConcurrency="0")
+
+
+FUNCTION_TEMPLATES = sorted(RESERVED)
+
+
+@pytest.mark.parametrize("name", FUNCTION_TEMPLATES)
+def test_a_failed_event_is_kept_14_days_in_an_encrypted_queue_that_only_the_function_role_may_write(
+    name: str,
+) -> None:
+    template = load(name)
+    resources = template["Resources"]
+    queue = resources["DeadLetterQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    # Lambda's dead-letter queue must be a standard queue; the policy document names it.
+    assert queue["Properties"] == {
+        "QueueName": QUEUE_NAME,
+        "MessageRetentionPeriod": FOURTEEN_DAYS,
+        "SqsManagedSseEnabled": True,
+    }
+    assert resources["Function"]["Properties"]["DeadLetterConfig"] == {
+        "TargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    }
+    sends = [
+        s for s in role_statements(template, "FunctionRole") if any(a.startswith("sqs:") for a in as_list(s["Action"]))
+    ]
+    assert sends == [
+        {
+            "Sid": "KeepFailedEvents",
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
+        }
+    ]
+    assert allowed_by_document("sqs:SendMessage", QUEUE_ARN)
+    assert not allowed_by_document("sqs:SendMessage", QUEUE_ARN.replace("failed-events", "other"))
+
+
+@pytest.mark.parametrize("name", FUNCTION_TEMPLATES)
+def test_alarms_watch_the_queue_depth_and_the_events_lambda_could_not_queue(name: str) -> None:
+    depth = render(name, "DeadLetterQueueAlarm")
+    assert (depth["Namespace"], depth["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert depth["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}]
+    lost = render(name, "DeadLetterErrorsAlarm")
+    assert (lost["Namespace"], lost["MetricName"]) == ("AWS/Lambda", "DeadLetterErrors")
+    assert lost["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "Function"}}]
+    for alarm in (depth, lost):
+        # One message, or one lost event, is enough.
+        assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["EvaluationPeriods"]) == (
+            "GreaterThanThreshold",
+            0,
+            1,
+        )
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert "AlarmActions" not in alarm
+    topic = "arn:aws:sns:us-east-1:123456789012:security-alerts"
+    for logical in ("DeadLetterQueueAlarm", "DeadLetterErrorsAlarm"):
+        assert render(name, logical, AlarmTopicArn=topic)["AlarmActions"] == [topic]
+
+
+# MaximumEventAgeInSeconds for each periodic frequency: one interval, at most Lambda's 6 hours.
+EVENT_AGE = {
+    "One_Hour": 3600,
+    "Three_Hours": 10800,
+    "Six_Hours": 21600,
+    "Twelve_Hours": 21600,
+    "TwentyFour_Hours": 21600,
+}
+
+
+@pytest.mark.parametrize("name", FUNCTION_TEMPLATES)
+def test_lambda_retries_twice_and_keeps_an_event_for_one_periodic_interval(name: str) -> None:
+    template = load(name)
+    frequencies = template["Parameters"]["MaximumExecutionFrequency"]["AllowedValues"]
+    assert sorted(frequencies) == sorted(EVENT_AGE)
+    timeout = template["Resources"]["Function"]["Properties"]["Timeout"]
+    for frequency in frequencies:
+        config = render(name, "FailedEventHandling", MaximumExecutionFrequency=frequency)
+        assert config["FunctionName"] == {"Ref": "Function"} and config["Qualifier"] == "$LATEST"
+        assert config["MaximumRetryAttempts"] == 2
+        age = config["MaximumEventAgeInSeconds"]
+        assert age == EVENT_AGE[frequency]
+        # Room for all three tries at the full timeout, with Lambda's 1 and 2 minutes between them.
+        assert 3 * timeout + 180 <= age <= 21600
+
+
+@pytest.mark.parametrize("name", FUNCTION_TEMPLATES)
+def test_the_log_group_uses_the_kms_key_only_when_one_is_given(name: str) -> None:
+    parameter = load(name)["Parameters"]["LogGroupKmsKeyArn"]
+    assert parameter["Default"] == ""
+    assert "KmsKeyId" not in render(name, "LogGroup")
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert render(name, "LogGroup", LogGroupKmsKeyArn=key)["KmsKeyId"] == key
+    # CloudWatch Logs takes a key ARN, not an alias or a bare id.
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch(key)
+    assert not pattern.fullmatch("alias/aws/logs") and not pattern.fullmatch("1234abcd-12ab-34cd-56ef-1234567890ab")
+
+
+@pytest.mark.parametrize("name", FUNCTION_TEMPLATES)
+def test_every_checkov_skip_states_its_reason(name: str) -> None:
+    skipped = {
+        (logical, skip["id"]): skip.get("comment", "")
+        for logical, resource in load(name)["Resources"].items()
+        if isinstance(resource, dict)
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    }
+    assert set(skipped) == {("Function", "CKV_AWS_117"), ("DeadLetterQueue", "CKV_AWS_27")}
+    assert all(len(reason) > 40 for reason in skipped.values()), skipped
+
+
+def test_checkov_fails_a_function_without_a_dead_letter_queue(tmp_path: Path) -> None:
+    """The gate of `make checkov` (its arguments, on a copy of the standalone template) can fail."""
+    checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
+    if not checkov.exists():
+        pytest.fail(".venv-checkov is missing: run `make checkov`")
+    arguments = re.search(r"^CHECKOV_ARGS := (.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert arguments is not None
+    argv = arguments.group(1).replace("--directory rules", f"--directory {tmp_path}").split()
+    text = (RULES / "heartbleed-rule.yaml").read_text()
+    without = text.replace("      DeadLetterConfig:\n        TargetArn: !GetAtt DeadLetterQueue.Arn\n", "")
+    assert without != text
+    (tmp_path / "heartbleed-rule.yaml").write_text(without)
+    environment = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
+    scan = subprocess.run([checkov, *argv], capture_output=True, text=True, timeout=300, env=environment)
+    assert scan.returncode == 1, scan.stdout + scan.stderr
+    assert "CKV_AWS_116" in scan.stdout and "Failed checks: 1," in scan.stdout
