@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from heartbleed_audit import events
@@ -94,6 +95,7 @@ def floor_runs(aws: AwsDouble, size: int, latency_ms: float, repeats: int = FLOO
         ]
         rule = max(pairs, key=lambda pair: pair[0].wall / pair[1].wall)
         line = {
+            "date": datetime.now(UTC).strftime("%Y-%m-%d"),  # --floor-only runs later than the rest
             "size": size,
             "latency_ms": latency_ms,
             "body": body,

@@ -117,8 +117,11 @@ def floor_section(results: Results) -> list[str]:
                 str(e["repeats"]),
             ]
         )
+    dates = sorted({e["date"] for e in entries if "date" in e} - {results.get("date")})
     intro = (
-        "**Against the floor.** The rule against bare boto3 making the same calls from a fresh session (the "
+        "**Against the floor**"
+        + (f" (measured on {words(dates)})" if dates else "")
+        + ". The rule against bare boto3 making the same calls from a fresh session (the "
         "list, N concurrent gets, N/100 puts), set up as the rule sets up boto3 (the same client Config: retries, "
         "timeouts, pool size; the rule's response timestamp parser instead of botocore's dateutil one; "
         "OrderingTimestamp as datetimes; `bench/child.py`), so that the ratio measures the rule's own work, "

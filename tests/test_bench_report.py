@@ -37,6 +37,7 @@ def test_a_partial_results_renders_only_what_it_holds() -> None:
         "floor_cpu_per_certificate_ms": 0.4,
         "cpu_ratio": 1.1,
         "repeats": 3,
+        "date": "2026-12-02",  # a --floor-only run, later than the rest
     }
     text = bench_report.render(
         {
@@ -51,6 +52,7 @@ def test_a_partial_results_renders_only_what_it_holds() -> None:
     # Over both targets (1.15 and 12 calls) at N=1,000 and 50 ms: marked, not hidden.
     missed = "**1.20** (missed) | **21** (missed)"
     assert f"| 1,000 | 50 ms | off | 3.10 s | 2.90 s | {missed} | 11 | 0.42 ms | 0.40 ms | 1.10 | 3 |" in lines
+    assert "**Against the floor** (measured on 2026-12-02). The rule against bare boto3" in text.replace("\n", " ")
     assert "Measured on" not in text and "Rate limits" not in text and "Other figures" not in text
 
 
