@@ -24,8 +24,9 @@ HEAD = f"""description: |-
   Re-reads the certificate; refuses unless the rule's current result for the ARN is NON_COMPLIANT
   and came after this certificate's upload (an ARN outlives a delete and re-upload), while a Classic
   Load Balancer or ELBv2 listener (in any enabled Region) or a CloudFront distribution uses it, and
-  while it is unexpired unless RequireExpired is false; then deletes it, unless DryRun. It never uploads: re-keying needs your new certificate
-  (heartbleed-audit replace). Built by `make rules` from heartbleed_audit/certificate_users.py.
+  while it is unexpired unless RequireExpired is false; then deletes it, unless DryRun. It never
+  uploads: re-keying needs your new certificate (heartbleed-audit replace). Built by `make rules`
+  from heartbleed_audit/certificate_users.py.
 schemaVersion: "0.3"
 assumeRole: "{{{{ AutomationAssumeRole }}}}"
 parameters:
