@@ -7,7 +7,7 @@ concurrently and turns each GetServerCertificate outcome into evidence.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -115,8 +115,10 @@ def _read_one(iam: IAMClient, meta: CertificateMetadata) -> CertificateEvidence 
     return CertificateEvidence(fresh, body=body)
 
 
-def _evidence(iam: IAMClient, meta: CertificateMetadata, deadline: Deadline) -> CertificateEvidence | None:
-    known = _remembered(meta)
+def _evidence(
+    iam: IAMClient, meta: CertificateMetadata, deadline: Deadline, ledger: Mapping[str, BodyFacts]
+) -> CertificateEvidence | None:
+    known = (ledger.get(meta.certificate_id) if meta.certificate_id else None) or _remembered(meta)
     if known:
         return CertificateEvidence(meta, body=known)
     deadline.check("reading certificate bodies")
@@ -129,13 +131,18 @@ def gather_evidence(
     read_bodies: bool,
     deadline: Deadline = NO_DEADLINE,
     progress: Callable[[int, int], None] | None = None,
+    known: Mapping[str, BodyFacts] | None = None,
 ) -> Gathered:
-    """Turn listed certificates into evidence, reading unknown bodies concurrently when asked."""
+    """Turn listed certificates into evidence, reading unknown bodies concurrently when asked.
+
+    known holds bodies' facts by ServerCertificateId from the key ledger: those are not read again.
+    """
     if not read_bodies:
         return Gathered([CertificateEvidence(meta) for meta in listed], [])
+    ledger = known or {}
     with paced(iam, "GetServerCertificate"), ThreadPoolExecutor(max_workers=MAX_CONCURRENT_READS) as pool:
         outcomes = []
-        for outcome in pool.map(lambda meta: _evidence(iam, meta, deadline), listed):
+        for outcome in pool.map(lambda meta: _evidence(iam, meta, deadline, ledger), listed):
             outcomes.append(outcome)
             if progress:  # the CLI's progress line: (read so far, total)
                 progress(len(outcomes), len(listed))

@@ -9,18 +9,21 @@ Scenarios (design section 3), checked in this order:
   issued (NotBefore) before the cutoff              -> NON_COMPLIANT
   no UploadDate, or the body unreadable             -> NON_COMPLIANT (missing evidence)
   same public key as a certificate flagged above    -> NON_COMPLIANT
+  its key has evidence in the key ledger            -> NON_COMPLIANT (a certificate anywhere, deleted or not,
+                                                       uploaded or issued before the cutoff carried it)
   another body unreadable, so reuse not ruled out   -> NON_COMPLIANT
   none of these                                     -> COMPLIANT
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from .certificate import CertificateEvidence, CertificateMetadata
+from .ledger_schema import Holder, KeySummary
 from .parameters import RuleParameters
 
 ANNOTATION_LIMIT = 256  # PutEvaluations accepts 1-256 characters
@@ -94,14 +97,42 @@ def _called(other: CertificateMetadata, seen_from: CertificateMetadata) -> str:
     return f"{other.name} ({', '.join(where)})" if where else other.name
 
 
-def evaluate_account(evidence: Sequence[CertificateEvidence], params: RuleParameters) -> list[Verdict]:
+def _ledger_called(holder: Holder, seen_from: CertificateMetadata) -> str:
+    """The ledger's earliest holder of a key, as an annotation names it."""
+    where = [f"account {holder.account}"] if holder.account != seen_from.account else []
+    where += ["ACM"] if holder.service == "acm" else []
+    where += [f"deleted since {stamp(holder.deleted_since)}"] if holder.deleted_since else []
+    return f"{holder.name} ({', '.join(where)})" if where else holder.name
+
+
+def _ledger_finding(item: CertificateEvidence, summary: KeySummary | None, params: RuleParameters) -> list[str]:
+    """The ledger's evidence against the certificate's key, from a certificate other than itself."""
+    if summary is None or summary.earliest.evidence_date >= params.cutoff:
+        return []
+    earliest, meta = summary.earliest, item.metadata
+    if (earliest.arn, earliest.certificate_id) == (meta.arn, meta.certificate_id):
+        return []  # its own dates, judged above
+    return [
+        f"Shares its public key with {_ledger_called(earliest, meta)}, {earliest.evidence_kind} "
+        f"{stamp(earliest.evidence_date)}, before the cutoff: the key may be exposed."
+    ]
+
+
+def evaluate_account(
+    evidence: Sequence[CertificateEvidence],
+    params: RuleParameters,
+    ledger: Mapping[str, KeySummary] | None = None,
+) -> list[Verdict]:
     """Return one verdict per certificate, in the order given.
 
     Key reuse is judged across everything passed: one account's certificates (the
     rule), or an estate's IAM and ACM certificates in many accounts (the CLI's
     organization audit). Pass every certificate that exists, exempt ones included:
-    an exempt certificate's key can still be compromised.
+    an exempt certificate's key can still be compromised. ledger is the key ledger's
+    summary of each key (by fingerprint) when one is configured: evidence from
+    certificates anywhere, deleted ones included.
     """
+    summaries = ledger or {}
     findings = {item.metadata.arn: _date_findings(item, params) for item in evidence}
 
     # Each compromised key names the certificate that compromised it (the first by name, then ARN).
@@ -125,6 +156,8 @@ def evaluate_account(evidence: Sequence[CertificateEvidence], params: RuleParame
                     f"Shares its public key with {_called(owner, meta)}, issued or uploaded before the cutoff: "
                     "reissued without re-keying, so the key may be exposed."
                 )
+            else:
+                reasons += _ledger_finding(item, summaries.get(item.body.key_fingerprint), params)
             others = [_called(other, meta) for other in unreadable if other.arn != meta.arn]
             if not reasons and others:
                 reasons.append(f"Key reuse not ruled out: the body of {', '.join(others)} could not be read.")

@@ -1,0 +1,306 @@
+"""The key ledger in DynamoDB: the thin AWS layer under ledger_schema's items.
+
+A run writes its own facts before it reads anyone's (strongly consistent reads on the table's own
+keys), so of two concurrent runs at least one sees the other's evidence (design section 11).
+Any failure to read or write a configured ledger raises LedgerError: the rule never judges
+without the evidence it was asked to use.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .ledger_schema import (
+    PENDING,
+    SCHEMA_VERSION,
+    SUMMARY,
+    Holder,
+    KeySummary,
+    LedgerFormatError,
+    account_pk,
+    certificate_items,
+    certificate_sk,
+    earliest_attributes,
+    holder_from_item,
+    instant,
+    key_pk,
+    rule_sk,
+    summary_from_item,
+)
+
+LOG = logging.getLogger(__name__)
+
+BATCH_GET_LIMIT = 100  # BatchGetItem: at most 100 keys per call
+BATCH_WRITE_LIMIT = 25  # BatchWriteItem: at most 25 items per call
+UNPROCESSED_ROUNDS = 12  # retries of UnprocessedKeys/Items, 50 ms doubling to 1 s: about 10 s in all
+MAX_CONCURRENT_UPDATES = 16
+
+
+class LedgerError(RuntimeError):
+    """The configured key ledger cannot be read or written; the run reports nothing."""
+
+
+def _failure(table: str, doing: str, error: Exception) -> LedgerError:
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code == "ResourceNotFoundException":
+            return LedgerError(
+                f"KeyLedgerTable {table!r} does not exist (or is not in this Region): create it from "
+                "rules/key-ledger.yaml, or leave KeyLedgerTable empty for the per-account check"
+            )
+        return LedgerError(f"the key ledger {table!r} could not be {doing}: {code}")
+    return LedgerError(f"the key ledger {table!r} could not be {doing}: {type(error).__name__}")
+
+
+def _pause(round_: int) -> None:
+    time.sleep(min(1.0, 0.05 * 2**round_))
+
+
+class Ledger:
+    """One ledger table, through a DynamoDB client of the function's own account."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self.dynamodb = dynamodb
+        self.table = table
+
+    def _call(self, doing: str, operation: str, **request: Any) -> Any:
+        try:
+            return getattr(self.dynamodb, operation)(TableName=self.table, **request)
+        except (ClientError, BotoCoreError) as error:
+            raise _failure(self.table, doing, error) from None
+
+    # Reads -----------------------------------------------------------------------------------
+
+    def account_certificates(self, account: str) -> dict[tuple[str, str], Holder]:
+        """Every certificate the ledger holds for the account, by (ARN, id), deleted ones included."""
+        found: dict[tuple[str, str], Holder] = {}
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :c)",
+            "ExpressionAttributeValues": {":pk": {"S": account_pk(account)}, ":c": {"S": "C#"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._call("read", "query", **request)
+            for item in page.get("Items", []):
+                holder = holder_from_item(item)
+                found[(holder.arn, holder.certificate_id)] = holder
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def key_holders(self, key: str) -> list[Holder]:
+        """Every certificate that carries or carried the key."""
+        holders = []
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :c)",
+            "ExpressionAttributeValues": {":pk": {"S": key_pk(key)}, ":c": {"S": "C#"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._call("read", "query", **request)
+            holders += [holder_from_item(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return holders
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _batch_get(self, keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            wanted: Mapping[str, Any] = {
+                self.table: {"Keys": list(keys[start : start + BATCH_GET_LIMIT]), "ConsistentRead": True}
+            }
+            for round_ in range(UNPROCESSED_ROUNDS + 1):
+                try:
+                    page = self.dynamodb.batch_get_item(RequestItems=wanted)
+                except (ClientError, BotoCoreError) as error:
+                    raise _failure(self.table, "read", error) from None
+                items += page.get("Responses", {}).get(self.table, [])
+                wanted = page.get("UnprocessedKeys") or {}
+                if not wanted:
+                    break
+                _pause(round_)
+            else:
+                raise LedgerError(
+                    f"the key ledger {self.table!r} left keys unprocessed after {UNPROCESSED_ROUNDS} retries"
+                )
+        return items
+
+    def summaries(self, keys: Iterable[str]) -> dict[str, KeySummary]:
+        """The summary of each key that has one (strongly consistent)."""
+        wanted = [{"pk": {"S": key_pk(key)}, "sk": {"S": SUMMARY}} for key in sorted(set(keys))]
+        found = {}
+        for item in self._batch_get(wanted):
+            summary = summary_from_item(item)
+            found[summary.key] = summary
+        return found
+
+    def rules(self, accounts: Iterable[str]) -> list[dict[str, str]]:
+        """The recorded rules of these accounts: account, region, rule name, role ARN (may be empty)."""
+        found = []
+        for account in sorted(set(accounts)):
+            page = self._call(
+                "read",
+                "query",
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
+                ExpressionAttributeValues={":pk": {"S": account_pk(account)}, ":r": {"S": "#RULE#"}},
+                ConsistentRead=True,
+            )
+            for item in page.get("Items", []):
+                found.append(
+                    {name: str(item.get(name, {}).get("S", "")) for name in ("account", "region", "rule", "role")}
+                )
+        return found
+
+    # Writes ----------------------------------------------------------------------------------
+
+    def _batch_write(self, items: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(items), BATCH_WRITE_LIMIT):
+            pending: Mapping[str, Any] = {
+                self.table: [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_LIMIT]]
+            }
+            for round_ in range(UNPROCESSED_ROUNDS + 1):
+                try:
+                    answer = self.dynamodb.batch_write_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as error:
+                    raise _failure(self.table, "written", error) from None
+                pending = answer.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                _pause(round_)
+            else:
+                raise LedgerError(
+                    f"the key ledger {self.table!r} left items unprocessed after {UNPROCESSED_ROUNDS} retries"
+                )
+
+    def put_certificates(self, holders: Sequence[Holder]) -> None:
+        """Write both items of each certificate (idempotent: the same facts give the same items)."""
+        self._batch_write([item for holder in holders for item in certificate_items(holder)])
+
+    def add_evidence(self, holder: Holder) -> bool:
+        """Add the holder's account to its key's summary, and make it the earliest evidence if it is.
+
+        Returns whether this write lowered the key's earliest evidence date (or created the summary):
+        new evidence, which other holders of the key must hear of.
+        """
+        key = {"pk": {"S": key_pk(holder.key)}, "sk": {"S": SUMMARY}}
+        earliest = earliest_attributes(holder)
+        names = {f"#e{i}": name for i, name in enumerate(earliest)}
+        values = {f":e{i}": value for i, value in enumerate(earliest.values())}
+        assignments = ", ".join(f"#e{i} = :e{i}" for i in range(len(earliest)))
+        removed = [] if holder.deleted_since else ["earliest_deleted_since"]
+        expression = f"SET v = :v, {assignments} ADD accounts :a" + (f" REMOVE {removed[0]}" if removed else "")
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression=expression,
+                ConditionExpression="attribute_not_exists(earliest_evidence_date) OR earliest_evidence_date > :d",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    **values,
+                    ":v": {"N": str(SCHEMA_VERSION)},
+                    ":a": {"SS": [holder.account]},
+                    ":d": instant(holder.evidence_date),
+                },
+            )
+            return True
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _failure(self.table, "written", error) from None
+        except BotoCoreError as error:
+            raise _failure(self.table, "written", error) from None
+        self._call(
+            "written",
+            "update_item",
+            Key=key,
+            UpdateExpression="ADD accounts :a",
+            ExpressionAttributeValues={":a": {"SS": [holder.account]}},
+        )
+        return False
+
+    def mark_deleted(self, holder: Holder) -> None:
+        """Keep a deleted certificate's evidence, saying since when it is gone (never removes it)."""
+        assert holder.deleted_since is not None
+        self.put_certificates([holder])
+        try:  # the summary says so too, if this certificate is its earliest evidence
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": key_pk(holder.key)}, "sk": {"S": SUMMARY}},
+                UpdateExpression="SET earliest_deleted_since = :d",
+                ConditionExpression="earliest_arn = :arn AND earliest_certificate_id = :id",
+                ExpressionAttributeValues={
+                    ":d": instant(holder.deleted_since),
+                    ":arn": {"S": holder.arn},
+                    ":id": {"S": holder.certificate_id},
+                },
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _failure(self.table, "written", error) from None
+        except BotoCoreError as error:
+            raise _failure(self.table, "written", error) from None
+
+    def record(self, new: Sequence[Holder], refreshed: Sequence[Holder], deleted: Sequence[Holder]) -> set[str]:
+        """Write a run's facts: new certificates, ones seen again, ones gone. Returns the keys with new evidence."""
+        self.put_certificates([*new, *refreshed])
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_UPDATES) as pool:
+            lowered = {holder.key for holder, low in zip(new, pool.map(self.add_evidence, new), strict=True) if low}
+            list(pool.map(self.mark_deleted, deleted))
+        return lowered
+
+    def register_rule(self, account: str, region: str, rule: str, role: str) -> None:
+        """What another run needs to ask this account's rule to evaluate again."""
+        self._call(
+            "written",
+            "put_item",
+            Item={
+                "pk": {"S": account_pk(account)},
+                "sk": {"S": rule_sk(region)},
+                "account": {"S": account},
+                "region": {"S": region},
+                "rule": {"S": rule},
+                "role": {"S": role},
+                "v": {"N": str(SCHEMA_VERSION)},
+            },
+        )
+
+    def keep_pending(self, account: str, region: str, rule: str, asked: str) -> None:
+        """A re-evaluation Config did not accept yet: a later run asks again (never dropped)."""
+        self._call(
+            "written",
+            "put_item",
+            Item={
+                "pk": {"S": PENDING},
+                "sk": {"S": f"{account}#{region}"},
+                "account": {"S": account},
+                "region": {"S": region},
+                "rule": {"S": rule},
+                "asked": {"S": asked},
+                "v": {"N": str(SCHEMA_VERSION)},
+            },
+        )
+
+    def pending(self) -> list[dict[str, str]]:
+        page = self._call(
+            "read",
+            "query",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": PENDING}},
+            ConsistentRead=True,
+        )
+        return [
+            {name: str(item.get(name, {}).get("S", "")) for name in ("account", "region", "rule")}
+            for item in page.get("Items", [])
+        ]
+
+    def done_pending(self, account: str, region: str) -> None:
+        self._call("written", "delete_item", Key={"pk": {"S": PENDING}, "sk": {"S": f"{account}#{region}"}})
+
+
+__all__ = ["Holder", "KeySummary", "Ledger", "LedgerError", "LedgerFormatError", "certificate_sk"]

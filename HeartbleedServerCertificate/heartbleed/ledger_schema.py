@@ -1,0 +1,196 @@
+"""The key ledger's items: the one place their keys, attributes and version are written down.
+
+Pure: turns the ledger's facts into DynamoDB items and back, and makes no calls.
+
+One table, string keys `pk` (partition) and `sk` (sort). Every item carries `v`, the schema
+version; an item of another version is refused with LedgerFormatError, never guessed at.
+
+  pk = A#<account>   sk = C#<arn>#<id>     a certificate of the account, as the ledger knows it
+  pk = K#<key>       sk = C#<arn>#<id>     the same certificate, under the key it carries
+  pk = K#<key>       sk = #                the key's summary: its earliest evidence, and its accounts
+  pk = A#<account>   sk = #RULE#<region>   how to ask that account's rule to evaluate again
+  pk = PENDING       sk = <account>#<region>
+                                           a re-evaluation asked for and not yet accepted
+
+<key> is the SHA-256 of the DER SubjectPublicKeyInfo, in hex; <id> the ServerCertificateId (IAM) or
+the ImportedAt instant (ACM, whose re-import keeps the ARN). The certificate items are evidence,
+not verdicts: each run judges them against its own CutoffDate. A deleted certificate keeps its items,
+with deleted_since set; only an operator's command removes evidence.
+
+The summary's earliest_* attributes name the holder with the earliest evidence date (the earlier of
+upload and NotBefore), which is all a cutoff needs: a key is compromised under a cutoff exactly when
+that date is before it. They are lowered only by a conditional write, so concurrent runs converge
+on the minimum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA_VERSION = 1
+SUMMARY = "#"
+PENDING = "PENDING"
+
+
+class LedgerFormatError(ValueError):
+    """A ledger item this code cannot read: another schema version, or a missing attribute."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A certificate that carries, or carried, a key."""
+
+    key: str
+    account: str
+    service: str  # "iam" or "acm"
+    region: str
+    arn: str
+    certificate_id: str
+    name: str
+    not_before: datetime
+    uploaded: datetime | None
+    first_seen: datetime
+    last_seen: datetime
+    deleted_since: datetime | None = None
+
+    @property
+    def evidence_date(self) -> datetime:
+        """The earlier of upload and issue: the certificate is evidence under any cutoff after it."""
+        return min(self.not_before, self.uploaded) if self.uploaded else self.not_before
+
+    @property
+    def evidence_kind(self) -> str:
+        if self.uploaded is not None and self.uploaded < self.not_before:
+            return "imported" if self.service == "acm" else "uploaded"
+        return "issued"
+
+    def seen(self, now: datetime) -> Holder:
+        return replace(self, last_seen=now)
+
+
+@dataclass(frozen=True)
+class KeySummary:
+    """What the ledger holds against one key: its earliest holder, and every account that carried it."""
+
+    key: str
+    earliest: Holder
+    accounts: frozenset[str]
+
+
+def account_pk(account: str) -> str:
+    return f"A#{account}"
+
+
+def key_pk(key: str) -> str:
+    return f"K#{key}"
+
+
+def certificate_sk(arn: str, certificate_id: str) -> str:
+    return f"C#{arn}#{certificate_id}"
+
+
+def rule_sk(region: str) -> str:
+    return f"#RULE#{region}"
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def instant(value: datetime) -> dict[str, str]:
+    # ISO 8601 in UTC, fixed width, so that string order is time order (conditional writes compare them).
+    return {"S": value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+
+
+def _read_instant(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def check_version(item: Mapping[str, Any]) -> None:
+    version = item.get("v", {}).get("N")
+    if version != str(SCHEMA_VERSION):
+        where = f"{item.get('pk', {}).get('S', '?')} / {item.get('sk', {}).get('S', '?')}"
+        raise LedgerFormatError(
+            f"ledger item {where} has schema version {version or 'none'}; this rule reads version {SCHEMA_VERSION}: "
+            "deploy the rule version that wrote it, or migrate the table"
+        )
+
+
+def _holder_attributes(holder: Holder, prefix: str = "") -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        f"{prefix}key": _s(holder.key),
+        f"{prefix}account": _s(holder.account),
+        f"{prefix}service": _s(holder.service),
+        f"{prefix}region": _s(holder.region),
+        f"{prefix}arn": _s(holder.arn),
+        f"{prefix}certificate_id": _s(holder.certificate_id),
+        f"{prefix}name": _s(holder.name),
+        f"{prefix}not_before": instant(holder.not_before),
+        f"{prefix}evidence_date": instant(holder.evidence_date),
+        f"{prefix}first_seen": instant(holder.first_seen),
+        f"{prefix}last_seen": instant(holder.last_seen),
+    }
+    if holder.uploaded is not None:
+        attributes[f"{prefix}uploaded"] = instant(holder.uploaded)
+    if holder.deleted_since is not None:
+        attributes[f"{prefix}deleted_since"] = instant(holder.deleted_since)
+    return attributes
+
+
+def _holder_from(item: Mapping[str, Any], prefix: str = "") -> Holder:
+    def text(name: str) -> str:
+        value = item.get(f"{prefix}{name}", {}).get("S")
+        if value is None:
+            raise LedgerFormatError(f"ledger item {item.get('pk', {}).get('S', '?')} lacks {prefix}{name}")
+        return str(value)
+
+    def maybe(name: str) -> datetime | None:
+        value = item.get(f"{prefix}{name}", {}).get("S")
+        return _read_instant(value) if value else None
+
+    def when(name: str) -> datetime:
+        return _read_instant(text(name))
+
+    return Holder(
+        key=text("key"),
+        account=text("account"),
+        service=text("service"),
+        region=text("region"),
+        arn=text("arn"),
+        certificate_id=text("certificate_id"),
+        name=text("name"),
+        not_before=when("not_before"),
+        uploaded=maybe("uploaded"),
+        first_seen=when("first_seen"),
+        last_seen=when("last_seen"),
+        deleted_since=maybe("deleted_since"),
+    )
+
+
+def certificate_items(holder: Holder) -> list[dict[str, Any]]:
+    """The two items of one certificate: under its account, and under its key."""
+    attributes = {**_holder_attributes(holder), "v": {"N": str(SCHEMA_VERSION)}}
+    sk = _s(certificate_sk(holder.arn, holder.certificate_id))
+    return [
+        {"pk": _s(account_pk(holder.account)), "sk": sk, **attributes},
+        {"pk": _s(key_pk(holder.key)), "sk": sk, **attributes},
+    ]
+
+
+def holder_from_item(item: Mapping[str, Any]) -> Holder:
+    check_version(item)
+    return _holder_from(item)
+
+
+def summary_from_item(item: Mapping[str, Any]) -> KeySummary:
+    check_version(item)
+    earliest = _holder_from(item, "earliest_")
+    return KeySummary(earliest.key, earliest, frozenset(item.get("accounts", {}).get("SS", [])))
+
+
+def earliest_attributes(holder: Holder) -> dict[str, Any]:
+    """The summary attributes that name the earliest holder (for a conditional SET)."""
+    return _holder_attributes(holder, "earliest_")
