@@ -24,16 +24,27 @@ the read that is nearly alone in the queue, whose next slot comes at once: a
 sliding window that was filled refuses everything for up to a second, and at 20
 certificates one read used all 10 attempts in 0.7 s. Other errors, and a read
 out of attempts, are left to botocore's retry mode.
+
+A throttle the pace retries costs none of the client's retry quota (botocore's
+standard mode: 500 units, 5 a throttled retry, 14 any other, refilled only by
+successes). botocore asks every needs-retry handler and acts on the first answer,
+so its standard handler used to charge for the pace's retries too and gave back
+only the last 5 of a read's charges: 190-295 units were left at N=100, and a dry
+quota leaves a later 5xx or timeout without a retry. So, while paced, the client's
+standard handler stands aside for exactly the attempts the pace has retried.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from botocore.retries import standard
 
 THROTTLING_CODES = frozenset(
     {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException"}
@@ -43,6 +54,7 @@ GROWTH = 0.05  # per second without throttling
 WINDOW = 1.0  # seconds over which accepted requests are counted
 CUT_LIMIT = 0.8  # a cut keeps at least this share of the current pace
 RETRY_PAUSE = 0.1  # seconds before a throttled read's first retry; doubled for each later one, up to WINDOW
+PACED_RETRY = "heartbleed_paced_retry"  # request-context key: the attempt whose throttle the pace retries
 
 
 class Pace:
@@ -69,7 +81,9 @@ class Pace:
         with self._lock:
             self._sent.append(time.monotonic())
 
-    def observe(self, response: Any = None, attempts: int = 1, **_: Any) -> float | None:
+    def observe(
+        self, response: Any = None, attempts: int = 1, request_dict: dict[str, Any] | None = None, **_: Any
+    ) -> float | None:
         """Learn from each answer (botocore needs-retry hook).
 
         Returns the pause before a throttled attempt's retry (then wait() gives the retry its slot)
@@ -98,6 +112,8 @@ class Pace:
                     self._last_cut = self._last_growth = now
                 if attempts >= self.max_attempts:
                     return None
+                if request_dict is not None:  # botocore's standard handler stands aside for this attempt
+                    request_dict["context"][PACED_RETRY] = attempts
                 return min(WINDOW, RETRY_PAUSE * 2.0 ** (int(attempts) - 1))
             if code is None:
                 self._accepted.append(now)
@@ -107,9 +123,48 @@ class Pace:
         return None
 
 
+class StandardRetries:
+    """botocore's standard retry handler of one client, standing aside for the attempts a pace retries."""
+
+    def __init__(self, handler: standard.RetryHandler) -> None:
+        self.handler = handler
+
+    def needs_retry(self, **kwargs: Any) -> float | None:
+        if kwargs["request_dict"]["context"].get(PACED_RETRY) == kwargs["attempts"]:
+            return None  # the pace answered first (its pause): no quota taken, no second decision
+        return self.handler.needs_retry(**kwargs)
+
+
+_TAKEN_OVER: weakref.WeakKeyDictionary[Any, StandardRetries] = weakref.WeakKeyDictionary()
+_TAKING_OVER = threading.Lock()
+
+
+def standard_retries(client: Any) -> StandardRetries | None:
+    """Put StandardRetries in place of the client's standard retry handler, once; None in legacy mode.
+
+    botocore registers that handler with standard.register_retry_handler under the unique id
+    retry-config-<service> on needs-retry.<service>. Unregistering it by that id and calling the same
+    function again gives a handler we hold (with its own full quota), which the wrapper then replaces.
+    """
+    retries = client.meta.config.retries
+    if retries.get("mode") not in ("standard", "adaptive"):  # legacy mode has no retry quota
+        return None
+    with _TAKING_OVER:
+        if client not in _TAKEN_OVER:
+            service = client.meta.service_model.service_id.hyphenize()
+            event, unique_id = f"needs-retry.{service}", f"retry-config-{service}"
+            client.meta.events.unregister(event, unique_id=unique_id)
+            handler = standard.register_retry_handler(client, retries.get("total_max_attempts"))
+            client.meta.events.unregister(event, unique_id=unique_id)
+            _TAKEN_OVER[client] = StandardRetries(handler)
+            client.meta.events.register(event, _TAKEN_OVER[client].needs_retry, unique_id=unique_id)
+        return _TAKEN_OVER[client]
+
+
 @contextmanager
 def paced(client: Any, operation: str) -> Iterator[Pace]:
     """Within the block, pace every attempt of operation on client and learn from every answer."""
+    standard_retries(client)
     pace = Pace(client.meta.config.retries.get("total_max_attempts", 10))
     events = client.meta.events
     service = client.meta.service_model.service_id.hyphenize()
