@@ -15,20 +15,24 @@ Scenarios and verdicts: heartbleed/verdict.py. Parameters: heartbleed/parameters
 from __future__ import annotations
 
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rdklib import ConfigRule, Evaluation, Evaluator, InvalidParametersError
 
-from heartbleed.account import assess_account
+from heartbleed.account import Assessment, assess
 from heartbleed.clients import install_client_defaults
 from heartbleed.configuration_item import RESOURCE_TYPE, gone_reason, identity
 from heartbleed.deadline import NO_DEADLINE, Deadline
 from heartbleed.earlier_evaluations import reported_resources
 from heartbleed.event_document import EventError, check_event
+from heartbleed.ledger import open_ledger
+from heartbleed.ledger_run import AccountLedger
 from heartbleed.organization_guard import NotInOrganization, check_account
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
+from heartbleed.propagation import accounts_to_ask, ask, config_clients, register
 from heartbleed.run_log import log_summary, summary
 from heartbleed.verdict import Verdict, not_applicable
 
@@ -52,6 +56,25 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         super().__init__()
         self.deadline = deadline
 
+    def _assess(
+        self, event: dict[str, Any], client_factory: Any, params: RuleParameters, changed_only: bool
+    ) -> Assessment:
+        """The account's verdicts; with a key ledger, recorded, judged with it, and propagated."""
+        iam = client_factory.build_client("iam")
+        if not params.ledger_table:
+            return assess(iam, params, self.deadline)
+        account = str(event["accountId"])
+        ledger = AccountLedger(open_ledger(params.ledger_table), account)
+        assessment = assess(iam, params, self.deadline, ledger=ledger)
+        region = str(event.get("configRuleArn", "")).split(":")[3] or os.environ.get("AWS_REGION", "")
+        role = self.get_execution_role_arn(event) if self.get_assume_role_mode(event) else ""
+        own = {"account": account, "region": region, "rule": str(event["configRuleName"]), "role": role}
+        register(ledger.ledger, own)
+        asked = accounts_to_ask(assessment.ledger, params, account, assessment.evidence, changed_only)
+        clients = config_clients(account, lambda where: client_factory.build_client("config", where))
+        ask(ledger.ledger, asked, clients, ledger.now, own)
+        return assessment
+
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> RuleParameters:
         try:
             return parse_rule_parameters(rule_parameters)
@@ -61,12 +84,12 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
     def evaluate_periodic(
         self, event: dict[str, Any], client_factory: Any, valid_rule_parameters: RuleParameters
     ) -> list[Evaluation]:
-        iam, config = client_factory.build_client("iam"), client_factory.build_client("config")
+        config = client_factory.build_client("config")
         # A TESTMODE run (rdklib's convention for local runs) stores nothing, so it retires nothing.
         test_mode = event["resultToken"] == "TESTMODE"
         with ThreadPoolExecutor(max_workers=1) as background:
             earlier = None if test_mode else background.submit(reported_resources, config, event["configRuleName"])
-            verdicts = assess_account(iam, valid_rule_parameters, self.deadline)
+            verdicts = self._assess(event, client_factory, valid_rule_parameters, changed_only=False).verdicts
             # If the earlier rows cannot be read, this raises and nothing is sent.
             stale = earlier.result() if earlier else {}
         self.deadline.check("before reporting")
@@ -88,8 +111,8 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         reason = gone_reason(configuration_item, bool(event.get("eventLeftScope")))
         if reason is None:
             # Key reuse is an account-wide question, so the whole account is assessed.
-            iam = client_factory.build_client("iam")
-            verdicts = {v.arn: v for v in assess_account(iam, valid_rule_parameters, self.deadline)}
+            assessment = self._assess(event, client_factory, valid_rule_parameters, changed_only=True)
+            verdicts = {v.arn: v for v in assessment.verdicts}
             verdict = verdicts.get(certificate.arn) or not_applicable(
                 certificate.name, certificate.arn, "The certificate no longer exists in IAM."
             )

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from log_secrets import SECRETS
 
+from heartbleed import propagation
 from heartbleed.clients import quiet_sdk_logging
 from heartbleed_audit import events
 from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
@@ -78,6 +79,7 @@ def aws(double_server: AwsDouble) -> Iterator[AwsDouble]:
     """The double, emptied, with every boto3 client of the test pointed at it."""
     double_server.reset()
     double_server.set_page_limit(None)
+    propagation.forget()  # the ledger table is new: so is the container that registered its rule there
     with double_server.environment():
         yield double_server
 

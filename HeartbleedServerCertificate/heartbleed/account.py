@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .certificate import CertificateMetadata
+from .certificate import CertificateEvidence, CertificateMetadata
 from .deadline import NO_DEADLINE, Deadline
 from .iam import gather_evidence, list_certificates
 from .ledger_run import AccountLedger, LedgerFindings
@@ -22,6 +22,7 @@ NO_FINDINGS = LedgerFindings({}, frozenset())
 @dataclass(frozen=True)
 class Assessment:
     verdicts: list[Verdict]
+    evidence: list[CertificateEvidence]
     ledger: LedgerFindings  # empty without a key ledger
 
 
@@ -44,7 +45,7 @@ def assess(
     gathered = gather_evidence(iam, listed, params.check_body, deadline, progress, known)
     findings = ledger.record(gathered.evidence) if ledger else NO_FINDINGS
     verdicts = evaluate_account(gathered.evidence, params, findings.summaries) + deleted_verdicts(gathered.deleted)
-    return Assessment(verdicts, findings)
+    return Assessment(verdicts, gathered.evidence, findings)
 
 
 def assess_account(

@@ -62,6 +62,17 @@ def _pause(round_: int) -> None:
     time.sleep(min(1.0, 0.05 * 2**round_))
 
 
+def open_ledger(table: str) -> Ledger:
+    """The ledger named by KeyLedgerTable, with the function's own credentials (never a member's role).
+
+    A table ARN names its Region; a bare name is in the function's Region.
+    """
+    import boto3
+
+    region = table.split(":")[3] if table.startswith("arn:") else None
+    return Ledger(boto3.client("dynamodb", region_name=region), table)
+
+
 class Ledger:
     """One ledger table, through a DynamoDB client of the function's own account."""
 
@@ -249,8 +260,16 @@ class Ledger:
     def record(self, new: Sequence[Holder], refreshed: Sequence[Holder], deleted: Sequence[Holder]) -> set[str]:
         """Write a run's facts: new certificates, ones seen again, ones gone. Returns the keys with new evidence."""
         self.put_certificates([*new, *refreshed])
+        # One summary write per key: a run's own holders of one key never race each other.
+        earliest: dict[str, Holder] = {}
+        for holder in new:
+            if holder.key not in earliest or holder.evidence_date < earliest[holder.key].evidence_date:
+                earliest[holder.key] = holder
+        firsts = list(earliest.values())
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_UPDATES) as pool:
-            lowered = {holder.key for holder, low in zip(new, pool.map(self.add_evidence, new), strict=True) if low}
+            lowered = {
+                holder.key for holder, low in zip(firsts, pool.map(self.add_evidence, firsts), strict=True) if low
+            }
             list(pool.map(self.mark_deleted, deleted))
         return lowered
 
@@ -295,7 +314,7 @@ class Ledger:
             ConsistentRead=True,
         )
         return [
-            {name: str(item.get(name, {}).get("S", "")) for name in ("account", "region", "rule")}
+            {name: str(item.get(name, {}).get("S", "")) for name in ("account", "region", "rule", "asked")}
             for item in page.get("Items", [])
         ]
 
@@ -303,4 +322,4 @@ class Ledger:
         self._call("written", "delete_item", Key={"pk": {"S": PENDING}, "sk": {"S": f"{account}#{region}"}})
 
 
-__all__ = ["Holder", "KeySummary", "Ledger", "LedgerError", "LedgerFormatError", "certificate_sk"]
+__all__ = ["Holder", "KeySummary", "Ledger", "LedgerError", "LedgerFormatError", "certificate_sk", "open_ledger"]

@@ -16,11 +16,13 @@ DEFAULT_CUTOFF = "2014-04-08T00:00:00Z"
 
 # Parameters rdklib reads itself (role assumption); we only validate them.
 RDKLIB_PARAMETERS = ("ExecutionRoleName", "ExecutionRoleRegion", "AssumeRoleMode")
-RULE_PARAMETERS = ("CutoffDate", "CheckCertificateBody", "ExemptCertificates")
+RULE_PARAMETERS = ("CutoffDate", "CheckCertificateBody", "ExemptCertificates", "KeyLedgerTable")
 KNOWN_PARAMETERS = RULE_PARAMETERS + RDKLIB_PARAMETERS
 
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")  # IAM role names: 1-64 of these characters
 _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
+# DynamoDB table names: 3-255 of these characters; a table ARN names the table's Region too.
+_TABLE = re.compile(r"[\w.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[\w.-]{3,255}", re.ASCII)
 _BOOLEANS = {"true": True, "false": False}
 
 
@@ -39,6 +41,7 @@ class RuleParameters:
     cutoff: datetime
     check_body: bool = True
     exempt: frozenset[str] = frozenset()
+    ledger_table: str | None = None  # the key ledger's table name or ARN; None: judge one account alone
 
     def is_exempt(self, name: str, arn: str) -> bool:
         return name in self.exempt or arn in self.exempt
@@ -112,9 +115,17 @@ def parse_rule_parameters(raw: Mapping[str, object], now: datetime | None = None
     if "AssumeRoleMode" in values:
         _parse_bool("AssumeRoleMode", values["AssumeRoleMode"])
 
+    if "KeyLedgerTable" in values:
+        _check_pattern(
+            "KeyLedgerTable",
+            values["KeyLedgerTable"],
+            _TABLE,
+            "a DynamoDB table name (3-255 of A-Z a-z 0-9 _.-) or table ARN, or empty for no ledger",
+        )
     exempt = frozenset(item.strip() for item in values.get("ExemptCertificates", "").split(",") if item.strip())
     return RuleParameters(
         cutoff=parse_cutoff(values.get("CutoffDate", DEFAULT_CUTOFF), now),
         check_body=_parse_bool("CheckCertificateBody", values.get("CheckCertificateBody", "true")),
         exempt=exempt,
+        ledger_table=values["KeyLedgerTable"].strip() if "KeyLedgerTable" in values else None,
     )

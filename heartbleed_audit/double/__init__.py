@@ -5,8 +5,8 @@
         aws.upload(...)           # a certificate with a chosen UploadDate
 
 The extensions (iam_server_certificates, config_evaluations, conditions, role_trust, acm_certificates,
-ec2_regions, elbv2_listeners, signatures) patch moto's handlers in place, so the in-process mock and the
-server behave alike.
+ec2_regions, elbv2_listeners, signatures, dynamodb_tables) patch moto's handlers in place, so the in-process
+mock and the server behave alike.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import boto3
 from moto.acm.models import acm_backends
 from moto.config.models import config_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
 from moto.iam.models import IAMBackend, iam_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.organizations.models import organizations_backends
@@ -33,6 +34,7 @@ from . import (
     conditions,
     config_evaluations,
     dispatch,
+    dynamodb_tables,
     ec2_regions,
     elbv2_listeners,
     iam_server_certificates,
@@ -63,6 +65,7 @@ def install() -> None:
     ec2_regions.install()
     elbv2_listeners.install()
     signatures.install()
+    dynamodb_tables.install()
 
 
 @contextmanager
@@ -104,7 +107,14 @@ class AwsDouble:
 
     def reset(self) -> None:
         """Forget every resource (moto keeps backends per process) and every injected condition."""
-        for backends in (iam_backends, config_backends, acm_backends, organizations_backends, sts_backends):
+        for backends in (
+            iam_backends,
+            config_backends,
+            acm_backends,
+            organizations_backends,
+            sts_backends,
+            dynamodb_backends,
+        ):
             backends.reset()
         # Clients of other accounts hold credentials the reset STS no longer knows.
         self._clients = {key: made for key, made in self._clients.items() if key[1] == ACCOUNT_ID}
@@ -214,3 +224,11 @@ class AwsDouble:
 
     def put_calls(self, account: str = ACCOUNT_ID) -> list[config_evaluations.PutEvaluationsCall]:
         return list(evaluation_state(config_backends[account][REGION]).calls)
+
+    def started_evaluations(self, account: str = ACCOUNT_ID) -> list[config_evaluations.StartedEvaluation]:
+        """The StartConfigRulesEvaluation calls Config accepted in the account, in order."""
+        return list(evaluation_state(config_backends[account][REGION]).started)
+
+    def set_start_interval(self, seconds: float, account: str = ACCOUNT_ID) -> None:
+        """How soon Config accepts another StartConfigRulesEvaluation of one rule (60 s, as AWS)."""
+        evaluation_state(config_backends[account][REGION]).start_interval_s = seconds

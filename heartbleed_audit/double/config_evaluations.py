@@ -10,8 +10,11 @@ rdklib's periodic clean-up calls. This module adds:
 - GetComplianceDetailsByConfigRule over those results, paginated;
 - GetResourceConfigHistory for AWS::IAM::ServerCertificate, built from the IAM
   double, so oversized change notifications can be inflated;
+- StartConfigRulesEvaluation (the Config API Reference: 1-25 rule names; LimitExceededException for
+  a rule asked again within a minute, or still evaluating), recorded, so that a test can run what it
+  asked for;
 - the rule ARN as the resource that IAM policy enforcement checks for
-  GetComplianceDetailsByConfigRule.
+  GetComplianceDetailsByConfigRule and StartConfigRulesEvaluation.
 """
 
 from __future__ import annotations
@@ -55,6 +58,12 @@ class PutEvaluationsCall:
     evaluations: list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class StartedEvaluation:
+    rules: tuple[str, ...]
+    at: datetime
+
+
 @dataclass
 class EvaluationState:
     tokens: dict[str, str] = field(default_factory=dict)  # result token -> rule name
@@ -62,6 +71,9 @@ class EvaluationState:
     results: dict[str, dict[tuple[str, str], StoredEvaluation]] = field(default_factory=dict)
     calls: list[PutEvaluationsCall] = field(default_factory=list)
     reject_next: int = 0  # evaluations the next PutEvaluations calls answer as FailedEvaluations
+    started: list[StartedEvaluation] = field(default_factory=list)
+    last_started: dict[str, datetime] = field(default_factory=dict)
+    start_interval_s: float = 60.0  # Config refuses a rule asked to evaluate again sooner than this
 
 
 def evaluation_state(backend: ConfigBackend) -> EvaluationState:
@@ -82,11 +94,18 @@ def issue_result_token(account_id: str, region: str, rule_name: str) -> str:
 
 
 def _determine_resource(self: ConfigResponse) -> str:
-    """The rule ARN (by rule id, as IAM matches it) for GetComplianceDetailsByConfigRule, else "*"."""
-    if self._get_action() == "GetComplianceDetailsByConfigRule":
-        rule_id = evaluation_state(self.config_backend).rule_ids.get(self._get_param("ConfigRuleName"))
-        if rule_id:
-            return f"arn:{self.partition}:config:{self.region}:{self.current_account}:config-rule/{rule_id}"
+    """The rule ARN (by rule id, as IAM matches it) for a request about one rule, else "*"."""
+    action = self._get_action()
+    if action == "GetComplianceDetailsByConfigRule":
+        name = self._get_param("ConfigRuleName")
+    elif action == "StartConfigRulesEvaluation":
+        names = self._get_param("ConfigRuleNames") or []
+        name = names[0] if len(names) == 1 else None
+    else:
+        return "*"
+    rule_id = evaluation_state(self.config_backend).rule_ids.get(name) if name else None
+    if rule_id:
+        return f"arn:{self.partition}:config:{self.region}:{self.current_account}:config-rule/{rule_id}"
     return "*"
 
 
@@ -248,8 +267,34 @@ def _get_resource_config_history(self: ConfigResponse) -> str:
     return json.dumps({"configurationItems": [item]})
 
 
+def _start_config_rules_evaluation(self: ConfigResponse) -> str:
+    names = list(self._get_param("ConfigRuleNames") or [])
+    if not 1 <= len(names) <= 25:
+        raise ConfigError(
+            "ValidationException", "Value at 'configRuleNames' failed to satisfy constraint: length between 1 and 25"
+        )
+    state = evaluation_state(self.config_backend)
+    unknown = [name for name in names if name not in state.results]
+    if unknown:
+        raise ConfigError(
+            "NoSuchConfigRuleException", f"The ConfigRule '{unknown[0]}' provided in the request is invalid."
+        )
+    now = datetime.now(UTC)
+    busy = [
+        n
+        for n in names
+        if n in state.last_started and (now - state.last_started[n]).total_seconds() < state.start_interval_s
+    ]
+    if busy:
+        raise ConfigError("LimitExceededException", f"An evaluation of {busy[0]} was started less than a minute ago.")
+    state.last_started.update((name, now) for name in names)
+    state.started.append(StartedEvaluation(tuple(names), now))
+    return "{}"
+
+
 def install() -> None:
     ConfigResponse.put_evaluations = _put_evaluations  # type: ignore[method-assign]
     ConfigResponse.get_compliance_details_by_config_rule = _get_compliance_details_by_config_rule  # type: ignore[attr-defined]
     ConfigResponse.get_resource_config_history = _get_resource_config_history  # type: ignore[method-assign]
+    ConfigResponse.start_config_rules_evaluation = _start_config_rules_evaluation  # type: ignore[attr-defined]
     ConfigResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]

@@ -1,0 +1,133 @@
+"""The key ledger in the rule: a compromised key stays compromised, in every account (issue 18's cases).
+
+Real Config events through lambda_handler, botocore over HTTP to the double, whose DynamoDB holds the
+ledger table and whose Config records the StartConfigRulesEvaluation calls a run makes; a test then
+does what Config would, and runs the rule again in the account it was asked to evaluate.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from heartbleed_audit import events
+from heartbleed_audit.demo.pki import issue, new_key
+from heartbleed_audit.double import AwsDouble
+from HeartbleedServerCertificate import lambda_handler
+
+TABLE = "HeartbleedKeyLedger"
+WITH_LEDGER = {**events.LOCAL_ROLE, "KeyLedgerTable": TABLE}
+NOW = datetime.now(UTC)
+OLD = datetime(2013, 6, 1, tzinfo=UTC)
+
+
+def create_table(aws: AwsDouble) -> None:
+    aws.client("dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@pytest.fixture
+def ledger(aws: AwsDouble) -> str:
+    create_table(aws)
+    return TABLE
+
+
+def periodic(aws: AwsDouble, parameters: dict[str, str] = WITH_LEDGER) -> Any:
+    return lambda_handler(events.scheduled_event(aws.result_token(events.RULE_NAME), parameters), None)
+
+
+def verdict(aws: AwsDouble, arn: str) -> tuple[str, str]:
+    stored = aws.evaluations(events.RULE_NAME)[arn]
+    return stored.compliance_type, stored.annotation or ""
+
+
+def test_deleting_the_2013_certificate_does_not_clear_its_key(aws: AwsDouble, ledger: str) -> None:
+    key = new_key()
+    old = issue("shop.example.com", OLD, key=key)
+    reissue = issue("shop.example.com", datetime(2020, 1, 1, tzinfo=UTC), key=key)
+    aws.upload("Shop2013", old.body, old.private_key, uploaded=OLD + timedelta(days=1))
+    reissued = aws.upload("Shop2020", reissue.body, reissue.private_key, uploaded=datetime(2020, 1, 2, tzinfo=UTC))
+    periodic(aws)
+    assert verdict(aws, reissued["Arn"])[0] == "NON_COMPLIANT"
+    aws.client("iam").delete_server_certificate(ServerCertificateName="Shop2013")  # the seed's first step
+    periodic(aws)
+    compliance, annotation = verdict(aws, reissued["Arn"])
+    assert compliance == "NON_COMPLIANT"
+    assert "Shares its public key with Shop2013 (deleted since " in annotation
+    assert "issued 2013-06-01T00:00:00Z, before the cutoff" in annotation
+
+
+def test_without_a_ledger_the_deleted_evidence_is_forgotten(aws: AwsDouble) -> None:
+    """What the per-account mode (KeyLedgerTable empty) cannot see: the README says so."""
+    key = new_key()
+    old = issue("shop.example.com", OLD, key=key)
+    reissue = issue("shop.example.com", datetime(2020, 1, 1, tzinfo=UTC), key=key)
+    aws.upload("Shop2013", old.body, old.private_key, uploaded=OLD + timedelta(days=1))
+    reissued = aws.upload("Shop2020", reissue.body, reissue.private_key, uploaded=datetime(2020, 1, 2, tzinfo=UTC))
+    aws.client("iam").delete_server_certificate(ServerCertificateName="Shop2013")
+    periodic(aws, events.LOCAL_ROLE)
+    assert verdict(aws, reissued["Arn"])[0] == "COMPLIANT"
+
+
+def test_the_holder_turns_non_compliant_after_the_change_event_and_its_re_evaluation(
+    aws: AwsDouble, ledger: str
+) -> None:
+    key = new_key()
+    current = issue("shop.example.com", NOW - timedelta(days=30), key=key)
+    holder = aws.upload("Shop2025", current.body, current.private_key)
+    periodic(aws)
+    assert verdict(aws, holder["Arn"])[0] == "COMPLIANT"
+    restored = issue("shop.example.com", OLD, key=key, days=20 * 365)  # from a backup, still valid
+    backup = aws.upload("ShopRestored", restored.body, restored.private_key)
+    item = events.configuration_item("ShopRestored", backup["Arn"])
+    sent = lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), WITH_LEDGER), None)
+    assert [e["ComplianceResourceId"] for e in sent] == [backup["Arn"]]  # the event reports the new one only
+    assert verdict(aws, holder["Arn"])[0] == "COMPLIANT"  # until the re-evaluation it asked for
+    assert [started.rules for started in aws.started_evaluations()] == [(events.RULE_NAME,)]
+    periodic(aws)  # what Config runs when asked
+    compliance, annotation = verdict(aws, holder["Arn"])
+    assert compliance == "NON_COMPLIANT"
+    assert "Shares its public key with ShopRestored" in annotation
+
+
+def test_a_key_without_new_evidence_asks_no_account_to_evaluate_again(aws: AwsDouble, ledger: str) -> None:
+    current = issue("shop.example.com", NOW - timedelta(days=30))
+    aws.upload("Shop2025", current.body, current.private_key)
+    periodic(aws)
+    periodic(aws)
+    assert aws.started_evaluations() == []
+
+
+def test_a_cold_run_reads_no_body_the_ledger_holds(aws: AwsDouble, ledger: str) -> None:
+    for index in range(5):
+        cert = issue(f"s{index}.example.com", NOW - timedelta(days=30))
+        aws.upload(f"Shop{index}", cert.body, cert.private_key)
+    periodic(aws)
+    forget_container_cache()
+    aws.conditions.reset_counts()
+    periodic(aws)
+    assert aws.conditions.calls.get("iam:GetServerCertificate", 0) == 0
+
+
+def forget_container_cache() -> None:
+    """A new Lambda container: nothing read is kept in memory."""
+    from heartbleed import iam
+
+    iam._BODIES.clear()
+
+
+def test_a_missing_ledger_table_fails_the_run_and_sends_nothing(aws: AwsDouble) -> None:
+    cert = issue("shop.example.com", NOW - timedelta(days=30))
+    aws.upload("Shop2025", cert.body, cert.private_key)
+    with pytest.raises(RuntimeError, match=f"KeyLedgerTable '{TABLE}' does not exist"):
+        periodic(aws)
+    assert aws.put_calls() == []
