@@ -59,3 +59,27 @@ def test_a_change_event_checks_the_budget_too(aws: AwsDouble, monkeypatch: pytes
     with pytest.raises(TimeBudgetExceeded):
         lambda_handler(event, FakeContext(start_ms=RESERVE_MS, step_ms=1))
     assert aws.put_calls() == []
+
+
+NO_BODIES = {**events.LOCAL_ROLE, "CheckCertificateBody": "false"}  # no body read, so no check per read
+
+
+def test_a_periodic_run_checks_the_budget_before_reporting(aws: AwsDouble) -> None:
+    # Without body reads the check before reporting is the run's only look at the clock.
+    sample_account.build(aws)
+    context = FakeContext(start_ms=RESERVE_MS, step_ms=1)  # below the reserve at the first look
+    with pytest.raises(TimeBudgetExceeded, match="stopped before reporting"):
+        lambda_handler(events.scheduled_event(aws.result_token(events.RULE_NAME), NO_BODIES), context)
+    assert aws.put_calls() == []
+    assert context.left == RESERVE_MS - 1  # looked once
+
+
+def test_a_change_event_checks_the_budget_before_reporting(aws: AwsDouble) -> None:
+    sample_account.build(aws)
+    arn = f"arn:aws:iam::{events.ACCOUNT_ID}:server-certificate/ModernWebCertificate"
+    item = events.configuration_item("ModernWebCertificate", arn)
+    context = FakeContext(start_ms=RESERVE_MS, step_ms=1)
+    with pytest.raises(TimeBudgetExceeded, match="stopped before reporting"):
+        lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), NO_BODIES), context)
+    assert aws.put_calls() == []
+    assert context.left == RESERVE_MS - 1
