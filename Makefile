@@ -17,7 +17,7 @@ $(error $(python_refused))
 endif
 endif
 
-.PHONY: demo test lint typecheck checkov bundle rdk-folder artifacts bench rules clean
+.PHONY: demo test lint typecheck checkov dynalite bundle rdk-folder artifacts bench rules clean
 
 # Editable installs in setuptools' strict mode: each module is linked into build/__editable__.*, a real
 # entry on sys.path, so the rule folder (a directory without __init__.py) cannot shadow the module of the
@@ -112,8 +112,20 @@ CHECKOV_ARGS := --directory rules --framework cloudformation --skip-download --q
 checkov: $(CHECKOV_VENV)/.installed
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov $(CHECKOV_ARGS)
 
-test: $(VENV)/.installed lint typecheck checkov artifacts
+# dynalite (npm), the second DynamoDB implementation tests/test_ledger.py runs the ledger against, pinned
+# exactly in tools/dynalite/package-lock.json. Without node there is nothing to install: those tests skip,
+# saying so, and the stamp stays missing so that a later make with node installs it.
+DYNALITE := tools/dynalite
+$(DYNALITE)/node_modules/.installed: $(DYNALITE)/package.json $(DYNALITE)/package-lock.json
+	@if command -v node >/dev/null; then \
+		cd $(DYNALITE) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+		echo "node not found: dynalite is not installed and the ledger's dynalite tests will skip"; \
+	fi
+dynalite: $(DYNALITE)/node_modules/.installed
+
+test: $(VENV)/.installed lint typecheck checkov artifacts dynalite
 	$(VENV)/bin/pytest
 
 clean:
-	rm -rf $(VENV) $(LAMBDA_VENV) $(USER_VENV) $(CHECKOV_VENV) build dist
+	rm -rf $(VENV) $(LAMBDA_VENV) $(USER_VENV) $(CHECKOV_VENV) $(DYNALITE)/node_modules build dist
