@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from heartbleed.pacing import BACK_OFF, Pace
+from typing import Any
+
+import botocore.session
+
+from heartbleed.clients import CLIENT_CONFIG
+from heartbleed.pacing import BACK_OFF, Pace, standard_retries
 
 OK: tuple[None, dict[str, object]] = (None, {"ResponseMetadata": {}})
 THROTTLED = (None, {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}})
@@ -75,3 +80,27 @@ def test_a_throttled_read_pauses_briefly_then_takes_its_slot_until_the_client_ru
     assert pace.observe(response=THROTTLED, attempts=10) is None
     assert pace.observe(response=(None, {"Error": {"Code": "ServiceFailure"}}), attempts=1) is None
     assert pace.observe(response=OK, attempts=1) is None
+
+
+def test_botocore_stands_aside_only_for_the_attempts_the_pace_retries() -> None:
+    client = botocore.session.get_session().create_client(
+        "iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y", config=CLIENT_CONFIG
+    )
+    retries = standard_retries(client)
+    assert retries is not None and standard_retries(client) is retries  # taken over once per client
+    handler: Any = retries.handler
+    quota = handler._retry_quota._quota  # botocore offers no public reader
+    operation = client.meta.service_model.operation_model("GetServerCertificate")
+    needs_retry: dict[str, Any] = {
+        "response": THROTTLED,
+        "attempts": 1,
+        "operation": operation,
+        "caught_exception": None,
+        "request_dict": {"context": {}},
+    }
+    assert Pace().observe(**needs_retry) == 0.1  # the pace retries attempt 1 (botocore asks it first)
+    assert retries.needs_retry(**needs_retry) is None
+    assert quota.available_capacity == 500
+    # An attempt the pace did not answer (here: never shown to it) is botocore's, and costs 5 units.
+    assert retries.needs_retry(**{**needs_retry, "attempts": 2}) is not None
+    assert quota.available_capacity == 495
