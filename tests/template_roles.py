@@ -35,15 +35,17 @@ def _resolve(value: Any, context: dict[str, str]) -> Any:
 
 
 def _attributes(body: dict[str, Any], context: dict[str, str]) -> dict[str, str]:
-    """The ARN of each SQS queue with a fixed name (the dead-letter queue a role may write), as
-    `Fn::GetAtt` gives it; roles refer to no other attribute."""
-    queues = {
-        logical: resource["Properties"]["QueueName"]
-        for logical, resource in body["Resources"].items()
-        if isinstance(resource, dict) and resource.get("Type") == "AWS::SQS::Queue"
-    }
+    """The ARN of each named SQS queue (the dead-letter queue a role may write) and DynamoDB table (the key
+    ledger), as `Fn::GetAtt` gives it; roles refer to no other attribute."""
+    named = {"AWS::SQS::Queue": ("sqs", "QueueName", ""), "AWS::DynamoDB::Table": ("dynamodb", "TableName", "table/")}
     where = f"{context['AWS::Region']}:{context['AWS::AccountId']}"
-    return {f"{logical}.Arn": f"arn:{context['AWS::Partition']}:sqs:{where}:{name}" for logical, name in queues.items()}
+    arns = {}
+    for logical, resource in body["Resources"].items():
+        if isinstance(resource, dict) and resource.get("Type") in named:
+            service, name_property, prefix = named[resource["Type"]]
+            name = _resolve(resource["Properties"][name_property], context)
+            arns[f"{logical}.Arn"] = f"arn:{context['AWS::Partition']}:{service}:{where}:{prefix}{name}"
+    return arns
 
 
 def create_roles(aws: AwsDouble, template: str, account: str, **parameters: str) -> dict[str, str]:

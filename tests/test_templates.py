@@ -44,7 +44,9 @@ def as_list(value: Any) -> list[Any]:
 # The dead-letter queue's name is fixed, like the function's, so the policy document can name it.
 QUEUE_NAME = "HeartbleedServerCertificate-failed-events"
 QUEUE_ARN = f"arn:aws:sqs:us-east-1:123456789012:{QUEUE_NAME}"
-GETATT_STAND_INS = {("DeadLetterQueue", "Arn"): QUEUE_ARN}
+LEDGER_NAME = "HeartbleedKeyLedger"  # KeyLedgerTableName's default, which the policy document names
+LEDGER_ARN = f"arn:aws:dynamodb:us-east-1:123456789012:table/{LEDGER_NAME}"
+GETATT_STAND_INS = {("DeadLetterQueue", "Arn"): QUEUE_ARN, ("KeyLedger", "Arn"): LEDGER_ARN}
 FOURTEEN_DAYS = 14 * 24 * 3600  # SQS's longest retention
 
 
@@ -71,7 +73,7 @@ def allowed_by_document(action: str, resource: str) -> bool:
 
 
 def test_every_template_passes_cfn_lint() -> None:
-    assert len(TEMPLATES) == 5
+    assert len(TEMPLATES) == 6
     lint = subprocess.run(
         [Path(sys.executable).parent / "cfn-lint", *TEMPLATES], capture_output=True, text=True, timeout=300
     )
@@ -124,6 +126,7 @@ def test_the_member_role_trusts_only_the_central_function_and_can_only_read_and_
         "config:PutEvaluations",
         "config:GetResourceConfigHistory",
         "config:GetComplianceDetailsByConfigRule",
+        "config:StartConfigRulesEvaluation",  # the member's copy of the rule, on new evidence elsewhere
     }
 
 
@@ -136,6 +139,8 @@ def test_the_organization_function_can_only_assume_the_member_role_list_members_
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "sqs:SendMessage",  # Lambda, keeping a failed event in the dead-letter queue
+        *LEDGER_ACTIONS,  # the key ledger, on its table
+        "config:StartConfigRulesEvaluation",  # its own account's rule
     }
     (send,) = [s for s in statements if s["Action"] == "sqs:SendMessage"]
     assert send["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
@@ -207,6 +212,7 @@ def test_the_standalone_stack_creates_in_moto_cloudformation(aws: AwsDouble) -> 
         "ConfigInvokePermission": "AWS::Lambda::Permission",
         "RemediationDocument": "AWS::SSM::Document",
         "RemediationRole": "AWS::IAM::Role",
+        "KeyLedger": "AWS::DynamoDB::Table",
     }
     document = next(r["PhysicalResourceId"] for r in summaries if r["LogicalResourceId"] == "RemediationDocument")
     deployed = aws.client("ssm").get_document(Name=document, DocumentFormat="JSON")
@@ -239,6 +245,23 @@ def test_the_standalone_stack_creates_in_moto_cloudformation(aws: AwsDouble) -> 
     assert attributes["Attributes"]["SqsManagedSseEnabled"] == "true"
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert outputs["FunctionArn"] == function["FunctionArn"]
+    table = aws.client("dynamodb").describe_table(TableName=LEDGER_NAME)["Table"]
+    assert (
+        (outputs["KeyLedgerTable"], outputs["KeyLedgerTableArn"])
+        == (LEDGER_NAME, LEDGER_ARN)
+        == (
+            table["TableName"],
+            table["TableArn"],
+        )
+    )
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert {"Sid": "ReadAndWriteTheKeyLedger", "Effect": "Allow", "Action": LEDGER_ACTIONS, "Resource": LEDGER_ARN} in (
+        inline["Statement"]
+    )
 
 
 def test_the_organization_function_can_be_invoked_only_by_config_in_the_listed_accounts() -> None:
@@ -435,7 +458,17 @@ def test_the_log_group_uses_the_kms_key_only_when_one_is_given(name: str) -> Non
     assert not pattern.fullmatch("alias/aws/logs") and not pattern.fullmatch("1234abcd-12ab-34cd-56ef-1234567890ab")
 
 
-@pytest.mark.parametrize("name", FUNCTION_TEMPLATES)
+LEDGER_SKIP = ("KeyLedger", "CKV_AWS_119")  # the AWS managed key: the template says why
+CHECKOV_SKIPS = {
+    **{
+        name: {("Function", "CKV_AWS_117"), ("DeadLetterQueue", "CKV_AWS_27"), LEDGER_SKIP}
+        for name in FUNCTION_TEMPLATES
+    },
+    "key-ledger.yaml": {LEDGER_SKIP},
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKOV_SKIPS))
 def test_every_checkov_skip_states_its_reason(name: str) -> None:
     skipped = {
         (logical, skip["id"]): skip.get("comment", "")
@@ -443,7 +476,7 @@ def test_every_checkov_skip_states_its_reason(name: str) -> None:
         if isinstance(resource, dict)
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
     }
-    assert set(skipped) == {("Function", "CKV_AWS_117"), ("DeadLetterQueue", "CKV_AWS_27")}
+    assert set(skipped) == CHECKOV_SKIPS[name]
     assert all(len(reason) > 40 for reason in skipped.values()), skipped
 
 
@@ -463,3 +496,125 @@ def test_checkov_fails_a_function_without_a_dead_letter_queue(tmp_path: Path) ->
     scan = subprocess.run([checkov, *argv], capture_output=True, text=True, timeout=300, env=environment)
     assert scan.returncode == 1, scan.stdout + scan.stderr
     assert "CKV_AWS_116" in scan.stdout and "Failed checks: 1," in scan.stdout
+
+
+# The key ledger (design section 11): one table definition in three templates, used by the function role only.
+LEDGER_ACTIONS = [
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+]
+LEDGER_TEMPLATES = {"key-ledger.yaml": "TableName", **dict.fromkeys(FUNCTION_TEMPLATES, "KeyLedgerTableName")}
+LEDGER_TABLE = {
+    "TableName": LEDGER_NAME,
+    "BillingMode": "PAY_PER_REQUEST",
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+    ],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    "SSESpecification": {"SSEEnabled": True},
+    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+    "DeletionProtectionEnabled": True,
+}
+
+
+def ledger_operations() -> set[str]:
+    """The DynamoDB actions heartbleed/ledger.py calls: client methods and the operations given to _call."""
+    source = (ROOT / "HeartbleedServerCertificate" / "heartbleed" / "ledger.py").read_text()
+    methods = re.findall(r"self\.dynamodb\.(\w+)\(", source) + re.findall(r'self\._call\(\s*"[^"]*",\s*"(\w+)"', source)
+    return {"dynamodb:" + "".join(word.title() for word in method.split("_")) for method in methods}
+
+
+def test_the_ledger_statement_grants_exactly_the_calls_the_ledger_makes() -> None:
+    assert ledger_operations() == set(LEDGER_ACTIONS)
+    (statement,) = [s for s in POLICY["Statement"] if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    assert sorted(statement["Action"]) == sorted(LEDGER_ACTIONS)
+    assert statement["Resource"] == f"arn:aws:dynamodb:*:*:table/{LEDGER_NAME}"
+    assert allowed_by_document("dynamodb:PutItem", LEDGER_ARN)
+    assert not allowed_by_document("dynamodb:PutItem", LEDGER_ARN.replace(LEDGER_NAME, "OtherTable"))
+    assert not allowed_by_document("dynamodb:Scan", LEDGER_ARN)
+
+
+@pytest.mark.parametrize("name", sorted(LEDGER_TEMPLATES))
+def test_every_ledger_table_is_the_one_definition_and_outlives_its_stack(name: str) -> None:
+    resource = load(name)["Resources"]["KeyLedger"]
+    assert resource["Type"] == "AWS::DynamoDB::Table"
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert render(name, "KeyLedger") == LEDGER_TABLE
+    assert resource["Metadata"] == load("key-ledger.yaml")["Resources"]["KeyLedger"]["Metadata"]
+    parameter = LEDGER_TEMPLATES[name]
+    assert render(name, "KeyLedger", **{parameter: "OtherLedger"})["TableName"] == "OtherLedger"
+    spec = load(name)["Parameters"][parameter]
+    assert spec == {**load("key-ledger.yaml")["Parameters"]["TableName"], "Description": spec["Description"]}
+
+
+def test_the_rule_gets_the_ledger_table_its_stack_creates() -> None:
+    standalone = load("heartbleed-rule.yaml")["Resources"]["Rule"]["Properties"]["InputParameters"]
+    assert standalone["KeyLedgerTable"] == {"Ref": "KeyLedger"}
+    metadata = load("organization.yaml")["Resources"]["OrganizationRule"]["Properties"]
+    text = metadata["OrganizationCustomRuleMetadata"]["InputParameters"]["Fn::Sub"]
+    # The organization rule takes a JSON string: it must stay JSON once substituted.
+    substituted = json.loads(re.sub(r"\$\{(\w+)\}", r"<\1>", text))
+    assert substituted["KeyLedgerTable"] == "<KeyLedger>"
+    assert set(substituted) == {
+        "CutoffDate",
+        "CheckCertificateBody",
+        "ExemptCertificates",
+        "ExecutionRoleName",
+        "KeyLedgerTable",
+    }
+    for name in FUNCTION_TEMPLATES:
+        outputs = load(name)["Outputs"]
+        assert outputs["KeyLedgerTable"]["Value"] == {"Ref": "KeyLedger"}
+        assert outputs["KeyLedgerTableArn"]["Value"] == {"Fn::GetAtt": ["KeyLedger", "Arn"]}
+
+
+@pytest.mark.parametrize("name", FUNCTION_TEMPLATES)
+def test_only_the_function_role_may_use_the_ledger_and_only_on_its_table(name: str) -> None:
+    template = load(name)
+    ledger = [s for s in role_statements(template, "FunctionRole") if s["Sid"] == "ReadAndWriteTheKeyLedger"]
+    assert ledger == [
+        {
+            "Sid": "ReadAndWriteTheKeyLedger",
+            "Effect": "Allow",
+            "Action": LEDGER_ACTIONS,
+            "Resource": {"Fn::GetAtt": ["KeyLedger", "Arn"]},
+        }
+    ]
+    restart = [
+        s
+        for s in role_statements(template, "FunctionRole")
+        if "config:StartConfigRulesEvaluation" in as_list(s["Action"])
+    ]
+    assert restart == [
+        {
+            "Sid": "ReEvaluateHoldersOfNewEvidence",
+            "Effect": "Allow",
+            "Action": "config:StartConfigRulesEvaluation",
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:config:*:${AWS::AccountId}:config-rule/*"},
+        }
+    ]
+
+
+@pytest.mark.parametrize("name", [path.name for path in TEMPLATES])
+def test_no_other_role_gets_anything_on_dynamodb_or_new_on_config(name: str) -> None:
+    template = load(name)
+    for logical, resource in template["Resources"].items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::IAM::Role" or logical == "FunctionRole":
+            continue
+        actions = {a for s in role_statements(template, logical) for a in as_list(s["Action"])}
+        assert not {a for a in actions if a.startswith("dynamodb:") or a == "*" or a.endswith(":*")}, (name, logical)
+        if logical != "ExecutionRole":  # the member's execution role re-runs the member's own rule
+            assert "config:StartConfigRulesEvaluation" not in actions, (name, logical)
+
+
+def test_the_conformance_pack_passes_the_ledger_table_through() -> None:
+    parameter = load("conformance-pack.yaml")["Parameters"]["KeyLedgerTable"]
+    assert (parameter["Type"], parameter["Default"]) == ("String", "")
+    assert "KeyLedgerTable" not in render("conformance-pack.yaml", "HeartbleedServerCertificate")["InputParameters"]
+    given = render("conformance-pack.yaml", "HeartbleedServerCertificate", KeyLedgerTable=LEDGER_NAME)
+    assert given["InputParameters"]["KeyLedgerTable"] == LEDGER_NAME
