@@ -11,28 +11,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from ledger_table import TABLE, create_table
+from simulated_organization import PARAMETERS, as_central_function, build_organization, invoke, stored
 
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
-TABLE = "HeartbleedKeyLedger"
 WITH_LEDGER = {**events.LOCAL_ROLE, "KeyLedgerTable": TABLE}
 NOW = datetime.now(UTC)
 OLD = datetime(2013, 6, 1, tzinfo=UTC)
-
-
-def create_table(aws: AwsDouble) -> None:
-    aws.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 @pytest.fixture
@@ -131,3 +120,28 @@ def test_a_missing_ledger_table_fails_the_run_and_sends_nothing(aws: AwsDouble) 
     with pytest.raises(RuntimeError, match=f"KeyLedgerTable '{TABLE}' does not exist"):
         periodic(aws)
     assert aws.put_calls() == []
+
+
+@pytest.mark.parametrize("order", ["the 2013 account first", "the 2025 account first"])
+def test_another_accounts_key_is_non_compliant_in_the_members_own_config(
+    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    """Organization route: account B's recent certificate carries account A's 2013 key."""
+    organization = build_organization(aws, shared_key=True)
+    create_table(aws)  # in the management account, where the central function runs
+    first, second, _ = organization.members
+    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
+    with as_central_function(aws, organization, monkeypatch):
+        if order == "the 2013 account first":
+            invoke(aws, first, parameters)
+            invoke(aws, second, parameters)
+            assert aws.started_evaluations(second) == []  # it saw the evidence itself
+        else:
+            invoke(aws, second, parameters)
+            assert stored(aws, second) == {organization.certificates[second]: "COMPLIANT"}
+            invoke(aws, first, parameters)  # new evidence: it asks the second account's rule
+            assert [started.rules for started in aws.started_evaluations(second)] == [(events.RULE_NAME,)]
+            invoke(aws, second, parameters)  # what Config runs when asked
+    result = aws.evaluations(events.RULE_NAME, second)[organization.certificates[second]]
+    assert result.compliance_type == "NON_COMPLIANT"
+    assert f"Shares its public key with Member0Certificate (account {first})" in (result.annotation or "")

@@ -10,86 +10,32 @@ organization rule passes ExecutionRoleName, so rdklib assumes the member role of
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from identities import use_credentials
-from moto.core.authorization import enable_iam_authentication
+from simulated_organization import (
+    MEMBER_ROLE,
+    NOW,
+    Organization,
+    as_central_function,
+    build_organization,
+    invoke,
+    stored,
+)
 from template_roles import create_roles
 
-from heartbleed.organization_guard import forget
-from heartbleed_audit import estate, events
+from heartbleed_audit import estate
 from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
-from HeartbleedServerCertificate import lambda_handler
 
-MEMBER_ROLE = "HeartbleedServerCertificateExecution"  # the templates' default ExecutionRoleName
-PARAMETERS = {"ExecutionRoleName": MEMBER_ROLE}  # as the organization rule's InputParameters pass it
 OUTSIDER = "210987654321"
-NOW = datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    """What rdklib and the rule read of the Lambda context."""
-
-    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:HeartbleedServerCertificate"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
-
-
-@dataclass(frozen=True)
-class Organization:
-    members: list[str]  # the first two have the member role, the third has not
-    function_role: str
-    certificates: dict[str, str]  # account -> its certificate's ARN
 
 
 @pytest.fixture
 def organization(aws: AwsDouble) -> Organization:
-    forget()  # a new container: no member list kept
-    members = aws.organization(3)
-    function_role = create_roles(aws, "organization.yaml", ACCOUNT_ID)["FunctionRole"]
-    certificates = {}
-    for index, member in enumerate(members):
-        if index < 2:
-            create_roles(aws, "member-execution-role.yaml", member, CentralFunctionRoleArn=function_role)
-        issued = datetime(2013, 6, 1, tzinfo=UTC) if index == 0 else NOW - timedelta(days=5)
-        cert = issue(f"m{index}.example.com", issued)
-        certificates[member] = aws.upload(
-            f"Member{index}Certificate",
-            cert.body,
-            cert.private_key,
-            uploaded=issued + timedelta(days=1),
-            account=member,
-        )["Arn"]
-    return Organization(members, function_role, certificates)
-
-
-@contextmanager
-def as_central_function(aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The function's own credentials: a session of FunctionRole, with enforcement on."""
-    got = aws.client("sts").assume_role(RoleArn=organization.function_role, RoleSessionName="function")
-    use_credentials(monkeypatch, got["Credentials"])
-    with enable_iam_authentication():
-        yield
-
-
-def invoke(aws: AwsDouble, account: str) -> Any:
-    event = events.scheduled_event(aws.result_token(events.RULE_NAME, account), PARAMETERS, account=account)
-    assert event["executionRoleArn"].endswith("role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig")
-    return lambda_handler(event, LambdaContext())
-
-
-def stored(aws: AwsDouble, account: str) -> dict[str, str]:
-    return {arn: e.compliance_type for arn, e in aws.evaluations(events.RULE_NAME, account).items()}
+    return build_organization(aws)
 
 
 def test_each_member_is_evaluated_in_its_own_config_and_nowhere_else(

@@ -1,0 +1,84 @@
+"""A simulated organization on the double, as the organization route (rules/organization.yaml with
+rules/member-execution-role.yaml) deploys it, and the central function's invocations in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from identities import use_credentials
+from moto.core.authorization import enable_iam_authentication
+from template_roles import create_roles
+
+from heartbleed.organization_guard import forget
+from heartbleed_audit import events
+from heartbleed_audit.demo.pki import issue, new_key
+from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
+from HeartbleedServerCertificate import lambda_handler
+
+MEMBER_ROLE = "HeartbleedServerCertificateExecution"  # the templates' default ExecutionRoleName
+PARAMETERS = {"ExecutionRoleName": MEMBER_ROLE}  # as the organization rule's InputParameters pass it
+NOW = datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """What rdklib and the rule read of the Lambda context."""
+
+    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:HeartbleedServerCertificate"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+@dataclass(frozen=True)
+class Organization:
+    members: list[str]  # the first two have the member role, the third has not
+    function_role: str
+    certificates: dict[str, str]  # account -> its certificate's ARN
+
+
+def build_organization(aws: AwsDouble, shared_key: bool = False) -> Organization:
+    """Three members: the first with a 2013 certificate, the others with recent ones (all carrying
+    one key if shared_key); the first two have the member role, the third has not."""
+    forget()  # a new container: no member list kept
+    key = new_key() if shared_key else None
+    members = aws.organization(3)
+    function_role = create_roles(aws, "organization.yaml", ACCOUNT_ID)["FunctionRole"]
+    certificates = {}
+    for index, member in enumerate(members):
+        if index < 2:
+            create_roles(aws, "member-execution-role.yaml", member, CentralFunctionRoleArn=function_role)
+        issued = datetime(2013, 6, 1, tzinfo=UTC) if index == 0 else NOW - timedelta(days=5)
+        cert = issue(f"m{index}.example.com", issued, key=key)
+        certificates[member] = aws.upload(
+            f"Member{index}Certificate",
+            cert.body,
+            cert.private_key,
+            uploaded=issued + timedelta(days=1),
+            account=member,
+        )["Arn"]
+    return Organization(members, function_role, certificates)
+
+
+@contextmanager
+def as_central_function(aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The function's own credentials: a session of FunctionRole, with enforcement on."""
+    got = aws.client("sts").assume_role(RoleArn=organization.function_role, RoleSessionName="function")
+    use_credentials(monkeypatch, got["Credentials"])
+    with enable_iam_authentication():
+        yield
+
+
+def invoke(aws: AwsDouble, account: str, parameters: Mapping[str, str] = PARAMETERS) -> Any:
+    event = events.scheduled_event(aws.result_token(events.RULE_NAME, account), parameters, account=account)
+    assert event["executionRoleArn"].endswith("role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig")
+    return lambda_handler(event, LambdaContext())
+
+
+def stored(aws: AwsDouble, account: str) -> dict[str, str]:
+    return {arn: e.compliance_type for arn, e in aws.evaluations(events.RULE_NAME, account).items()}
