@@ -41,9 +41,18 @@ def assess(
     evidence is read back, and that evidence is one more input to the verdict.
     """
     listed = list_certificates(iam)
-    known = ledger.load() if ledger else None
-    gathered = gather_evidence(iam, listed, params.check_body, deadline, progress, known)
-    findings = ledger.record(gathered.evidence) if ledger else NO_FINDINGS
+    if ledger is None:
+        gathered = gather_evidence(iam, listed, params.check_body, deadline, progress)
+        findings = NO_FINDINGS
+    else:
+        known = ledger.load()
+        try:
+            if params.check_body:  # one run at a time reads what the ledger lacks
+                known = ledger.claim_reads(listed, known, deadline)
+            gathered = gather_evidence(iam, listed, params.check_body, deadline, progress, known)
+            findings = ledger.record(gathered.evidence)
+        finally:
+            ledger.release()
     verdicts = evaluate_account(gathered.evidence, params, findings.summaries) + deleted_verdicts(gathered.deleted)
     return Assessment(verdicts, gathered.evidence, findings)
 

@@ -23,6 +23,10 @@ class Deadline:
         self._remaining = getattr(context, "get_remaining_time_in_millis", None)
         self.reserve_ms = reserve_ms
 
+    def left_s(self) -> float | None:
+        """Seconds until the run must stop (the Lambda timeout less the reserve); None outside Lambda."""
+        return None if self._remaining is None else (int(self._remaining()) - self.reserve_ms) / 1000
+
     def check(self, stage: str) -> None:
         if self._remaining is None:
             return

@@ -12,11 +12,13 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .ledger_schema import (
+    LEASE,
     PENDING,
     SCHEMA_VERSION,
     SUMMARY,
@@ -272,6 +274,57 @@ class Ledger:
             }
             list(pool.map(self.mark_deleted, deleted))
         return lowered
+
+    def take_lease(self, account: str, owner: str, now: datetime, expires: datetime) -> bool:
+        """Take the account's lease for reading its bodies, unless another run holds an unexpired one."""
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": account_pk(account)},
+                    "sk": {"S": LEASE},
+                    "owner": {"S": owner},
+                    "expires": instant(expires),
+                    "v": {"N": str(SCHEMA_VERSION)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR expires < :now OR #o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":now": instant(now), ":me": {"S": owner}},
+            )
+            return True
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise _failure(self.table, "written", error) from None
+        except BotoCoreError as error:
+            raise _failure(self.table, "written", error) from None
+
+    def lease_held(self, account: str, now: datetime) -> bool:
+        """Whether a run holds the account's lease now (a cheap read: one item)."""
+        page = self._call(
+            "read",
+            "query",
+            KeyConditionExpression="pk = :pk AND sk = :l",
+            ExpressionAttributeValues={":pk": {"S": account_pk(account)}, ":l": {"S": LEASE}},
+            ConsistentRead=True,
+        )
+        return any(item.get("expires", {}).get("S", "") >= instant(now)["S"] for item in page.get("Items", []))
+
+    def release_lease(self, account: str, owner: str) -> None:
+        """Give the lease up, if it is still this run's (an expired one may have passed to another run)."""
+        try:
+            self.dynamodb.delete_item(
+                TableName=self.table,
+                Key={"pk": {"S": account_pk(account)}, "sk": {"S": LEASE}},
+                ConditionExpression="#o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":me": {"S": owner}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _failure(self.table, "written", error) from None
+        except BotoCoreError as error:
+            raise _failure(self.table, "written", error) from None
 
     def register_rule(self, account: str, region: str, rule: str, role: str) -> None:
         """What another run needs to ask this account's rule to evaluate again."""

@@ -4,21 +4,31 @@ Order matters for convergence (design section 11): the run writes its own facts,
 summaries of its keys with strongly consistent reads, so of two concurrent runs on one key at
 least one sees the other's evidence, and a run whose write lowered a key's earliest evidence
 asks the key's other accounts to evaluate again (propagation.py).
+
+A run that must read bodies the ledger lacks first takes the account's lease (a conditional write);
+a concurrent run on the same account waits for it, then takes the bodies from the ledger, so a
+storm of cold change events reads each body about once, not once per container. The lease expires
+with its holder's time budget, so a run that dies does not hold the account for ever.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from .certificate import BodyFacts, CertificateEvidence
+from .certificate import BodyFacts, CertificateEvidence, CertificateMetadata
+from .deadline import Deadline
 from .ledger import Ledger
 from .ledger_schema import Holder, KeySummary
 
 # "Last seen" is rewritten at most this often per certificate, not on every run (N writes a run).
 REFRESH_LAST_SEEN = timedelta(days=1)
 IAM_REGION = "global"  # IAM server certificates belong to no Region
+LEASE_POLL_S = 1.0  # how often a waiting run looks at the lease (one item read)
+LEASE_WITHOUT_DEADLINE = timedelta(minutes=5)  # outside Lambda (the CLI): the longest Lambda timeout would do
 
 
 @dataclass(frozen=True)
@@ -37,11 +47,36 @@ class AccountLedger:
     account: str
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     known: dict[tuple[str, str], Holder] = field(default_factory=dict)
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    leased: bool = False
 
     def load(self) -> Mapping[str, BodyFacts]:
         """Read what the ledger holds for the account; return its bodies' facts by ServerCertificateId."""
         self.known = self.ledger.account_certificates(self.account)
         return {h.certificate_id: BodyFacts(h.not_before, h.key) for h in self.known.values()}
+
+    def claim_reads(
+        self, listed: Sequence[CertificateMetadata], bodies: Mapping[str, BodyFacts], deadline: Deadline
+    ) -> Mapping[str, BodyFacts]:
+        """Before reading bodies the ledger lacks: take the account's lease, or wait while another run
+        holds it and then use what that run recorded. Returns the bodies known by then."""
+        while any(meta.certificate_id not in bodies for meta in listed):
+            now = datetime.now(UTC)
+            left = deadline.left_s()
+            expires = now + (timedelta(seconds=max(left, 1.0)) if left is not None else LEASE_WITHOUT_DEADLINE)
+            if self.ledger.take_lease(self.account, self.owner, now, expires):
+                self.leased = True
+                return bodies
+            while self.ledger.lease_held(self.account, datetime.now(UTC)):
+                deadline.check("waiting for another run to read this account's certificate bodies")
+                time.sleep(LEASE_POLL_S)
+            bodies = self.load()
+        return bodies
+
+    def release(self) -> None:
+        if self.leased:
+            self.ledger.release_lease(self.account, self.owner)
+            self.leased = False
 
     def _holder(self, item: CertificateEvidence) -> Holder | None:
         meta, body = item.metadata, item.body

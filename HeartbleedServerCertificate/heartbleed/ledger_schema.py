@@ -9,6 +9,7 @@ version; an item of another version is refused with LedgerFormatError, never gue
   pk = K#<key>       sk = C#<arn>#<id>     the same certificate, under the key it carries
   pk = K#<key>       sk = #                the key's summary: its earliest evidence, and its accounts
   pk = A#<account>   sk = #RULE#<region>   how to ask that account's rule to evaluate again
+  pk = A#<account>   sk = #LEASE           the run reading the account's unknown bodies, until expires
   pk = PENDING       sk = <account>#<region>
                                            a re-evaluation asked for and not yet accepted
 
@@ -90,6 +91,9 @@ def key_pk(key: str) -> str:
 
 def certificate_sk(arn: str, certificate_id: str) -> str:
     return f"C#{arn}#{certificate_id}"
+
+
+LEASE = "#LEASE"
 
 
 def rule_sk(region: str) -> str:
