@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -90,37 +90,31 @@ class Ledger:
 
     # Reads -----------------------------------------------------------------------------------
 
-    def account_certificates(self, account: str) -> dict[tuple[str, str], Holder]:
-        """Every certificate the ledger holds for the account, by (ARN, id), deleted ones included."""
-        found: dict[tuple[str, str], Holder] = {}
+    def _query(self, pk: str, sk_prefix: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of one partition (whose sort key starts with sk_prefix), all pages, strongly consistent."""
         request: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :c)",
-            "ExpressionAttributeValues": {":pk": {"S": account_pk(account)}, ":c": {"S": "C#"}},
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ConsistentRead": True,
         }
+        if sk_prefix:  # DynamoDB refuses an empty key value
+            request["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
+            request["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix}
         while True:
             page = self._call("read", "query", **request)
-            for item in page.get("Items", []):
-                holder = holder_from_item(item)
-                found[(holder.arn, holder.certificate_id)] = holder
+            yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
-                return found
+                return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def account_certificates(self, account: str) -> dict[tuple[str, str], Holder]:
+        """Every certificate the ledger holds for the account, by (ARN, id), deleted ones included."""
+        holders = (holder_from_item(item) for item in self._query(account_pk(account), "C#"))
+        return {(holder.arn, holder.certificate_id): holder for holder in holders}
 
     def key_holders(self, key: str) -> list[Holder]:
         """Every certificate that carries or carried the key."""
-        holders = []
-        request: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :c)",
-            "ExpressionAttributeValues": {":pk": {"S": key_pk(key)}, ":c": {"S": "C#"}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._call("read", "query", **request)
-            holders += [holder_from_item(item) for item in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return holders
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [holder_from_item(item) for item in self._query(key_pk(key), "C#")]
 
     def _batch_get(self, keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -137,7 +131,8 @@ class Ledger:
                 wanted = page.get("UnprocessedKeys") or {}
                 if not wanted:
                     break
-                _pause(round_)
+                if round_ < UNPROCESSED_ROUNDS:
+                    _pause(round_)
             else:
                 raise LedgerError(
                     f"the key ledger {self.table!r} left keys unprocessed after {UNPROCESSED_ROUNDS} retries"
@@ -155,20 +150,11 @@ class Ledger:
 
     def rules(self, accounts: Iterable[str]) -> list[dict[str, str]]:
         """The recorded rules of these accounts: account, region, rule name, role ARN (may be empty)."""
-        found = []
-        for account in sorted(set(accounts)):
-            page = self._call(
-                "read",
-                "query",
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
-                ExpressionAttributeValues={":pk": {"S": account_pk(account)}, ":r": {"S": "#RULE#"}},
-                ConsistentRead=True,
-            )
-            for item in page.get("Items", []):
-                found.append(
-                    {name: str(item.get(name, {}).get("S", "")) for name in ("account", "region", "rule", "role")}
-                )
-        return found
+        return [
+            {name: str(item.get(name, {}).get("S", "")) for name in ("account", "region", "rule", "role")}
+            for account in sorted(set(accounts))
+            for item in self._query(account_pk(account), "#RULE#")
+        ]
 
     # Writes ----------------------------------------------------------------------------------
 
@@ -185,7 +171,8 @@ class Ledger:
                 pending = answer.get("UnprocessedItems") or {}
                 if not pending:
                     break
-                _pause(round_)
+                if round_ < UNPROCESSED_ROUNDS:
+                    _pause(round_)
             else:
                 raise LedgerError(
                     f"the key ledger {self.table!r} left items unprocessed after {UNPROCESSED_ROUNDS} retries"
@@ -195,8 +182,9 @@ class Ledger:
         """Write both items of each certificate (idempotent: the same facts give the same items)."""
         self._batch_write([item for holder in holders for item in certificate_items(holder)])
 
-    def add_evidence(self, holder: Holder) -> bool:
-        """Add the holder's account to its key's summary, and make it the earliest evidence if it is.
+    def add_evidence(self, holder: Holder, accounts: Iterable[str] = ()) -> bool:
+        """Add the holder's account (and accounts: other holders' of the same write) to its key's summary,
+        and make the holder the earliest evidence if it is.
 
         Returns whether this write lowered the key's earliest evidence date (or created the summary):
         new evidence, which other holders of the key must hear of.
@@ -218,7 +206,7 @@ class Ledger:
                 ExpressionAttributeValues={
                     **values,
                     ":v": {"N": str(SCHEMA_VERSION)},
-                    ":a": {"SS": [holder.account]},
+                    ":a": {"SS": sorted({holder.account, *accounts})},
                     ":d": instant(holder.evidence_date),
                 },
             )
@@ -233,7 +221,7 @@ class Ledger:
             "update_item",
             Key=key,
             UpdateExpression="ADD accounts :a",
-            ExpressionAttributeValues={":a": {"SS": [holder.account]}},
+            ExpressionAttributeValues={":a": {"SS": sorted({holder.account, *accounts})}},
         )
         return False
 
@@ -264,14 +252,15 @@ class Ledger:
         self.put_certificates([*new, *refreshed])
         # One summary write per key: a run's own holders of one key never race each other.
         earliest: dict[str, Holder] = {}
+        accounts: dict[str, set[str]] = {}
         for holder in new:
             if holder.key not in earliest or holder.evidence_date < earliest[holder.key].evidence_date:
                 earliest[holder.key] = holder
+            accounts.setdefault(holder.key, set()).add(holder.account)
         firsts = list(earliest.values())
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_UPDATES) as pool:
-            lowered = {
-                holder.key for holder, low in zip(firsts, pool.map(self.add_evidence, firsts), strict=True) if low
-            }
+            writes = pool.map(lambda holder: self.add_evidence(holder, accounts[holder.key]), firsts)
+            lowered = {holder.key for holder, low in zip(firsts, writes, strict=True) if low}
             list(pool.map(self.mark_deleted, deleted))
         return lowered
 
@@ -359,16 +348,9 @@ class Ledger:
         )
 
     def pending(self) -> list[dict[str, str]]:
-        page = self._call(
-            "read",
-            "query",
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": PENDING}},
-            ConsistentRead=True,
-        )
         return [
             {name: str(item.get(name, {}).get("S", "")) for name in ("account", "region", "rule", "asked")}
-            for item in page.get("Items", [])
+            for item in self._query(PENDING)
         ]
 
     def done_pending(self, account: str, region: str) -> None:
