@@ -172,3 +172,22 @@ def test_an_expired_lease_of_a_run_that_died_does_not_hold_the_account(aws: AwsD
     assert dead.take_lease(ACCOUNT_ID, "a run that died", NOW - timedelta(minutes=10), NOW - timedelta(minutes=5))
     result = periodic(aws)
     assert [e["ComplianceType"] for e in result] == ["COMPLIANT"]
+
+
+@pytest.mark.parametrize(
+    ("action", "fault", "times", "code"),
+    [
+        ("dynamodb:Query", "throttle", 10, "Throttling"),  # every attempt the client makes (slow: backoff)
+        ("dynamodb:BatchWriteItem", "denied", 1, "AccessDenied"),
+        ("dynamodb:BatchGetItem", "denied", 1, "AccessDenied"),
+    ],
+)
+def test_a_ledger_that_cannot_be_read_or_written_fails_the_run_and_sends_nothing(
+    aws: AwsDouble, ledger: str, action: str, fault: str, times: int, code: str
+) -> None:
+    cert = issue("shop.example.com", NOW - timedelta(days=30))
+    aws.upload("Shop2025", cert.body, cert.private_key)
+    aws.conditions.inject(action, fault, times=times)
+    with pytest.raises(RuntimeError, match=f"the key ledger '{TABLE}' could not be (read|written): {code}"):
+        periodic(aws)
+    assert aws.put_calls() == []
