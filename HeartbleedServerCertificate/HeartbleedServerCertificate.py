@@ -28,6 +28,7 @@ from heartbleed.configuration_item import RESOURCE_TYPE, gone_reason, identity
 from heartbleed.deadline import NO_DEADLINE, Deadline
 from heartbleed.earlier_evaluations import reported_resources
 from heartbleed.event_document import EventError, check_event
+from heartbleed.failures import retried_by_lambda
 from heartbleed.ledger import open_ledger
 from heartbleed.ledger_run import AccountLedger
 from heartbleed.organization_guard import NotInOrganization, check_account
@@ -84,6 +85,12 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
     def evaluate_periodic(
         self, event: dict[str, Any], client_factory: Any, valid_rule_parameters: RuleParameters
     ) -> list[Evaluation]:
+        with retried_by_lambda():
+            return self._periodic(event, client_factory, valid_rule_parameters)
+
+    def _periodic(
+        self, event: dict[str, Any], client_factory: Any, valid_rule_parameters: RuleParameters
+    ) -> list[Evaluation]:
         config = client_factory.build_client("config")
         # A TESTMODE run (rdklib's convention for local runs) stores nothing, so it retires nothing.
         test_mode = event["resultToken"] == "TESTMODE"
@@ -100,6 +107,16 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         return evaluations + [Evaluation("NOT_APPLICABLE", arn, kind, RETIRED) for arn, kind in sorted(stale.items())]
 
     def evaluate_change(
+        self,
+        event: dict[str, Any],
+        client_factory: Any,
+        configuration_item: dict[str, Any],
+        valid_rule_parameters: RuleParameters,
+    ) -> list[Evaluation]:
+        with retried_by_lambda():
+            return self._change(event, client_factory, configuration_item, valid_rule_parameters)
+
+    def _change(
         self,
         event: dict[str, Any],
         client_factory: Any,

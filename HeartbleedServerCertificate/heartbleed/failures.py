@@ -1,0 +1,54 @@
+"""Which failures Lambda should retry: the raise-or-return split (design section 12).
+
+rdklib turns every ClientError raised in a rule into an error document, which Lambda counts as a
+success: no retry, nothing in the dead-letter queue. That is right for a refusal a retry cannot
+change (AccessDenied, a bad parameter), and wrong for throttling or a server error that outlasted
+the client's retries, which a later try may well pass. Those leave the rule as RetryableFailure,
+which rdklib does not catch, so the invocation fails and Lambda retries the event, then keeps it in
+the dead-letter queue. (Timeouts and connection errors are BotoCoreErrors, which rdklib never
+caught.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import ClientError
+
+# Error codes AWS services use for "too many requests"; the same ones botocore's standard mode retries.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+
+class RetryableFailure(RuntimeError):
+    """A failure a later invocation may not meet: raised past rdklib so that Lambda retries the event."""
+
+
+def is_retryable(error: ClientError) -> bool:
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return status >= 500 or str(error.response.get("Error", {}).get("Code", "")) in THROTTLING_CODES
+
+
+@contextmanager
+def retried_by_lambda() -> Iterator[None]:
+    """Let throttling and server errors fail the invocation; every other ClientError stays rdklib's."""
+    try:
+        yield
+    except ClientError as error:
+        if not is_retryable(error):
+            raise
+        raise RetryableFailure(f"{error} (outlasted the client's retries; Lambda retries the event)") from error

@@ -1,0 +1,70 @@
+"""The raise-or-return split: what Lambda retries (and then keeps in the dead-letter queue), and what not.
+
+rdklib answers any ClientError with an error document, which Lambda counts as a success; a failure
+a later try may pass must raise instead (design section 12). Real events through the handler, over
+HTTP to the double.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from heartbleed.failures import RetryableFailure, is_retryable
+from heartbleed_audit import events
+from heartbleed_audit.demo.pki import issue
+from heartbleed_audit.double import AwsDouble
+from HeartbleedServerCertificate import lambda_handler
+
+NOW = datetime.now(UTC)
+
+
+def shop(aws: AwsDouble) -> str:
+    cert = issue("shop.example.com", NOW - timedelta(days=30))
+    return str(aws.upload("Shop2025", cert.body, cert.private_key)["Arn"])
+
+
+def test_throttling_that_outlasts_the_retries_fails_a_periodic_run_for_lambda_to_retry(aws: AwsDouble) -> None:
+    shop(aws)
+    aws.conditions.inject("iam:GetServerCertificate", "throttle", times=10)  # every attempt of the read
+    event = events.scheduled_event(aws.result_token(events.RULE_NAME), events.LOCAL_ROLE)
+    with pytest.raises(RetryableFailure, match=r"Throttling.*Lambda retries the event"):
+        lambda_handler(event, None)
+    assert aws.put_calls() == []
+
+
+def test_throttling_that_outlasts_the_retries_fails_a_change_event_for_lambda_to_retry(aws: AwsDouble) -> None:
+    arn = shop(aws)
+    aws.conditions.inject("iam:GetServerCertificate", "throttle", times=10)
+    item = events.configuration_item("Shop2025", arn)
+    with pytest.raises(RetryableFailure):
+        lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), events.LOCAL_ROLE), None)
+    assert aws.put_calls() == []
+
+
+def test_access_denied_stays_an_error_document_that_no_retry_would_change(aws: AwsDouble) -> None:
+    shop(aws)
+    aws.conditions.inject("iam:ListServerCertificates", "denied")
+    event = events.scheduled_event(aws.result_token(events.RULE_NAME), events.LOCAL_ROLE)
+    response = lambda_handler(event, None)
+    assert isinstance(response, dict) and response["customerErrorCode"] == "AccessDenied", response
+    assert aws.put_calls() == []
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "retryable"),
+    [
+        ("Throttling", 400, True),
+        ("ProvisionedThroughputExceededException", 400, True),
+        ("InternalFailure", 500, True),
+        ("ServiceUnavailable", 503, True),
+        ("AccessDenied", 403, False),
+        ("NoSuchEntity", 404, False),
+        ("ValidationError", 400, False),
+    ],
+)
+def test_which_errors_are_retryable(code: str, status: int, retryable: bool) -> None:
+    error = ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+    assert is_retryable(error) is retryable
