@@ -8,6 +8,7 @@ HTTP to the double.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -66,5 +67,6 @@ def test_access_denied_stays_an_error_document_that_no_retry_would_change(aws: A
     ],
 )
 def test_which_errors_are_retryable(code: str, status: int, retryable: bool) -> None:
-    error = ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+    response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    error = ClientError(response, "Op")
     assert is_retryable(error) is retryable

@@ -28,7 +28,7 @@ OLD = datetime(2013, 6, 1, tzinfo=UTC)
 
 @pytest.fixture
 def ledger(aws: AwsDouble) -> str:
-    create_table(aws)
+    create_table(aws.client("dynamodb"))
     return TABLE
 
 
@@ -130,7 +130,7 @@ def test_another_accounts_key_is_non_compliant_in_the_members_own_config(
 ) -> None:
     """Organization route: account B's recent certificate carries account A's 2013 key."""
     organization = build_organization(aws, shared_key=True)
-    create_table(aws)  # in the management account, where the central function runs
+    create_table(aws.client("dynamodb"))  # in the management account, where the central function runs
     first, second, _ = organization.members
     parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
     with as_central_function(aws, organization, monkeypatch):

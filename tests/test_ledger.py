@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from dynalite import Dynalite, DynaliteMissing, node
+from ledger_table import create_table
 
 from heartbleed import ledger as ledger_module
 from heartbleed.ledger import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, UNPROCESSED_ROUNDS, Ledger, LedgerError
@@ -80,19 +81,6 @@ class Backend:
 
     def requests(self, operation: str) -> list[Mapping[str, Any]]:
         return [request for name, request in self.calls if name == operation]
-
-
-def create_table(client: Any, table: str) -> None:
-    client.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 10})
 
 
 @pytest.fixture(params=["moto", "dynalite"])

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from cfnlint.decode import cfn_yaml
+from ledger_table import TABLE as LEDGER
+from ledger_table import create_table
 from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
 
@@ -27,24 +27,11 @@ from heartbleed.ledger_schema import Holder
 from heartbleed_audit.double import ACCOUNT_ID, REGION, AwsDouble
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
-LEDGER = "HeartbleedKeyLedger"  # the templates' default KeyLedgerTableName
 OTHER_TABLE = "SomeOtherTable"  # same schema, not the ledger
 KEY = "ab" * 32
 MEMBER = "222222222222"
 ORGANIZATION_RULE = "OrgConfigRule-HeartbleedServerCertificate-x1y2z3ab"  # as config-multiaccountsetup names it
 EARLY = datetime(2013, 6, 1, tzinfo=UTC)
-
-
-def create_ledger_table(aws: AwsDouble, name: str, account: str = ACCOUNT_ID) -> None:
-    """A table with rules/key-ledger.yaml's key schema and billing, under the given name."""
-    template: dict[str, Any] = cfn_yaml.load(str(RULES / "key-ledger.yaml"))
-    properties = template["Resources"]["KeyLedger"]["Properties"]
-    aws.client("dynamodb", account).create_table(
-        TableName=name,
-        AttributeDefinitions=properties["AttributeDefinitions"],
-        KeySchema=properties["KeySchema"],
-        BillingMode=properties["BillingMode"],
-    )
 
 
 def holder(account: str = ACCOUNT_ID) -> Holder:
@@ -106,8 +93,8 @@ def assert_denied(call: Callable[[Ledger], object], ledger: Ledger) -> None:
 def test_the_function_role_may_make_each_ledger_call_on_the_ledger_only(
     aws: AwsDouble, template: str, action: str
 ) -> None:
-    create_ledger_table(aws, LEDGER)
-    create_ledger_table(aws, OTHER_TABLE)
+    create_table(aws.client("dynamodb"), LEDGER)
+    create_table(aws.client("dynamodb"), OTHER_TABLE)
     session = session_of(aws, create_roles(aws, template, ACCOUNT_ID)["FunctionRole"])
     with enforced():
         LEDGER_CALLS[action](ledger_of(aws, session, LEDGER))
@@ -116,7 +103,7 @@ def test_the_function_role_may_make_each_ledger_call_on_the_ledger_only(
 
 def test_what_the_function_role_writes_it_reads_back(aws: AwsDouble) -> None:
     """The allowed calls did their work: the role's writes are in the table, not silently dropped."""
-    create_ledger_table(aws, LEDGER)
+    create_table(aws.client("dynamodb"), LEDGER)
     session = session_of(aws, create_roles(aws, "heartbleed-rule.yaml", ACCOUNT_ID)["FunctionRole"])
     ledger = ledger_of(aws, session, LEDGER)
     with enforced():
@@ -135,7 +122,7 @@ def test_what_the_function_role_writes_it_reads_back(aws: AwsDouble) -> None:
 
 @pytest.mark.parametrize("action", sorted(LEDGER_CALLS))
 def test_the_remediation_role_is_denied_every_ledger_call(aws: AwsDouble, action: str) -> None:
-    create_ledger_table(aws, LEDGER)
+    create_table(aws.client("dynamodb"), LEDGER)
     session = session_of(aws, create_roles(aws, "heartbleed-rule.yaml", ACCOUNT_ID)["RemediationRole"])
     assert_denied(LEDGER_CALLS[action], ledger_of(aws, session, LEDGER))
 
@@ -144,7 +131,7 @@ def test_the_remediation_role_is_denied_every_ledger_call(aws: AwsDouble, action
 def test_the_member_execution_role_is_denied_every_ledger_call(aws: AwsDouble, action: str) -> None:
     """In the central account (the management account is a member too, with this role) and in another
     member naming the central table by its ARN."""
-    create_ledger_table(aws, LEDGER)
+    create_table(aws.client("dynamodb"), LEDGER)
     aws.organization(0)
     function_role = create_roles(aws, "organization.yaml", ACCOUNT_ID)["FunctionRole"]
     central = create_roles(aws, "member-execution-role.yaml", ACCOUNT_ID, CentralFunctionRoleArn=function_role)

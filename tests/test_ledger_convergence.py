@@ -73,7 +73,7 @@ def test_two_runs_on_one_key_converge(
     aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, gated: Callable[[str], None], order: str
 ) -> None:
     organization = build_organization(aws, shared_key=True)
-    create_table(aws)
+    create_table(aws.client("dynamodb"))
     first, second, _ = organization.members
     accounts = {"A": first, "B": second}
     parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
