@@ -21,6 +21,17 @@ pool size), the same response timestamp parser (sdk_session), and OrderingTimest
 passed as a datetime. Without them the floor parsed every timestamp with dateutil,
 which the rule does not, so rule / floor also measured that setup, not the rule's work.
 
+--ledger-floor is the floor of a periodic run whose key ledger already holds every body (a second cold
+run): bare boto3 making the calls the rule then makes, and nothing else. One list; the ledger's reads
+(the Query of the account's partition, every page, and BatchGetItem of its keys' summaries, 100 at a
+time, both strongly consistent); the put that records the rule's name, the Query of the re-evaluations
+kept pending; the verdicts 100 per call; and, in a background thread as the rule has it, the clean-up's
+GetComplianceDetailsByConfigRule pages. The item keys are written out here, not imported from the rule.
+
+With BENCH_FUNCTION_ACCOUNT set, the rule gets a Lambda context naming a function of that account, with
+300 s left at each event's start: the organization guard then serves only that account and the
+organization's members, as the central function does.
+
 Each result line also carries the CPU seconds (user + system) this process spent
 on the event, which is the rule's own: the AWS double serves from the parent.
 """
@@ -28,6 +39,7 @@ on the event, which is the rule's own: the AWS double serves from the parent.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -112,6 +124,94 @@ def floor(event: dict[str, Any]) -> list[dict[str, Any]]:
     return sent
 
 
+def _pages(call: Callable[..., Any], token: str, next_token: str, **request: Any) -> list[dict[str, Any]]:
+    """Every page of a call that continues with request[token] = page[next_token]."""
+    pages = []
+    while True:
+        page = call(**request)
+        pages.append(page)
+        if not page.get(next_token):
+            return pages
+        request[token] = page[next_token]
+
+
+def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """A periodic run's calls on a warm ledger, from a fresh session set up as the rule's; nothing around them."""
+    import boto3
+
+    session = boto3.session.Session(botocore_session=sdk_session())
+    iam: Any = session.client("iam", config=CLIENT_CONFIG)
+    config: Any = session.client("config", config=CLIENT_CONFIG)
+    dynamodb: Any = session.client("dynamodb", config=CLIENT_CONFIG)
+    table = json.loads(event["ruleParameters"])["KeyLedgerTable"]
+    account, rule = str(event["accountId"]), str(event["configRuleName"])
+    with ThreadPoolExecutor(max_workers=1) as background:
+        background.submit(
+            _pages,
+            config.get_compliance_details_by_config_rule,
+            "NextToken",
+            "NextToken",
+            ConfigRuleName=rule,
+            ComplianceTypes=["COMPLIANT", "NON_COMPLIANT"],
+            Limit=100,
+        )
+        listed = iam.list_server_certificates(MaxItems=1000)["ServerCertificateMetadataList"]
+        items = [
+            item
+            for page in _pages(
+                dynamodb.query,
+                "ExclusiveStartKey",
+                "LastEvaluatedKey",
+                TableName=table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
+                ExpressionAttributeValues={":pk": {"S": f"A#{account}"}, ":c": {"S": "C#"}},
+                ConsistentRead=True,
+            )
+            for item in page["Items"]
+        ]
+        keys = sorted({item["key"]["S"] for item in items})
+        for start in range(0, len(keys), 100):
+            batch = [{"pk": {"S": f"K#{key}"}, "sk": {"S": "#"}} for key in keys[start : start + 100]]
+            wanted: Any = {table: {"Keys": batch, "ConsistentRead": True}}
+            while wanted:
+                wanted = dynamodb.batch_get_item(RequestItems=wanted).get("UnprocessedKeys")
+        region = str(event.get("configRuleArn", "")).split(":")[3]
+        record = {"account": account, "region": region, "rule": rule, "role": ""}
+        item = {"pk": f"A#{account}", "sk": f"#RULE#{region}", **record}
+        dynamodb.put_item(TableName=table, Item={**{k: {"S": v} for k, v in item.items()}, "v": {"N": "1"}})
+        dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "PENDING"}},
+            ConsistentRead=True,
+        )
+    stamp = parse_timestamp(json.loads(event["invokingEvent"])["notificationCreationTime"])
+    sent = [
+        {
+            "ComplianceResourceType": "AWS::IAM::ServerCertificate",
+            "ComplianceResourceId": raw["Arn"],
+            "ComplianceType": "COMPLIANT",
+            "Annotation": "floor",
+            "OrderingTimestamp": stamp,
+        }
+        for raw in listed
+    ]
+    for start in range(0, len(sent), 100):
+        config.put_evaluations(Evaluations=sent[start : start + 100], ResultToken=event["resultToken"])
+    return sent
+
+
+class _Context:
+    """What the rule reads of a Lambda context: the function's ARN and the time left (300 s per event)."""
+
+    def __init__(self, account: str) -> None:
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{account}:function:HeartbleedServerCertificate"
+        self.ends = time.monotonic() + 300
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.ends - time.monotonic()) * 1000)
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -131,18 +231,20 @@ def _peak_rss_mib() -> float:
 
 
 def main() -> None:
-    mode = "baseline" if "--baseline" in sys.argv else "floor" if "--floor" in sys.argv else "rule"
+    modes = {"--baseline": "baseline", "--floor": "floor", "--ledger-floor": "ledger-floor"}
+    mode = next((modes[arg] for arg in sys.argv[1:] if arg in modes), "rule")
     events = json.loads(sys.stdin.readline())
     handler: Callable[[dict[str, Any]], Any]
     # Imports happen before the clock starts, as a Lambda container imports before its first event.
     if mode == "rule":
         from HeartbleedServerCertificate import lambda_handler
 
-        handler = lambda event: lambda_handler(event, None)  # noqa: E731
+        account = os.environ.get("BENCH_FUNCTION_ACCOUNT")
+        handler = lambda event: lambda_handler(event, _Context(account) if account else None)  # noqa: E731
     else:
         import boto3  # noqa: F401
 
-        handler = _baseline if mode == "baseline" else floor
+        handler = {"baseline": _baseline, "floor": floor, "ledger-floor": ledger_floor}[mode]
     for index, event in enumerate(events):
         if index:
             print("ready", flush=True)

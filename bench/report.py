@@ -7,9 +7,9 @@ render() writes the Markdown between the README's BEGIN and END lines from the r
 README cannot drift from the measurement (tests/test_bench_report.py keeps them equal). A section is
 rendered only when its key is in the results: the partial runs (--pacing-only, --organization-only)
 and the figures added later need no change here to keep working. The sections are in
-bench/report_sections.py and bench/report_limits.py, their formats in bench/report_format.py; plot()
-(bench/report_figure.py) needs matplotlib (the `bench` extra) and imports it itself, so render(),
---check and the tests do without it.
+bench/report_sections.py, bench/report_limits.py and bench/report_ledger.py, their formats in
+bench/report_format.py; plot() (bench/report_figure.py) needs matplotlib (the `bench` extra) and
+imports it itself, so render(), --check and the tests do without it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .report_figure import plot
 from .report_format import Results
+from .report_ledger import central_section, ledger_section, storm_ledger_section
 from .report_limits import pacing_section, rate_limited_section, storm_section
 from .report_sections import floor_section, organization_section, other_figures, periodic_section, sizing_section
 
@@ -37,7 +38,10 @@ SECTIONS: list[tuple[str, Callable[[Results], list[str]]]] = [
     ("rate_limited", rate_limited_section),
     ("pacing", pacing_section),
     ("storm", storm_section),
+    ("ledger", ledger_section),
+    ("storm_ledger", storm_ledger_section),
     ("organization", organization_section),
+    ("organization_ledger", central_section),
 ]
 
 

@@ -10,6 +10,9 @@ share is bench/runs.py) and writes their lines to --out. Run from the project ro
     python -m bench.run --storm-only          the change-event storm alone (bench/storm.py)
     python -m bench.run --floor-only          the rule against bare boto3 alone (bench/periodic.py)
     python -m bench.run --pacing-only [--sizes 100 300] [--repeats 10]   throttles answered at once (bench/pacing.py)
+    python -m bench.run --ledger-only         the key ledger's periodic line (bench/ledger.py, about 9 minutes)
+    python -m bench.run --ledger-storm-only   the storm with the ledger, caps 1, 5 and 10 (bench/storm.py)
+    python -m bench.run --central-only        the central function over 50 members with the ledger (bench/ledger.py)
 
 The --*-only runs merge their lines into --out; `make bench` then renders the README's figures from it
 (python -m bench.report).
@@ -28,11 +31,12 @@ from typing import Any
 
 from heartbleed_audit.double import AwsDouble
 
+from .ledger import central_line, ledger_lines
 from .organization import organization_runs
 from .pacing import pacing_runs
 from .periodic import floor_lines, import_cost, single_account
 from .sizing import sizing_lines
-from .storm import storm_runs
+from .storm import LEDGER_CAPS, storm_runs
 
 SIZES = [20, 100, 1000]  # the periodic table's N; the floor and the rate limits run at the largest
 
@@ -65,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pacing-only", action="store_true", help="only the pacing lines, merged into --out")
     parser.add_argument("--storm-only", action="store_true", help="only the change-event storm, merged into --out")
     parser.add_argument("--floor-only", action="store_true", help="only the floor lines, merged into --out")
+    parser.add_argument("--ledger-only", action="store_true", help="only the ledger's periodic line, merged")
+    parser.add_argument("--ledger-storm-only", action="store_true", help="only the storm with the ledger, merged")
+    parser.add_argument("--central-only", action="store_true", help="only the central function's line, merged")
     parser.add_argument(
         "--skip-pacing", action="store_true", help="everything but the pacing lines (45 minutes), kept from --out"
     )
@@ -81,12 +88,18 @@ def main(argv: list[str] | None = None) -> None:
         "organization": args.organization_only,
         "storm": args.storm_only,
         "floor": args.floor_only,
+        "ledger": args.ledger_only,
+        "storm_ledger": args.ledger_storm_only,
+        "organization_ledger": args.central_only,
     }
     runs: dict[str, Callable[[AwsDouble], Any]] = {
         "pacing": pacing,
         "organization": lambda aws: organization_runs(aws, args.latency_ms),
         "storm": storm_runs,
         "floor": lambda aws: floor_lines(aws, max(SIZES), args.latency_ms),
+        "ledger": lambda aws: ledger_lines(aws, max(SIZES), args.latency_ms),
+        "storm_ledger": lambda aws: storm_runs(aws, caps=LEDGER_CAPS, ledger=True),
+        "organization_ledger": lambda aws: central_line(aws, args.latency_ms),
     }
     if any(partial.values()):
         report = earlier
@@ -104,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
         if not args.quick:
             with AwsDouble() as aws:
                 report["storm"] = storm_runs(aws)
+                for key in ("ledger", "storm_ledger", "organization_ledger"):
+                    report[key] = runs[key](aws)
                 report["pacing"] = earlier.get("pacing", []) if args.skip_pacing else pacing(aws)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

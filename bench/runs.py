@@ -20,9 +20,10 @@ from typing import IO, Any
 
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import Issued, issue, new_key
-from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
+from heartbleed_audit.double import ACCOUNT_ID, FAKE_CREDENTIALS, AwsDouble
 
 ROOT = Path(__file__).resolve().parent.parent
+LEDGER_TABLE = "HeartbleedKeyLedger"  # the templates' default KeyLedgerTableName
 # The rule's parameters under which it must judge exactly as the seed does (bench/child.py --baseline).
 IAM_033 = {"CutoffDate": "2014-04-01", "CheckCertificateBody": "false"}
 
@@ -57,6 +58,33 @@ def build_account(aws: AwsDouble, size: int) -> None:
             else:
                 cert, uploaded = _clean(name, i)
             aws.upload(name, cert.body, cert.private_key, path="/" if i % 3 else "/web/", uploaded=uploaded)
+
+
+def create_ledger(aws: AwsDouble, account: str = ACCOUNT_ID) -> None:
+    """An empty key ledger table in the double, as rules/key-ledger.yaml defines it (its key schema and
+    billing read from the template, the one place they are written); an earlier one is dropped first."""
+    from cfnlint.decode import cfn_yaml  # a dev dependency, as the benchmark is
+
+    properties = cfn_yaml.load(str(ROOT / "rules" / "key-ledger.yaml"))["Resources"]["KeyLedger"]["Properties"]
+    dynamodb = aws.client("dynamodb", account)
+    if LEDGER_TABLE in dynamodb.list_tables()["TableNames"]:
+        dynamodb.delete_table(TableName=LEDGER_TABLE)
+    dynamodb.create_table(
+        TableName=LEDGER_TABLE,
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+        BillingMode=properties["BillingMode"],
+    )
+
+
+def ledger_items(aws: AwsDouble, account: str = ACCOUNT_ID) -> list[dict[str, Any]]:
+    """Every item of the ledger table (a Scan by the benchmark itself: read after a run's calls are counted)."""
+    dynamodb = aws.client("dynamodb", account)
+    return [
+        item
+        for page in dynamodb.get_paginator("scan").paginate(TableName=LEDGER_TABLE)
+        for item in page.get("Items", [])
+    ]
 
 
 def _clean(name: str, i: int) -> tuple[Issued, datetime]:
@@ -102,10 +130,10 @@ def start_container(env: dict[str, str], mode: str = "rule", stderr: IO[str] | N
 
 
 def containers(
-    aws: AwsDouble, event_list: list[dict[str, Any]], mode: str = "rule"
+    aws: AwsDouble, event_list: list[dict[str, Any]], mode: str = "rule", extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[dict[str, Any], dict[str, int], dict[str, int]]]:
     """Run the events in one fresh container; yield each result with the calls it made."""
-    with start_container(double_env(aws), mode) as child:
+    with start_container({**double_env(aws), **(extra_env or {})}, mode) as child:
         assert child.stdin and child.stdout
         aws.conditions.reset_counts()
         child.stdin.write(json.dumps(event_list) + "\n")

@@ -14,8 +14,13 @@ A container whose invocation fails (non-zero exit, no result line, or no verdict
 certificate) is replaced by a cold one for the rest of its share, as Lambda would; failures are
 counted at the first attempt (Lambda retries a failed asynchronous invocation twice more, later).
 
-    python -m bench.storm [--size 100] [--rate 20] [--storms 10 50] [--caps 1 2 5]   prints the lines only
+With the key ledger (--ledger; issue 18, item 5), every storm starts on a new, empty ledger table and
+each event names it: the containers share the ledger, and the account's lease lets one of them read
+the bodies while the others wait for them.
+
+    python -m bench.storm [--size 100] [--rate 20] [--storms 10 50] [--caps 1 2 5] [--ledger]   the lines only
     python -m bench.run --storm-only       the defaults, merged into bench/results.json
+    python -m bench.run --ledger-storm-only   with the ledger, caps 1, 5 and 10, merged as storm_ledger
 """
 
 from __future__ import annotations
@@ -36,10 +41,11 @@ from typing import IO, Any
 from heartbleed_audit import events
 from heartbleed_audit.double import AwsDouble
 
-from .runs import build_account, double_env, periodic, run_once, start_container
+from .runs import LEDGER_TABLE, build_account, create_ledger, double_env, periodic, run_once, start_container
 
 READ = "iam:GetServerCertificate"
 LATENCY = 0.05  # seconds an accepted request takes
+LEDGER_CAPS = (1, 5, 10)  # issue 18, item 5
 STORM_TIMEOUT = 900.0  # seconds; beyond it every container left is killed and its events count as failed
 
 
@@ -196,14 +202,24 @@ def _new_certificates(aws: AwsDouble, count: int) -> list[tuple[str, str, str]]:
 
 
 def storm_run(
-    aws: AwsDouble, size: int, rate: float, storm: int, cap: int | None, reference: dict[str, str]
+    aws: AwsDouble,
+    size: int,
+    rate: float,
+    storm: int,
+    cap: int | None,
+    reference: dict[str, str],
+    ledger: bool = False,
 ) -> StormRun:
-    """One storm of `storm` change events on the account, uncapped (cap None) or under a cap."""
+    """One storm of `storm` change events on the account, uncapped (cap None) or under a cap; with the
+    ledger, on a new, empty one (so that every storm is cold)."""
+    parameters = {**events.LOCAL_ROLE, **({"KeyLedgerTable": LEDGER_TABLE} if ledger else {})}
+    if ledger:
+        create_ledger(aws)
     changed = [
         (
             arn,
             events.change_event(
-                events.configuration_item(name, arn, path), aws.result_token(events.RULE_NAME), events.LOCAL_ROLE
+                events.configuration_item(name, arn, path), aws.result_token(events.RULE_NAME), parameters
             ),
         )
         for name, arn, path in _new_certificates(aws, storm)
@@ -242,6 +258,7 @@ def storm_runs(
     rate: float = 20.0,
     storms: tuple[int, ...] = (10, 50),
     caps: tuple[int, ...] = (1, 2, 5),
+    ledger: bool = False,
 ) -> dict[str, Any]:
     """Each storm uncapped, then under each cap, on one account of `size` certificates."""
     if max(storms) > size:
@@ -254,7 +271,7 @@ def storm_runs(
     runs = []
     for storm in storms:
         for cap in (None, *caps):
-            run = storm_run(aws, size, rate, storm, cap, reference)
+            run = storm_run(aws, size, rate, storm, cap, reference, ledger)
             print(_line(run, size), flush=True)
             runs.append({**asdict(run), "done": run.done(size)})
     return {
@@ -263,6 +280,8 @@ def storm_runs(
         "latency_ms": LATENCY * 1000,
         "limit": "token bucket",
         "new_certificates": "the last K of build_account(N)",
+        "ledger": ledger,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "runs": runs,
     }
 
@@ -283,9 +302,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="GetServerCertificate per second (default 20)")
     parser.add_argument("--storms", type=int, nargs="*", default=[10, 50], help="K change events at once")
     parser.add_argument("--caps", type=int, nargs="*", default=[1, 2, 5], help="reserved concurrency to try")
+    parser.add_argument("--ledger", action="store_true", help="with the key ledger, empty at each storm's start")
     args = parser.parse_args(argv)
     with AwsDouble() as aws:
-        storm_runs(aws, args.size, args.rate, tuple(args.storms), tuple(args.caps))  # prints each line
+        storm_runs(aws, args.size, args.rate, tuple(args.storms), tuple(args.caps), args.ledger)  # prints each line
 
 
 if __name__ == "__main__":
