@@ -11,10 +11,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from ledger_table import TABLE, create_table
 from simulated_organization import PARAMETERS, as_central_function, build_organization, invoke, stored
 
+from heartbleed import propagation
 from heartbleed.ledger import Ledger
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
@@ -191,3 +193,16 @@ def test_a_ledger_that_cannot_be_read_or_written_fails_the_run_and_sends_nothing
     with pytest.raises(RuntimeError, match=f"the key ledger '{TABLE}' could not be (read|written): {code}"):
         periodic(aws)
     assert aws.put_calls() == []
+
+
+def test_a_re_evaluation_config_refuses_is_kept_after_one_attempt(aws: AwsDouble, ledger: str) -> None:
+    """LimitExceededException (asked again within a minute) is not retried inside the run: it is kept."""
+    aws.result_token(events.RULE_NAME)  # the rule exists
+    table = Ledger(aws.client("dynamodb"), TABLE)
+    own = {"account": ACCOUNT_ID, "region": "us-east-1", "rule": events.RULE_NAME, "role": ""}
+    clients = propagation.config_clients(ACCOUNT_ID, lambda region: boto3.client("config", region_name=region))
+    assert propagation.ask(table, {ACCOUNT_ID}, clients, NOW, own) == [f"{ACCOUNT_ID}/us-east-1/{events.RULE_NAME}"]
+    aws.conditions.reset_counts()
+    assert propagation.ask(table, {ACCOUNT_ID}, clients, NOW, own) == []  # within the minute: refused
+    assert aws.conditions.calls["config:StartConfigRulesEvaluation"] == 1  # one attempt, no retries
+    assert [p["rule"] for p in table.pending()] == [events.RULE_NAME]
