@@ -5,9 +5,10 @@
     heartbleed-audit audit --organization [--role-name NAME] [--accounts IDS] [--include-acm [--acm-regions RS]]
     heartbleed-audit invoke (--event FILE | --scheduled | --change NAME [--deleted]) [--parameter K=V ...]
     heartbleed-audit replace OLD_NAME --certificate-body F --private-key F [--certificate-chain F] [--apply]
+    heartbleed-audit ledger (show | import FILE_OR_DIR... | forget FINGERPRINT) [--table NAME]
 
 audit and invoke use the evaluation core of the Lambda, so they cannot disagree with it. One module
-per subcommand (audit_command, invoke_command, replace_command); what they share is in cli_shared.
+per subcommand (audit_command, invoke_command, replace_command, ledger_command); what they share is in cli_shared.
 Exit codes: 0 nothing found (or done), 1 findings, 2 an error.
 """
 
@@ -19,10 +20,10 @@ from collections.abc import Sequence
 
 from heartbleed.clients import quiet_sdk_logging
 
-from . import audit_command, invoke_command, remediation, replace_command
+from . import audit_command, invoke_command, ledger_command, remediation, replace_command
 from .cli_shared import ERROR, CliError
 
-COMMANDS = ("audit", "invoke", "replace")
+COMMANDS = ("audit", "invoke", "replace", "ledger")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,7 +34,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 nothing found (or done), 1 findings, 2 an error. 'audit' is the default subcommand.",
     )
     commands = top.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
-    for module in (audit_command, invoke_command, replace_command):
+    for module in (audit_command, invoke_command, replace_command, ledger_command):
         module.add_parser(commands)
     return top
 

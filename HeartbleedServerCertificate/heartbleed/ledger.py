@@ -18,7 +18,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .ledger_schema import (
+    IMPORTED,
     LEASE,
+    OPTIONAL_EARLIEST,
     PENDING,
     SCHEMA_VERSION,
     SUMMARY,
@@ -48,13 +50,22 @@ class LedgerError(RuntimeError):
     """The configured key ledger cannot be read or written; the run reports nothing."""
 
 
+class LedgerMissing(LedgerError):
+    """The table does not exist (or is not in this Region): the terminal commands name it as bad input."""
+
+    def __init__(self, message: str, table: str) -> None:
+        super().__init__(message)
+        self.table = table
+
+
 def _failure(table: str, doing: str, error: Exception) -> LedgerError:
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code == "ResourceNotFoundException":
-            return LedgerError(
+            return LedgerMissing(
                 f"KeyLedgerTable {table!r} does not exist (or is not in this Region): create it from "
-                "rules/key-ledger.yaml, or leave KeyLedgerTable empty for the per-account check"
+                "rules/key-ledger.yaml, or leave KeyLedgerTable empty for the per-account check",
+                table,
             )
         return LedgerError(f"the key ledger {table!r} could not be {doing}: {code}")
     return LedgerError(f"the key ledger {table!r} could not be {doing}: {type(error).__name__}")
@@ -159,10 +170,11 @@ class Ledger:
     # Writes ----------------------------------------------------------------------------------
 
     def _batch_write(self, items: Sequence[dict[str, Any]]) -> None:
-        for start in range(0, len(items), BATCH_WRITE_LIMIT):
-            pending: Mapping[str, Any] = {
-                self.table: [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_LIMIT]]
-            }
+        self._batch_requests([{"PutRequest": {"Item": item}} for item in items])
+
+    def _batch_requests(self, requests: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            pending: Mapping[str, Any] = {self.table: list(requests[start : start + BATCH_WRITE_LIMIT])}
             for round_ in range(UNPROCESSED_ROUNDS + 1):
                 try:
                     answer = self.dynamodb.batch_write_item(RequestItems=pending)
@@ -194,8 +206,11 @@ class Ledger:
         names = {f"#e{i}": name for i, name in enumerate(earliest)}
         values = {f":e{i}": value for i, value in enumerate(earliest.values())}
         assignments = ", ".join(f"#e{i} = :e{i}" for i in range(len(earliest)))
-        removed = [] if holder.deleted_since else ["earliest_deleted_since"]
-        expression = f"SET v = :v, {assignments} ADD accounts :a" + (f" REMOVE {removed[0]}" if removed else "")
+        removed = [name for name in OPTIONAL_EARLIEST if name not in earliest]
+        # Imported evidence belongs to no account: the summary's accounts stay the accounts that carry the key.
+        holders = sorted({*accounts, *([] if holder.service == IMPORTED else [holder.account])})
+        expression = f"SET v = :v, {assignments}" + (" ADD accounts :a" if holders else "")
+        expression += f" REMOVE {', '.join(removed)}" if removed else ""
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
@@ -206,8 +221,8 @@ class Ledger:
                 ExpressionAttributeValues={
                     **values,
                     ":v": {"N": str(SCHEMA_VERSION)},
-                    ":a": {"SS": sorted({holder.account, *accounts})},
                     ":d": instant(holder.evidence_date),
+                    **({":a": {"SS": holders}} if holders else {}),
                 },
             )
             return True
@@ -216,13 +231,14 @@ class Ledger:
                 raise _failure(self.table, "written", error) from None
         except BotoCoreError as error:
             raise _failure(self.table, "written", error) from None
-        self._call(
-            "written",
-            "update_item",
-            Key=key,
-            UpdateExpression="ADD accounts :a",
-            ExpressionAttributeValues={":a": {"SS": sorted({holder.account, *accounts})}},
-        )
+        if holders:
+            self._call(
+                "written",
+                "update_item",
+                Key=key,
+                UpdateExpression="ADD accounts :a",
+                ExpressionAttributeValues={":a": {"SS": holders}},
+            )
         return False
 
     def mark_deleted(self, holder: Holder) -> None:
@@ -357,4 +373,13 @@ class Ledger:
         self._call("written", "delete_item", Key={"pk": {"S": PENDING}, "sk": {"S": f"{account}#{region}"}})
 
 
-__all__ = ["Holder", "KeySummary", "Ledger", "LedgerError", "LedgerFormatError", "certificate_sk", "open_ledger"]
+__all__ = [
+    "Holder",
+    "KeySummary",
+    "Ledger",
+    "LedgerError",
+    "LedgerFormatError",
+    "LedgerMissing",
+    "certificate_sk",
+    "open_ledger",
+]

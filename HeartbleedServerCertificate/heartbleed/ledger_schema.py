@@ -12,11 +12,17 @@ version; an item of another version is refused with LedgerFormatError, never gue
   pk = A#<account>   sk = #LEASE           the run reading the account's unknown bodies, until expires
   pk = PENDING       sk = <account>#<region>
                                            a re-evaluation asked for and not yet accepted
+  pk = FORGOTTEN     sk = <instant>#<key>  an operator's removal of a key's evidence: who, when, why, what
 
 <key> is the SHA-256 of the DER SubjectPublicKeyInfo, in hex; <id> the ServerCertificateId (IAM) or
 the ImportedAt instant (ACM, whose re-import keeps the ARN). The certificate items are evidence,
 not verdicts: each run judges them against its own CutoffDate. A deleted certificate keeps its items,
 with deleted_since set; only an operator's command removes evidence.
+
+Evidence an operator imports from files (`heartbleed-audit ledger import`: certificates long gone from
+AWS) has service "imported", account and region "-", and a `reason`; it lives under its key only, since
+no account's run lists it. Still version 1: readers of version 1 ignore the attribute they do not know,
+and an older rule reads such a holder as a certificate of account "-" (what it judges is unchanged).
 
 The summary's earliest_* attributes name the holder with the earliest evidence date (the earlier of
 upload and NotBefore), which is all a cutoff needs: a key is compromised under a cutoff exactly when
@@ -34,6 +40,9 @@ from typing import Any
 SCHEMA_VERSION = 1
 SUMMARY = "#"
 PENDING = "PENDING"
+FORGOTTEN = "FORGOTTEN"
+IMPORTED = "imported"  # the service of evidence imported from files
+NO_ACCOUNT = "-"  # the account and region of imported evidence
 
 
 class LedgerFormatError(ValueError):
@@ -46,7 +55,7 @@ class Holder:
 
     key: str
     account: str
-    service: str  # "iam" or "acm"
+    service: str  # "iam", "acm" or IMPORTED
     region: str
     arn: str
     certificate_id: str
@@ -56,6 +65,7 @@ class Holder:
     first_seen: datetime
     last_seen: datetime
     deleted_since: datetime | None = None
+    reason: str | None = None  # why an operator imported it (imported evidence only)
 
     @property
     def evidence_date(self) -> datetime:
@@ -141,6 +151,8 @@ def _holder_attributes(holder: Holder, prefix: str = "") -> dict[str, Any]:
         attributes[f"{prefix}uploaded"] = instant(holder.uploaded)
     if holder.deleted_since is not None:
         attributes[f"{prefix}deleted_since"] = instant(holder.deleted_since)
+    if holder.reason is not None:
+        attributes[f"{prefix}reason"] = _s(holder.reason)
     return attributes
 
 
@@ -171,17 +183,18 @@ def _holder_from(item: Mapping[str, Any], prefix: str = "") -> Holder:
         first_seen=when("first_seen"),
         last_seen=when("last_seen"),
         deleted_since=maybe("deleted_since"),
+        reason=item.get(f"{prefix}reason", {}).get("S"),
     )
 
 
 def certificate_items(holder: Holder) -> list[dict[str, Any]]:
-    """The two items of one certificate: under its account, and under its key."""
+    """The two items of one certificate: under its account, and under its key (imported: its key only)."""
     attributes = {**_holder_attributes(holder), "v": {"N": str(SCHEMA_VERSION)}}
     sk = _s(certificate_sk(holder.arn, holder.certificate_id))
-    return [
-        {"pk": _s(account_pk(holder.account)), "sk": sk, **attributes},
-        {"pk": _s(key_pk(holder.key)), "sk": sk, **attributes},
-    ]
+    under_key = {"pk": _s(key_pk(holder.key)), "sk": sk, **attributes}
+    if holder.service == IMPORTED:
+        return [under_key]
+    return [{"pk": _s(account_pk(holder.account)), "sk": sk, **attributes}, under_key]
 
 
 def holder_from_item(item: Mapping[str, Any]) -> Holder:
@@ -198,3 +211,7 @@ def summary_from_item(item: Mapping[str, Any]) -> KeySummary:
 def earliest_attributes(holder: Holder) -> dict[str, Any]:
     """The summary attributes that name the earliest holder (for a conditional SET)."""
     return _holder_attributes(holder, "earliest_")
+
+
+# The optional earliest_* attributes: a new earliest holder that lacks one must remove the old one's.
+OPTIONAL_EARLIEST = ("earliest_uploaded", "earliest_deleted_since", "earliest_reason")

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from .certificate import CertificateEvidence, CertificateMetadata
-from .ledger_schema import Holder, KeySummary
+from .ledger_schema import IMPORTED, Holder, KeySummary
 from .parameters import RuleParameters
 
 ANNOTATION_LIMIT = 256  # PutEvaluations accepts 1-256 characters
@@ -99,7 +99,10 @@ def _called(other: CertificateMetadata, seen_from: CertificateMetadata) -> str:
 
 def _ledger_called(holder: Holder, seen_from: CertificateMetadata) -> str:
     """The ledger's earliest holder of a key, as an annotation names it."""
-    where = [f"account {holder.account}"] if holder.account != seen_from.account else []
+    if holder.service == IMPORTED:  # from an operator's files: it has no account
+        where = ["imported into the ledger"]
+    else:
+        where = [f"account {holder.account}"] if holder.account != seen_from.account else []
     where += ["ACM"] if holder.service == "acm" else []
     where += [f"deleted since {stamp(holder.deleted_since)}"] if holder.deleted_since else []
     return f"{holder.name} ({', '.join(where)})" if where else holder.name

@@ -1,0 +1,64 @@
+"""The key ledger as an operator uses it from a terminal: what the rule's function never does.
+
+Enumerating every key is a Scan, and removing evidence is deleting items; both live here, outside the
+rule's package, so the function's role needs neither dynamodb:Scan nor dynamodb:DeleteItem on items
+of evidence (design section 11: removing evidence is an explicit, logged operator act).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from heartbleed.ledger import Ledger
+from heartbleed.ledger_schema import FORGOTTEN, SCHEMA_VERSION, SUMMARY, instant, key_pk
+
+
+class OperatorLedger(Ledger):
+    def keys(self) -> list[str]:
+        """Every key with a summary: a Scan of the whole table, every page, strongly consistent."""
+        request: dict[str, Any] = {
+            "FilterExpression": "sk = :summary AND begins_with(pk, :k)",
+            "ProjectionExpression": "pk",
+            "ExpressionAttributeValues": {":summary": {"S": SUMMARY}, ":k": {"S": key_pk("")}},
+            "ConsistentRead": True,
+        }
+        found = []
+        while True:
+            page = self._call("read", "scan", **request)
+            found += [str(item["pk"]["S"]).removeprefix(key_pk("")) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return sorted(found)
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def key_items(self, key: str) -> list[dict[str, Any]]:
+        """Every item under the key, as stored: its summary and its certificates."""
+        return list(self._query(key_pk(key)))
+
+    def log_forget(self, key: str, who: str, when: datetime, reason: str, removed: Sequence[tuple[str, str]]) -> str:
+        """Record a removal of evidence in the ledger itself, before it is made; returns the log item's sort key."""
+        sk = f"{instant(when)['S']}#{key}"
+        self._call(
+            "written",
+            "put_item",
+            Item={
+                "pk": {"S": FORGOTTEN},
+                "sk": {"S": sk},
+                "key": {"S": key},
+                "who": {"S": who},
+                "when": instant(when),
+                "reason": {"S": reason},
+                "removed": {"L": [{"S": f"{pk} {sk}"} for pk, sk in removed]},
+                "v": {"N": str(SCHEMA_VERSION)},
+            },
+        )
+        return sk
+
+    def forgotten(self) -> list[dict[str, Any]]:
+        """Every logged removal, oldest first."""
+        return list(self._query(FORGOTTEN))
+
+    def delete_items(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Delete these (pk, sk) items, 25 a call, retrying unprocessed ones."""
+        self._batch_requests([{"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for pk, sk in keys])
