@@ -179,9 +179,11 @@ def _key_table(summary: KeySummary, holders: list[Holder]) -> list[str]:
                 f"reason: {holder.reason}" if imported else holder.arn,
             )
         )
+    # The last column (an ARN or a reason) is not padded: nothing follows it.
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     lines += [
-        "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + row[-1] for row in rows
+        "  " + "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
     ]
     return lines
 

@@ -156,6 +156,8 @@ def test_show_lists_each_key_its_certificates_and_since_when(
     assert f"KEY {key_of(old.body)}" in out and f"KEY {key_of(fresh.body)}" in out
     assert "earliest evidence: Shop2013 (iam global, deleted since " in out
     assert "2 keys with evidence" in out
+    header = next(line for line in out.splitlines() if "ACCOUNT" in line).split()
+    assert " ".join(header) == "ACCOUNT IN CERTIFICATE NOT BEFORE UPLOADED FIRST SEEN DELETED SINCE ARN OR REASON"
     code, out, _ = cli(aws, capfd, "show", "--key", key_of(old.body).upper(), "--output", "json")
     [shown] = json.loads(out)
     assert shown["key"] == key_of(old.body)
@@ -234,6 +236,32 @@ def test_forget_off_a_terminal_needs_yes(
     assert code == 2 and "stdin is not a terminal: pass --yes" in err
     assert "removes 2 items" in out
     assert everything(aws) == before
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_forget_on_a_terminal_asks_first(
+    aws: AwsDouble,
+    ledger: OperatorLedger,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = new_key()
+    cli(aws, capfd, "import", str(backup(tmp_path, key)), "--reason", "tape 7")
+    before = everything(aws)
+    fingerprint = key_of(issue("x", OLD, key=key).body)
+    monkeypatch.setattr("sys.stdin", Terminal("no\n"))
+    code, out, _ = cli(aws, capfd, "forget", fingerprint, "--reason", "r")
+    assert code == 0 and "remove these 2 items? type yes:" in out and "nothing removed" in out
+    assert everything(aws) == before and ledger.forgotten() == []
+    monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
+    code, out, _ = cli(aws, capfd, "forget", fingerprint, "--reason", "r")
+    assert code == 0 and "removed 2 items" in out
+    assert [item["pk"]["S"] for item in everything(aws)] == ["FORGOTTEN"]
 
 
 # ---- bad input ---------------------------------------------------------------------------------
