@@ -107,6 +107,11 @@ def floor(event: dict[str, Any]) -> list[dict[str, Any]]:
                     lambda raw: iam.get_server_certificate(ServerCertificateName=raw["ServerCertificateName"]), listed
                 )
             )
+    return put_verdicts(config, event, listed)
+
+
+def put_verdicts(config: Any, event: dict[str, Any], listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The floor's PutEvaluations, 100 a call, as the rule sends them."""
     # A datetime, as the rule sends it: botocore would parse a string with dateutil, twice per evaluation.
     stamp = parse_timestamp(json.loads(event["invokingEvent"])["notificationCreationTime"])
     sent = [
@@ -185,20 +190,7 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
             ExpressionAttributeValues={":p": {"S": "PENDING"}},
             ConsistentRead=True,
         )
-    stamp = parse_timestamp(json.loads(event["invokingEvent"])["notificationCreationTime"])
-    sent = [
-        {
-            "ComplianceResourceType": "AWS::IAM::ServerCertificate",
-            "ComplianceResourceId": raw["Arn"],
-            "ComplianceType": "COMPLIANT",
-            "Annotation": "floor",
-            "OrderingTimestamp": stamp,
-        }
-        for raw in listed
-    ]
-    for start in range(0, len(sent), 100):
-        config.put_evaluations(Evaluations=sent[start : start + 100], ResultToken=event["resultToken"])
-    return sent
+    return put_verdicts(config, event, listed)
 
 
 class _Context:
