@@ -1,14 +1,18 @@
 """AWS Config rule HeartbleedServerCertificate (rdklib).
 
-Finds IAM server certificates whose private keys may have leaked through
-Heartbleed (CVE-2014-0160, disclosed 7 April 2014) and reports one evaluation
-per certificate, under its ARN, for AWS::IAM::ServerCertificate.
+Finds IAM server certificates and ACM imported certificates whose private keys
+may have leaked through Heartbleed (CVE-2014-0160, disclosed 7 April 2014) and
+reports one evaluation per certificate, under its ARN: AWS::IAM::ServerCertificate
+in the home Region (the HomeRegion parameter; IAM is global), and the Region's own
+AWS::ACM::Certificate in every Region the rule is deployed in. Certificates ACM
+issued (its keys) are NOT_APPLICABLE.
 
 Triggers:
   ScheduledNotification            every certificate in the account is evaluated
   ConfigurationItemChangeNotification (and Oversized)
                                    the changed certificate is evaluated; a deleted
-                                   or out-of-scope one becomes NOT_APPLICABLE
+                                   or out-of-scope one becomes NOT_APPLICABLE; an IAM
+                                   one outside the home Region gets no row
 Scenarios and verdicts: heartbleed/verdict.py. Parameters: heartbleed/parameters.py.
 """
 
@@ -24,7 +28,14 @@ from rdklib import ConfigRule, Evaluation, Evaluator, InvalidParametersError
 
 from heartbleed.account import Assessment, assess
 from heartbleed.clients import install_client_defaults
-from heartbleed.configuration_item import RESOURCE_TYPE, gone_reason, identity
+from heartbleed.configuration_item import (
+    ACM_RESOURCE_TYPE,
+    RESOURCE_TYPE,
+    RESOURCE_TYPES,
+    gone_reason,
+    identity,
+    resource_type,
+)
 from heartbleed.deadline import NO_DEADLINE, Deadline
 from heartbleed.earlier_evaluations import reported_resources
 from heartbleed.event_document import EventError, check_event
@@ -37,16 +48,39 @@ from heartbleed.propagation import accounts_to_ask, ask, config_clients, registe
 from heartbleed.run_log import log_summary, summary
 from heartbleed.verdict import Verdict, not_applicable
 
-RETIRED = "Not in IAM at the periodic run: the certificate was deleted or renamed."
+RETIRED = {
+    RESOURCE_TYPE: "Not in IAM at the periodic run: the certificate was deleted or renamed.",
+    ACM_RESOURCE_TYPE: "Not in ACM in this Region at the periodic run: the certificate was deleted.",
+}
+RETIRED_ELSEWHERE = "Not reported here: the rule reports IAM server certificates in its HomeRegion {home}."
+GONE = {
+    RESOURCE_TYPE: "The certificate no longer exists in IAM.",
+    ACM_RESOURCE_TYPE: "The certificate no longer exists in ACM in this Region.",
+}
 
 
 def to_evaluation(verdict: Verdict) -> Evaluation:
     return Evaluation(
         complianceType=verdict.compliance.value,  # the same strings as rdklib's ComplianceType
         resourceId=verdict.arn,
-        resourceType=RESOURCE_TYPE,
+        resourceType=resource_type(verdict.arn),
         annotation=verdict.annotation,
     )
+
+
+def rule_region(event: dict[str, Any]) -> str:
+    """The Region the rule runs in: its ARN's (an organization rule's too), else the function's."""
+    parts = str(event.get("configRuleArn", "")).split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else os.environ.get("AWS_REGION", "")
+
+
+def retired(kind: str, arn: str, params: RuleParameters, region: str) -> Evaluation:
+    """NOT_APPLICABLE for an earlier row of a certificate the periodic run no longer reports."""
+    elsewhere = kind == RESOURCE_TYPE and not params.reports_iam(region)
+    reason = (
+        RETIRED_ELSEWHERE.format(home=params.home_region) if elsewhere else RETIRED.get(kind, RETIRED[RESOURCE_TYPE])
+    )
+    return Evaluation("NOT_APPLICABLE", arn, kind, reason)
 
 
 class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
@@ -60,14 +94,16 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
     def _assess(
         self, event: dict[str, Any], client_factory: Any, params: RuleParameters, changed_only: bool
     ) -> Assessment:
-        """The account's verdicts; with a key ledger, recorded, judged with it, and propagated."""
-        iam = client_factory.build_client("iam")
+        """The account's verdicts (IAM's in the home Region, and this Region's ACM certificates); with a
+        key ledger, recorded, judged with it, and propagated."""
+        region = rule_region(event)
+        iam = client_factory.build_client("iam") if params.reports_iam(region) else None
+        acm = [client_factory.build_client("acm", region)]
         if not params.ledger_table:
-            return assess(iam, params, self.deadline)
+            return assess(iam, params, self.deadline, acm=acm)
         account = str(event["accountId"])
         ledger = AccountLedger(open_ledger(params.ledger_table), account)
-        assessment = assess(iam, params, self.deadline, ledger=ledger)
-        region = str(event.get("configRuleArn", "")).split(":")[3] or os.environ.get("AWS_REGION", "")
+        assessment = assess(iam, params, self.deadline, ledger=ledger, acm=acm)
         role = self.get_execution_role_arn(event) if self.get_assume_role_mode(event) else ""
         own = {"account": account, "region": region, "rule": str(event["configRuleName"]), "role": role}
         register(ledger.ledger, own)
@@ -104,7 +140,8 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         for evaluation in evaluations:
             stale.pop(evaluation.complianceResourceId, None)
         # Rows of certificates that are gone become NOT_APPLICABLE, as rdklib's own clean-up does.
-        return evaluations + [Evaluation("NOT_APPLICABLE", arn, kind, RETIRED) for arn, kind in sorted(stale.items())]
+        region = rule_region(event)
+        return evaluations + [retired(kind, arn, valid_rule_parameters, region) for arn, kind in sorted(stale.items())]
 
     def evaluate_change(
         self,
@@ -124,6 +161,8 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         valid_rule_parameters: RuleParameters,
     ) -> list[Evaluation]:
         certificate = identity(configuration_item)
+        if certificate.resource_type == RESOURCE_TYPE and not valid_rule_parameters.reports_iam(rule_region(event)):
+            return []  # IAM's rows belong to the rule in the home Region
         # rdklib would report a deleted item under Config's resourceId; we keep the ARN row.
         reason = gone_reason(configuration_item, bool(event.get("eventLeftScope")))
         if reason is None:
@@ -131,7 +170,7 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
             assessment = self._assess(event, client_factory, valid_rule_parameters, changed_only=True)
             verdicts = {v.arn: v for v in assessment.verdicts}
             verdict = verdicts.get(certificate.arn) or not_applicable(
-                certificate.name, certificate.arn, "The certificate no longer exists in IAM."
+                certificate.name, certificate.arn, GONE[certificate.resource_type]
             )
             self.deadline.check("before reporting")
         else:
@@ -169,7 +208,7 @@ def handle(event: Any, context: Any) -> Any:
     rule = HeartbleedServerCertificate(Deadline(context))
     # is_applicable_status=True: deleted and out-of-scope items reach evaluate_change,
     # which reports them under the certificate ARN instead of Config's resourceId.
-    evaluator = Evaluator(rule, [RESOURCE_TYPE], is_applicable_status=True)
+    evaluator = Evaluator(rule, list(RESOURCE_TYPES), is_applicable_status=True)
     return evaluator.handle(event, context)
 
 

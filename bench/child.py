@@ -50,7 +50,7 @@ from typing import Any
 
 # The floor shares the rule's SDK set-up and read concurrency, none of its logic.
 from heartbleed.clients import CLIENT_CONFIG, parse_timestamp, sdk_session
-from heartbleed.iam import MAX_CONCURRENT_READS
+from heartbleed.evidence import MAX_CONCURRENT_READS
 
 # The seed (IAM-033): a certificate uploaded before 1 April 2014 is vulnerable.
 SEED_CUTOFF = datetime(2014, 4, 1, tzinfo=UTC)

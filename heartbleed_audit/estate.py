@@ -21,15 +21,12 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from heartbleed.account import deleted_verdicts
+from heartbleed.account import list_account, read_listing
 from heartbleed.certificate import CertificateEvidence
 from heartbleed.clients import CLIENT_CONFIG
-from heartbleed.iam import gather_evidence, list_certificates
 from heartbleed.organization_guard import active_accounts
 from heartbleed.parameters import RuleParameters
 from heartbleed.verdict import Verdict, evaluate_account
-
-from .acm_imports import imported_evidence
 
 ACCOUNT_CONCURRENCY = 16  # accounts read at once; each paces its own IAM reads (heartbleed.pacing)
 SESSION_NAME = "heartbleed-audit"
@@ -103,12 +100,9 @@ def _gather(
     if target.role_arn:
         sts = clients.client("sts")
         credentials = sts.assume_role(RoleArn=target.role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
-    iam = clients.client("iam", credentials)
-    gathered = gather_evidence(iam, list_certificates(iam), params.check_body)
-    evidence = list(gathered.evidence)
-    for region in acm_regions:
-        evidence += imported_evidence(clients.client("acm", credentials, region), params.check_body)
-    return evidence, deleted_verdicts(gathered.deleted)
+    acm = [clients.client("acm", credentials, region) for region in acm_regions]
+    collected = read_listing(list_account(clients.client("iam", credentials), acm), params)
+    return collected.evidence, collected.unjudged
 
 
 def _reason(error: Exception, limit: int = 300) -> str:

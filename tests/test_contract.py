@@ -153,7 +153,7 @@ def test_the_body_read_uses_the_fresher_metadata_of_get() -> None:
 
 
 def test_rule_clients_retry_with_backoff_and_a_connection_for_every_reader() -> None:
-    from heartbleed.iam import MAX_CONCURRENT_READS
+    from heartbleed.evidence import MAX_CONCURRENT_READS
 
     install_client_defaults()
     config: Any = boto3.client("iam").meta.config  # Config's attributes are set dynamically
@@ -210,7 +210,7 @@ def test_body_reads_are_concurrent_and_bounded() -> None:
     import time
 
     from heartbleed.certificate import CertificateMetadata
-    from heartbleed.iam import MAX_CONCURRENT_READS
+    from heartbleed.evidence import MAX_CONCURRENT_READS
 
     body = issue("c", datetime(2020, 1, 1, tzinfo=UTC)).body
     lock = threading.Lock()

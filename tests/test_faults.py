@@ -20,7 +20,7 @@ import pytest
 from botocore.config import Config
 
 import heartbleed.clients
-import heartbleed.iam
+import heartbleed.evidence
 from heartbleed_audit import events
 from heartbleed_audit.demo import sample_account
 from heartbleed_audit.double import AwsDouble
@@ -44,7 +44,7 @@ REPORT = Path(__file__).resolve().parents[1] / "build" / "reliability.json"
 def quick_failures(monkeypatch: pytest.MonkeyPatch, aws: AwsDouble) -> None:
     """A cold container every run (no bodies kept from the steady run), 3 attempts instead of 10
     and a 1 s read timeout, so that outlasting the retries takes seconds."""
-    monkeypatch.setattr(heartbleed.iam, "_BODIES", {})
+    monkeypatch.setattr(heartbleed.evidence, "_BODIES", {})
     config = heartbleed.clients.CLIENT_CONFIG.merge(
         Config(retries={"mode": "standard", "total_max_attempts": 3}, read_timeout=1, connect_timeout=1)
     )
@@ -108,7 +108,7 @@ def check_outcome(aws: AwsDouble, expected: dict[str, str], succeeded: bool, res
 @pytest.mark.parametrize("action", ACTIONS)
 def test_a_fault_never_gives_a_wrong_or_lost_result(aws: AwsDouble, action: str, kind: str, burst: str) -> None:
     expected = steady_account(aws)
-    heartbleed.iam._BODIES.clear()  # the steady run filled it; the faulty run starts cold
+    heartbleed.evidence._BODIES.clear()  # the steady run filled it; the faulty run starts cold
     aws.conditions.reset_counts()
     aws.conditions.inject(action, kind, BURSTS[burst])
     succeeded, response = run_with_fault(aws)
@@ -121,7 +121,7 @@ def test_a_fault_never_gives_a_wrong_or_lost_result(aws: AwsDouble, action: str,
 
 def test_a_certificate_deleted_between_list_and_get(aws: AwsDouble) -> None:
     expected = steady_account(aws)
-    heartbleed.iam._BODIES.clear()
+    heartbleed.evidence._BODIES.clear()
 
     def delete_it(request: Any) -> None:
         if request._get_param("ServerCertificateName") == "LegacyApiCertificate":

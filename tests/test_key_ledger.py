@@ -113,9 +113,9 @@ def test_a_cold_run_reads_no_body_the_ledger_holds(aws: AwsDouble, ledger: str) 
 
 def forget_container_cache() -> None:
     """A new Lambda container: nothing read is kept in memory."""
-    from heartbleed import iam
+    from heartbleed import evidence
 
-    iam._BODIES.clear()
+    evidence._BODIES.clear()
 
 
 def test_a_missing_ledger_table_fails_the_run_and_sends_nothing(aws: AwsDouble) -> None:

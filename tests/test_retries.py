@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.retries.quota import RetryQuota
 
-import heartbleed.iam
+import heartbleed.evidence
 import heartbleed.pacing
 from bench.runs import build_account
 from heartbleed_audit import events
@@ -48,7 +48,7 @@ def test_pacing_run_with_throttles_answered_at_once(aws: AwsDouble, shape: str) 
     aws.conditions.latency = 0.05  # accepted answers take the service's time; refusals come at once
     aws.conditions.limit("iam:GetServerCertificate", 20, shape)
     aws.conditions.reset_counts()
-    heartbleed.iam._BODIES.clear()  # a cold container: every body is read
+    heartbleed.evidence._BODIES.clear()  # a cold container: every body is read
 
     sent = run(aws)
 
@@ -97,7 +97,7 @@ def paced_reads(monkeypatch: pytest.MonkeyPatch) -> PacedReads:
             yield pace
 
     paced: Callable[[Any, str], AbstractContextManager[heartbleed.pacing.Pace]] = recording
-    monkeypatch.setattr(heartbleed.iam, "paced", paced)
+    monkeypatch.setattr(heartbleed.evidence, "paced", paced)
     return reads
 
 
@@ -119,7 +119,7 @@ def test_the_pace_not_botocore_retries_the_throttles_under_a_rate_limit(
     aws.conditions.latency = 0.05
     aws.conditions.limit(READ, 20, shape)
     attempts = attempts_per_read(aws)
-    heartbleed.iam._BODIES.clear()
+    heartbleed.evidence._BODIES.clear()
 
     sent = run(aws)
 
@@ -162,7 +162,7 @@ def test_after_many_throttles_a_server_error_is_still_retried(
     build_account(aws, 40)
     aws.conditions.inject(READ, "throttle", THROTTLES)
     aws.conditions.inject(READ, "500")
-    heartbleed.iam._BODIES.clear()
+    heartbleed.evidence._BODIES.clear()
 
     outcome = reader(aws)
 

@@ -1,13 +1,19 @@
-"""One account's verdicts: list, read, record, judge. Used by both triggers and the CLI."""
+"""One account's verdicts: list, read, record, judge. Used by both triggers and the CLI.
+
+An account is read where it is asked to be: IAM (global, reported in the rule's home Region)
+and ACM in the given Regions, each client one Region.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from .certificate import CertificateEvidence, CertificateMetadata
+from .acm import AcmListing, gather_imported, issued_verdicts, list_acm
+from .certificate import IAM_REGION, CertificateEvidence, CertificateMetadata
 from .deadline import NO_DEADLINE, Deadline
+from .evidence import KnownBodies
 from .iam import gather_evidence, list_certificates
 from .ledger_run import AccountLedger, LedgerFindings
 from .parameters import RuleParameters
@@ -20,41 +26,96 @@ NO_FINDINGS = LedgerFindings({}, frozenset())
 
 
 @dataclass(frozen=True)
+class Listing:
+    """What one account lists, before any body is read."""
+
+    iam_client: IAMClient | None
+    iam: list[CertificateMetadata] = field(default_factory=list)
+    acm: list[tuple[Any, AcmListing]] = field(default_factory=list)  # (client, its Region's listing)
+
+    @property
+    def judged(self) -> list[CertificateMetadata]:
+        """The certificates whose keys are judged: IAM's, and ACM's imported ones."""
+        return self.iam + [meta for _, listing in self.acm for meta in listing.imported]
+
+    @property
+    def scope(self) -> frozenset[tuple[str, str]]:
+        """(service, Region) listed in full: a certificate of the ledger's there and not listed is gone."""
+        iam = {("iam", IAM_REGION)} if self.iam_client is not None else set()
+        return frozenset(iam | {("acm", str(client.meta.region_name)) for client, _ in self.acm})
+
+
+@dataclass(frozen=True)
+class Collected:
+    evidence: list[CertificateEvidence]
+    unjudged: list[Verdict]  # NOT_APPLICABLE: deleted while being read, or issued by ACM
+
+
+@dataclass(frozen=True)
 class Assessment:
     verdicts: list[Verdict]
     evidence: list[CertificateEvidence]
     ledger: LedgerFindings  # empty without a key ledger
 
 
+def list_account(iam: IAMClient | None, acm: Sequence[Any] = ()) -> Listing:
+    """List IAM's server certificates (unless iam is None) and every ACM client's certificates."""
+    listed = list_certificates(iam) if iam is not None else []
+    return Listing(iam, listed, [(client, list_acm(client)) for client in acm])
+
+
+def read_listing(
+    listing: Listing,
+    params: RuleParameters,
+    deadline: Deadline = NO_DEADLINE,
+    progress: Callable[[int, int], None] | None = None,
+    known: KnownBodies | None = None,
+) -> Collected:
+    """Read the bodies not known yet (IAM's with progress), and turn everything listed into evidence."""
+    evidence: list[CertificateEvidence] = []
+    deleted: list[CertificateMetadata] = []
+    if listing.iam_client is not None:
+        gathered = gather_evidence(listing.iam_client, listing.iam, params.check_body, deadline, progress, known)
+        evidence, deleted = list(gathered.evidence), list(gathered.deleted)
+    unjudged: list[Verdict] = []
+    for client, acm in listing.acm:
+        gathered = gather_imported(client, acm.imported, params.check_body, deadline, known=known)
+        evidence += gathered.evidence
+        deleted += gathered.deleted
+        unjudged += issued_verdicts(acm)
+    return Collected(evidence, deleted_verdicts(deleted) + unjudged)
+
+
 def assess(
-    iam: IAMClient,
+    iam: IAMClient | None,
     params: RuleParameters,
     deadline: Deadline = NO_DEADLINE,
     progress: Callable[[int, int], None] | None = None,
     ledger: AccountLedger | None = None,
+    acm: Sequence[Any] = (),
 ) -> Assessment:
-    """A verdict for every server certificate IAM lists, in IAM's order.
+    """A verdict for every certificate listed: IAM's in IAM's order, then each ACM Region's.
 
     A certificate deleted between the list and the body read is reported
     NOT_APPLICABLE, so it does not keep a stale verdict. With a key ledger, bodies it
     holds are not read, the account's certificates are recorded before the keys'
     evidence is read back, and that evidence is one more input to the verdict.
     """
-    listed = list_certificates(iam)
+    listing = list_account(iam, acm)
     if ledger is None:
-        gathered = gather_evidence(iam, listed, params.check_body, deadline, progress)
+        collected = read_listing(listing, params, deadline, progress)
         findings = NO_FINDINGS
     else:
         known = ledger.load()
         try:
             if params.check_body:  # one run at a time reads what the ledger lacks
-                known = ledger.claim_reads(listed, known, deadline)
-            gathered = gather_evidence(iam, listed, params.check_body, deadline, progress, known)
-            findings = ledger.record(gathered.evidence)
+                known = ledger.claim_reads(listing.judged, known, deadline)
+            collected = read_listing(listing, params, deadline, progress, known)
+            findings = ledger.record(collected.evidence, listing.scope)
         finally:
             ledger.release()
-    verdicts = evaluate_account(gathered.evidence, params, findings.summaries) + deleted_verdicts(gathered.deleted)
-    return Assessment(verdicts, gathered.evidence, findings)
+    verdicts = evaluate_account(collected.evidence, params, findings.summaries) + collected.unjudged
+    return Assessment(verdicts, collected.evidence, findings)
 
 
 def assess_account(
@@ -63,7 +124,7 @@ def assess_account(
     deadline: Deadline = NO_DEADLINE,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Verdict]:
-    """assess without a key ledger: the verdicts alone."""
+    """assess without a key ledger, IAM only: the verdicts alone."""
     return assess(iam, params, deadline, progress).verdicts
 
 

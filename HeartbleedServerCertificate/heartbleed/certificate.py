@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+IAM_REGION = "global"  # the Region Config and the ledger give IAM server certificates, which belong to none
+
 
 class BodyError(ValueError):
     """The certificate body could not be read as an X.509 certificate."""
@@ -15,8 +17,8 @@ class BodyError(ValueError):
 class CertificateMetadata:
     """ServerCertificateMetadata as IAM lists it (UploadDate is optional in the API model).
 
-    An ACM imported certificate (the CLI's estate audit) fits the same shape: its ARN is an
-    ACM ARN, its name the domain name, and upload_date its ImportedAt.
+    An ACM certificate fits the same shape: its ARN is an ACM ARN, its name the domain name,
+    upload_date its ImportedAt, and certificate_id that instant (acm.certificate_id).
     """
 
     name: str
@@ -33,6 +35,15 @@ class CertificateMetadata:
     @property
     def in_acm(self) -> bool:
         return self.arn.split(":")[2] == "acm"
+
+    @property
+    def region(self) -> str:
+        """An ACM certificate's Region; IAM server certificates belong to none ("global", as Config says)."""
+        return self.arn.split(":")[3] if self.in_acm else IAM_REGION
+
+    @property
+    def service(self) -> str:
+        return "acm" if self.in_acm else "iam"
 
 
 @dataclass(frozen=True)

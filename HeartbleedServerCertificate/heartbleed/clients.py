@@ -27,7 +27,7 @@ import botocore.session
 import botocore.utils
 from botocore.config import Config
 
-from .iam import MAX_CONCURRENT_READS
+from .evidence import MAX_CONCURRENT_READS
 from .run_log import APICalls
 
 # Standard mode retries throttling and server errors with jittered backoff; the

@@ -1,8 +1,10 @@
-"""What a configuration item of AWS::IAM::ServerCertificate tells the rule.
+"""What a configuration item of the rule's two resource types tells the rule.
 
-The item carries the name, path and ARN but not UploadDate or the body, so a
-change event still reads IAM. Config's own resourceId is not the ARN, while the
-rule reports every certificate under its ARN: these helpers find it.
+AWS::IAM::ServerCertificate items carry the name, path and ARN, but not UploadDate or the
+body; AWS::ACM::Certificate items carry the ARN (also their resourceId), domain name and Type,
+but no body. So a change event still reads IAM or ACM. Config's own resourceId of an IAM
+certificate is not the ARN, while the rule reports every certificate under its ARN: these
+helpers find it.
 """
 
 from __future__ import annotations
@@ -12,26 +14,41 @@ from dataclasses import dataclass
 from typing import Any
 
 RESOURCE_TYPE = "AWS::IAM::ServerCertificate"
+ACM_RESOURCE_TYPE = "AWS::ACM::Certificate"
+RESOURCE_TYPES = (RESOURCE_TYPE, ACM_RESOURCE_TYPE)
 GONE_STATUSES = frozenset({"ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded"})
+
+
+def resource_type(arn: str) -> str:
+    """The Config resource type a certificate's row is reported under, from its ARN."""
+    return ACM_RESOURCE_TYPE if arn.split(":")[2] == "acm" else RESOURCE_TYPE
 
 
 @dataclass(frozen=True)
 class ItemIdentity:
     name: str
     arn: str
+    resource_type: str = RESOURCE_TYPE
 
 
 def identity(item: Mapping[str, Any]) -> ItemIdentity:
-    """Name and ARN of the certificate a configuration item describes."""
+    """Name, ARN and type of the certificate a configuration item describes."""
     configuration = item.get("configuration") or {}
-    name = configuration.get("ServerCertificateName") or item.get("resourceName") or item.get("resourceId")
-    arn = item.get("ARN") or item.get("arn") or configuration.get("Arn")
-    if not name or not arn:
+    kind = str(item.get("resourceType") or RESOURCE_TYPE)
+    if kind == ACM_RESOURCE_TYPE:
+        arn = item.get("ARN") or item.get("arn") or configuration.get("certificateArn") or item.get("resourceId")
+        name = configuration.get("domainName") or item.get("resourceName") or arn
+        needs = "ARN (or configuration.certificateArn)"
+    else:
+        name = configuration.get("ServerCertificateName") or item.get("resourceName") or item.get("resourceId")
+        arn = item.get("ARN") or item.get("arn") or configuration.get("Arn")
+        needs = "resourceName (or configuration.ServerCertificateName) and ARN"
+    if kind not in RESOURCE_TYPES or not name or not arn:
         raise ValueError(
-            "the configuration item names no server certificate: it needs resourceName "
-            "(or configuration.ServerCertificateName) and ARN"
+            f"the configuration item names no certificate of {', '.join(RESOURCE_TYPES)}: "
+            f"it has resourceType {kind!r} and needs {needs}"
         )
-    return ItemIdentity(str(name), str(arn))
+    return ItemIdentity(str(name), str(arn), kind)
 
 
 def gone_reason(item: Mapping[str, Any], left_scope: bool) -> str | None:

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from .certificate import BodyFacts, CertificateEvidence, CertificateMetadata
 from .deadline import Deadline
+from .evidence import KnownBodies
 from .ledger import Ledger
 from .ledger_schema import Holder, KeySummary
 
 # "Last seen" is rewritten at most this often per certificate, not on every run (N writes a run).
 REFRESH_LAST_SEEN = timedelta(days=1)
-IAM_REGION = "global"  # IAM server certificates belong to no Region
 LEASE_POLL_S = 1.0  # how often a waiting run looks at the lease (one item read)
 LEASE_WITHOUT_DEADLINE = timedelta(minutes=5)  # outside Lambda (the CLI): the longest Lambda timeout would do
 
@@ -50,17 +50,17 @@ class AccountLedger:
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     leased: bool = False
 
-    def load(self) -> Mapping[str, BodyFacts]:
-        """Read what the ledger holds for the account; return its bodies' facts by ServerCertificateId."""
+    def load(self) -> KnownBodies:
+        """Read what the ledger holds for the account; return its bodies' facts by (ARN, certificate id)."""
         self.known = self.ledger.account_certificates(self.account)
-        return {h.certificate_id: BodyFacts(h.not_before, h.key) for h in self.known.values()}
+        return {ident: BodyFacts(h.not_before, h.key) for ident, h in self.known.items()}
 
     def claim_reads(
-        self, listed: Sequence[CertificateMetadata], bodies: Mapping[str, BodyFacts], deadline: Deadline
-    ) -> Mapping[str, BodyFacts]:
+        self, listed: Sequence[CertificateMetadata], bodies: KnownBodies, deadline: Deadline
+    ) -> KnownBodies:
         """Before reading bodies the ledger lacks: take the account's lease, or wait while another run
         holds it and then use what that run recorded. Returns the bodies known by then."""
-        while any(meta.certificate_id not in bodies for meta in listed):
+        while any((meta.arn, meta.certificate_id) not in bodies for meta in listed):
             now = datetime.now(UTC)
             left = deadline.left_s()
             expires = now + (timedelta(seconds=max(left, 1.0)) if left is not None else LEASE_WITHOUT_DEADLINE)
@@ -85,8 +85,8 @@ class AccountLedger:
         return Holder(
             key=body.key_fingerprint,
             account=meta.account,
-            service="iam",
-            region=IAM_REGION,
+            service=meta.service,
+            region=meta.region,
             arn=meta.arn,
             certificate_id=meta.certificate_id,
             name=meta.name,
@@ -96,8 +96,12 @@ class AccountLedger:
             last_seen=self.now,
         )
 
-    def record(self, evidence: Sequence[CertificateEvidence]) -> LedgerFindings:
-        """Record the run's certificates, mark the ones gone, then read back every key's summary."""
+    def record(self, evidence: Sequence[CertificateEvidence], scope: Set[tuple[str, str]]) -> LedgerFindings:
+        """Record the run's certificates, mark the ones gone, then read back every key's summary.
+
+        scope names the (service, Region) pairs the run listed in full: a certificate the ledger
+        holds elsewhere (ACM in another Region, IAM for a rule outside its home Region) is not gone.
+        """
         new, refreshed = [], []
         for item in evidence:
             holder = self._holder(item)
@@ -113,7 +117,7 @@ class AccountLedger:
         gone = [
             replace(holder, deleted_since=self.now)
             for ident, holder in self.known.items()
-            if ident not in present and holder.deleted_since is None
+            if ident not in present and holder.deleted_since is None and (holder.service, holder.region) in scope
         ]
         lowered = self.ledger.record(new, refreshed, gone)
         keys = {item.body.key_fingerprint for item in evidence if item.body is not None}

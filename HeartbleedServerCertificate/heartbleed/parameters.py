@@ -16,7 +16,7 @@ DEFAULT_CUTOFF = "2014-04-08T00:00:00Z"
 
 # Parameters rdklib reads itself (role assumption); we only validate them.
 RDKLIB_PARAMETERS = ("ExecutionRoleName", "ExecutionRoleRegion", "AssumeRoleMode")
-RULE_PARAMETERS = ("CutoffDate", "CheckCertificateBody", "ExemptCertificates", "KeyLedgerTable")
+RULE_PARAMETERS = ("CutoffDate", "CheckCertificateBody", "ExemptCertificates", "KeyLedgerTable", "HomeRegion")
 KNOWN_PARAMETERS = RULE_PARAMETERS + RDKLIB_PARAMETERS
 
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")  # IAM role names: 1-64 of these characters
@@ -42,9 +42,15 @@ class RuleParameters:
     check_body: bool = True
     exempt: frozenset[str] = frozenset()
     ledger_table: str | None = None  # the key ledger's table name or ARN; None: judge one account alone
+    home_region: str | None = None  # where IAM's rows are reported; None: wherever the rule runs
 
     def is_exempt(self, name: str, arn: str) -> bool:
         return name in self.exempt or arn in self.exempt
+
+    def reports_iam(self, region: str) -> bool:
+        """Whether the rule in region reports IAM's certificates: IAM is global, ACM is per Region, so a
+        rule deployed in several Regions reports IAM in one of them and each Region's ACM there."""
+        return self.home_region is None or self.home_region == region
 
 
 def parse_cutoff(text: str, now: datetime | None = None) -> datetime:
@@ -112,6 +118,13 @@ def parse_rule_parameters(raw: Mapping[str, object], now: datetime | None = None
         _check_pattern(
             "ExecutionRoleRegion", values["ExecutionRoleRegion"], _REGION, "an AWS Region code such as us-east-1"
         )
+    if "HomeRegion" in values:
+        _check_pattern(
+            "HomeRegion",
+            values["HomeRegion"],
+            _REGION,
+            "an AWS Region code such as us-east-1, or empty for this Region",
+        )
     if "AssumeRoleMode" in values:
         _parse_bool("AssumeRoleMode", values["AssumeRoleMode"])
 
@@ -128,4 +141,5 @@ def parse_rule_parameters(raw: Mapping[str, object], now: datetime | None = None
         check_body=_parse_bool("CheckCertificateBody", values.get("CheckCertificateBody", "true")),
         exempt=exempt,
         ledger_table=values["KeyLedgerTable"].strip() if "KeyLedgerTable" in values else None,
+        home_region=values["HomeRegion"].strip() if "HomeRegion" in values else None,
     )
