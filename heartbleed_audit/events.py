@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from heartbleed.configuration_item import RESOURCE_TYPE
+from heartbleed.configuration_item import ACM_RESOURCE_TYPE, RESOURCE_TYPE
 
 RULE_NAME = "HeartbleedServerCertificate"
 ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
 # Local runs use the Lambda's own role: rdklib's STS call goes to a fixed AWS endpoint.
 LOCAL_ROLE = {"AssumeRoleMode": "false"}
 
@@ -33,6 +34,7 @@ def _event(
     parameters: Mapping[str, str] | None,
     left_scope: bool,
     account: str = ACCOUNT_ID,
+    region: str = REGION,
 ) -> dict[str, Any]:
     # A rule of the account's own; an organization rule's event names the member's service-linked role.
     role = f"arn:aws:iam::{account}:role/config-role" if account == ACCOUNT_ID else member_event_role(account)
@@ -43,7 +45,7 @@ def _event(
         "resultToken": result_token,
         "eventLeftScope": left_scope,
         "executionRoleArn": role,
-        "configRuleArn": f"arn:aws:config:us-east-1:{account}:config-rule/config-rule-hb0001",
+        "configRuleArn": f"arn:aws:config:{region}:{account}:config-rule/config-rule-hb0001",
         "configRuleName": RULE_NAME,
         "configRuleId": "config-rule-hb0001",
         "accountId": account,
@@ -51,7 +53,7 @@ def _event(
 
 
 def scheduled_event(
-    result_token: str, parameters: Mapping[str, str] | None = None, account: str = ACCOUNT_ID
+    result_token: str, parameters: Mapping[str, str] | None = None, account: str = ACCOUNT_ID, region: str = REGION
 ) -> dict[str, Any]:
     invoking = {
         "awsAccountId": account,
@@ -59,7 +61,7 @@ def scheduled_event(
         "messageType": "ScheduledNotification",
         "recordVersion": "1.0",
     }
-    return _event(invoking, result_token, parameters, False, account)
+    return _event(invoking, result_token, parameters, False, account, region)
 
 
 def configuration_item(name: str, arn: str, path: str = "/", status: str = "OK") -> dict[str, Any]:
@@ -86,6 +88,32 @@ def configuration_item(name: str, arn: str, path: str = "/", status: str = "OK")
     }
 
 
+def acm_configuration_item(arn: str, domain: str, kind: str = "IMPORTED", status: str = "OK") -> dict[str, Any]:
+    """A configuration item for an ACM certificate, in its own account and Region (named by the ARN):
+    Config records ACM per Region, under the ARN, with the certificate's lowerCamelCase fields."""
+    deleted = status.startswith("ResourceDeleted")
+    _, _, _, region, account, _ = arn.split(":", 5)
+    return {
+        "relatedEvents": [],
+        "relationships": [],
+        "configuration": None if deleted else {"certificateArn": arn, "domainName": domain, "type": kind},
+        "supplementaryConfiguration": {},
+        "tags": {},
+        "configurationItemVersion": "1.3",
+        "configurationItemCaptureTime": _now(),
+        "configurationStateId": 1732759200000,
+        "awsAccountId": account,
+        "configurationItemStatus": status,
+        "resourceType": ACM_RESOURCE_TYPE,
+        "resourceId": arn,
+        "resourceName": domain,
+        "ARN": arn,
+        "awsRegion": region,
+        "availabilityZone": "Regional",
+        "configurationStateMd5Hash": "",
+    }
+
+
 def change_event(
     item: dict[str, Any],
     result_token: str,
@@ -93,6 +121,7 @@ def change_event(
     *,
     left_scope: bool = False,
 ) -> dict[str, Any]:
+    """The event of a change to item, from the rule in the item's account and Region (IAM's: the home one)."""
     invoking = {
         "configurationItemDiff": None,
         "configurationItem": item,
@@ -100,7 +129,9 @@ def change_event(
         "messageType": "ConfigurationItemChangeNotification",
         "recordVersion": "1.3",
     }
-    return _event(invoking, result_token, parameters, left_scope)
+    account = str(item.get("awsAccountId") or ACCOUNT_ID)
+    region = str(item.get("awsRegion") or REGION)
+    return _event(invoking, result_token, parameters, left_scope, account, REGION if region == "global" else region)
 
 
 def oversized_change_event(name: str, result_token: str, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import cfn_yaml
+from template_values import parameter_defaults, resolve
 
 from heartbleed_audit.double import AwsDouble
 
@@ -23,13 +24,6 @@ DOCUMENT = RULES / "delete-unused-certificate.yaml"  # an SSM Automation documen
 TEMPLATES = sorted(path for path in RULES.glob("*.yaml") if path != DOCUMENT)
 POLICY = json.loads((RULES / "least-privilege-policy.json").read_text())
 DEFAULTS = json.loads((ROOT / "parameters.json").read_text())
-# Stand-ins for template variables, so resources compare with the policy document's wildcards.
-SUBSTITUTIONS = {
-    "${AWS::Partition}": "aws",
-    "${AWS::AccountId}": "123456789012",
-    "${AWS::Region}": "us-east-1",
-    "${LogGroup}": "/aws/lambda/HeartbleedServerCertificate",
-}
 
 
 def load(name: str) -> dict[str, Any]:
@@ -46,17 +40,22 @@ QUEUE_NAME = "HeartbleedServerCertificate-failed-events"
 QUEUE_ARN = f"arn:aws:sqs:us-east-1:123456789012:{QUEUE_NAME}"
 LEDGER_NAME = "HeartbleedKeyLedger"  # KeyLedgerTableName's default, which the policy document names
 LEDGER_ARN = f"arn:aws:dynamodb:us-east-1:123456789012:table/{LEDGER_NAME}"
-GETATT_STAND_INS = {("DeadLetterQueue", "Arn"): QUEUE_ARN, ("KeyLedger", "Arn"): LEDGER_ARN}
+STAND_INS = {
+    "AWS::Partition": "aws",
+    "AWS::AccountId": "123456789012",
+    "AWS::Region": "us-east-1",
+    "LogGroup": "/aws/lambda/HeartbleedServerCertificate",
+    "DeadLetterQueue.Arn": QUEUE_ARN,
+    "KeyLedger.Arn": LEDGER_ARN,
+}
 FOURTEEN_DAYS = 14 * 24 * 3600  # SQS's longest retention
 
 
 def resource_text(value: Any) -> str:
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return GETATT_STAND_INS[tuple(value["Fn::GetAtt"])]
-    text = value["Fn::Sub"] if isinstance(value, dict) else value
-    for variable, stand_in in SUBSTITUTIONS.items():
-        text = text.replace(variable, stand_in)
-    return str(text)
+    """A policy statement's resource as the standalone stack at its defaults resolves it, with stand-ins."""
+    template = load("heartbleed-rule.yaml")
+    context = parameter_defaults(template) | STAND_INS
+    return str(resolve(value, template["Conditions"], context))
 
 
 def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
@@ -103,7 +102,12 @@ def test_the_standalone_role_is_exactly_the_shipped_policy() -> None:
 def test_only_list_and_put_evaluations_need_every_resource() -> None:
     broad = {a for s in POLICY["Statement"] if s["Resource"] == "*" for a in as_list(s["Action"])}
     # These actions have no resource-level permissions in IAM's service authorization reference.
-    assert broad == {"iam:ListServerCertificates", "config:PutEvaluations", "config:GetResourceConfigHistory"}
+    assert broad == {
+        "iam:ListServerCertificates",
+        "acm:ListCertificates",
+        "config:PutEvaluations",
+        "config:GetResourceConfigHistory",
+    }
 
 
 def test_the_member_role_trusts_only_the_central_function_and_can_only_read_and_report() -> None:
@@ -123,6 +127,8 @@ def test_the_member_role_trusts_only_the_central_function_and_can_only_read_and_
     assert actions == {
         "iam:ListServerCertificates",
         "iam:GetServerCertificate",
+        "acm:ListCertificates",  # ACM imports, in each Region the organization rule is deployed in
+        "acm:GetCertificate",
         "config:PutEvaluations",
         "config:GetResourceConfigHistory",
         "config:GetComplianceDetailsByConfigRule",
@@ -147,8 +153,8 @@ def test_the_organization_function_can_only_assume_the_member_role_list_members_
     assume = next(s for s in statements if s["Action"] == "sts:AssumeRole")
     assert assume["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${ExecutionRoleName}"}
     metadata = template["Resources"]["OrganizationRule"]["Properties"]["OrganizationCustomRuleMetadata"]
-    assert '"ExecutionRoleName": "${ExecutionRoleName}"' in metadata["InputParameters"]["Fn::Sub"]
-    assert metadata["ResourceTypesScope"] == ["AWS::IAM::ServerCertificate"]
+    assert '"ExecutionRoleName": "${ExecutionRoleName}"' in metadata["InputParameters"]["Fn::Sub"][0]
+    assert metadata["ResourceTypesScope"] == ["AWS::IAM::ServerCertificate", "AWS::ACM::Certificate"]
     assert "ScheduledNotification" in metadata["OrganizationConfigRuleTriggerTypes"]
 
 
@@ -314,36 +320,13 @@ def test_the_remediation_role_may_delete_server_certificates_and_read_their_user
     assert [s["Principal"] for s in trust] == [{"Service": "ssm.amazonaws.com"}]
 
 
-_NO_VALUE = object()
-
-
 def render(name: str, resource: str, **given: str) -> dict[str, Any]:
     """A resource's properties as CloudFormation resolves them for these parameter values (the rest at
-    their defaults): Ref to a parameter gives its value as a string (Number parameters too), Fn::Equals
-    compares strings, and Fn::If choosing AWS::NoValue leaves the property out."""
+    their defaults), in us-east-1 (template_values.resolve)."""
     template = load(name)
-    values = {key: str(given.get(key, spec.get("Default", ""))) for key, spec in template["Parameters"].items()}
-
-    def resolve(value: Any) -> Any:
-        if isinstance(value, dict) and len(value) == 1:
-            ((function, argument),) = value.items()
-            if function == "Ref" and argument == "AWS::NoValue":
-                return _NO_VALUE
-            if function == "Ref" and argument in values:
-                return values[argument]
-            if function == "Fn::Equals":
-                return str(resolve(argument[0])) == str(resolve(argument[1]))
-            if function == "Fn::Not":
-                return not resolve(argument[0])
-            if function == "Fn::If":
-                return resolve(argument[1] if resolve(template["Conditions"][argument[0]]) else argument[2])
-        if isinstance(value, dict):
-            return {key: item for key, item in ((k, resolve(v)) for k, v in value.items()) if item is not _NO_VALUE}
-        if isinstance(value, list):
-            return [resolve(item) for item in value]
-        return value
-
-    resolved: dict[str, Any] = resolve(template["Resources"][resource]["Properties"])
+    pseudo = {"AWS::Region": "us-east-1", "AWS::Partition": "aws", "AWS::AccountId": "123456789012"}
+    context = parameter_defaults(template) | pseudo | given
+    resolved: dict[str, Any] = resolve(template["Resources"][resource]["Properties"], template.get("Conditions", {}), context)
     return resolved
 
 
@@ -552,39 +535,54 @@ def test_every_ledger_table_is_the_one_definition_and_outlives_its_stack(name: s
     assert spec == {**load("key-ledger.yaml")["Parameters"]["TableName"], "Description": spec["Description"]}
 
 
-def test_the_rule_gets_the_ledger_table_its_stack_creates() -> None:
-    standalone = load("heartbleed-rule.yaml")["Resources"]["Rule"]["Properties"]["InputParameters"]
+ELSEWHERE = {"AWS::Region": "eu-west-1", "HomeRegion": "us-east-1"}  # a stack outside the home Region
+
+
+def test_the_rule_gets_the_ledger_table_its_stack_creates_or_the_home_regions() -> None:
+    standalone = render("heartbleed-rule.yaml", "Rule")["InputParameters"]
     assert standalone["KeyLedgerTable"] == {"Ref": "KeyLedger"}
+    assert "HomeRegion" not in standalone
+    elsewhere = render("heartbleed-rule.yaml", "Rule", **ELSEWHERE)["InputParameters"]
+    assert (elsewhere["KeyLedgerTable"], elsewhere["HomeRegion"]) == (LEDGER_ARN, "us-east-1")
     metadata = load("organization.yaml")["Resources"]["OrganizationRule"]["Properties"]
-    text = metadata["OrganizationCustomRuleMetadata"]["InputParameters"]["Fn::Sub"]
+    text, variables = metadata["OrganizationCustomRuleMetadata"]["InputParameters"]["Fn::Sub"]
     # The organization rule takes a JSON string: it must stay JSON once substituted.
     substituted = json.loads(re.sub(r"\$\{(\w+)\}", r"<\1>", text))
-    assert substituted["KeyLedgerTable"] == "<KeyLedger>"
+    assert (substituted["KeyLedgerTable"], substituted["HomeRegion"]) == ("<LedgerArn>", "<HomeRegion>")
     assert set(substituted) == {
         "CutoffDate",
         "CheckCertificateBody",
         "ExemptCertificates",
         "ExecutionRoleName",
         "KeyLedgerTable",
+        "HomeRegion",
     }
+    template = load("organization.yaml")
+    context = parameter_defaults(template) | STAND_INS
+    assert resolve(variables["LedgerArn"], template["Conditions"], context) == LEDGER_ARN
+    assert resolve(variables["LedgerArn"], template["Conditions"], context | ELSEWHERE) == LEDGER_ARN
     for name in FUNCTION_TEMPLATES:
-        outputs = load(name)["Outputs"]
+        template = load(name)
+        outputs = template["Outputs"]
         assert outputs["KeyLedgerTable"]["Value"] == {"Ref": "KeyLedger"}
         assert outputs["KeyLedgerTableArn"]["Value"] == {"Fn::GetAtt": ["KeyLedger", "Arn"]}
+        # Only the home Region's stack creates the table (and names it in its outputs).
+        for logical in (template["Resources"]["KeyLedger"], outputs["KeyLedgerTable"], outputs["KeyLedgerTableArn"]):
+            assert logical["Condition"] == "IsHomeRegion"
+        home = parameter_defaults(template) | STAND_INS
+        for where, created in ((home, True), (home | ELSEWHERE, False), (home | {"HomeRegion": "us-east-1"}, True)):
+            assert resolve({"Condition": "IsHomeRegion"}, template["Conditions"], where) is created
 
 
 @pytest.mark.parametrize("name", FUNCTION_TEMPLATES)
 def test_only_the_function_role_may_use_the_ledger_and_only_on_its_table(name: str) -> None:
     template = load(name)
     ledger = [s for s in role_statements(template, "FunctionRole") if s["Sid"] == "ReadAndWriteTheKeyLedger"]
-    assert ledger == [
-        {
-            "Sid": "ReadAndWriteTheKeyLedger",
-            "Effect": "Allow",
-            "Action": LEDGER_ACTIONS,
-            "Resource": {"Fn::GetAtt": ["KeyLedger", "Arn"]},
-        }
-    ]
+    context = parameter_defaults(template) | STAND_INS
+    for where in (context, context | ELSEWHERE):  # the home Region's table, from either Region
+        assert resolve(ledger, template["Conditions"], where) == [
+            {"Sid": "ReadAndWriteTheKeyLedger", "Effect": "Allow", "Action": LEDGER_ACTIONS, "Resource": LEDGER_ARN}
+        ]
     restart = [
         s
         for s in role_statements(template, "FunctionRole")

@@ -92,7 +92,7 @@ class AwsDouble:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint_url = ""
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str], Any] = {}
         self.conditions = conditions.CONDITIONS  # latency, rate limits and call counts
 
     def __enter__(self) -> AwsDouble:
@@ -120,13 +120,13 @@ class AwsDouble:
         self._clients = {key: made for key, made in self._clients.items() if key[1] == ACCOUNT_ID}
         self.conditions.reset()
 
-    def client(self, service: str, account: str = ACCOUNT_ID) -> Any:
-        """A real botocore client for the double (made once per service: clients are slow to build).
+    def client(self, service: str, account: str = ACCOUNT_ID, region: str = REGION) -> Any:
+        """A real botocore client for the double (made once per service and Region: clients are slow to build).
 
         For another account, the client holds credentials of a role session in it (moto answers
         each request in the account its access key belongs to); arrange before IAM enforcement.
         """
-        if (service, account) not in self._clients:
+        if (service, account, region) not in self._clients:
             keys = {
                 "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                 "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -139,11 +139,11 @@ class AwsDouble:
                     "aws_secret_access_key": got["SecretAccessKey"],
                     "aws_session_token": got["SessionToken"],
                 }
-            session = boto3.session.Session(region_name=REGION, **keys)  # type: ignore[arg-type]
-            self._clients[(service, account)] = session.client(  # type: ignore[call-overload]
+            session = boto3.session.Session(region_name=region, **keys)  # type: ignore[arg-type]
+            self._clients[(service, account, region)] = session.client(  # type: ignore[call-overload]
                 service, endpoint_url=self.endpoint_url
             )
-        return self._clients[(service, account)]
+        return self._clients[(service, account, region)]
 
     def organization(self, members: int) -> list[str]:
         """An organization managed by ACCOUNT_ID with new member accounts (each with MEMBER_ADMIN_ROLE)."""
@@ -209,21 +209,37 @@ class AwsDouble:
         """Make ListServerCertificates return short pages, as IAM may."""
         iam_server_certificates.state_of(self._iam).page_limit = limit
 
-    # --- AWS Config evaluations --------------------------------------------------
-    def result_token(self, rule_name: str, account: str = ACCOUNT_ID) -> str:
-        return issue_result_token(account, REGION, rule_name)
+    # --- ACM certificates ----------------------------------------------------------
+    def import_acm(
+        self, body: str, private_key: str, *, account: str = ACCOUNT_ID, region: str = REGION, arn: str | None = None
+    ) -> str:
+        """Import through the ACM API (Type IMPORTED; given an ARN, a re-import under it); return the ARN."""
+        request: dict[str, Any] = {"Certificate": body.encode(), "PrivateKey": private_key.encode()}
+        if arn:
+            request["CertificateArn"] = arn
+        return str(self.client("acm", account, region).import_certificate(**request)["CertificateArn"])
 
-    def evaluations(self, rule_name: str, account: str = ACCOUNT_ID) -> dict[str, StoredEvaluation]:
-        """The rule's current evaluations by resource id, as Config would show them."""
-        results = evaluation_state(config_backends[account][REGION]).results.get(rule_name, {})
+    def request_acm(self, domain: str, *, account: str = ACCOUNT_ID, region: str = REGION) -> str:
+        """Request a certificate from ACM (Type AMAZON_ISSUED: ACM makes its key); return the ARN."""
+        return str(self.client("acm", account, region).request_certificate(DomainName=domain)["CertificateArn"])
+
+    # --- AWS Config evaluations --------------------------------------------------
+    def result_token(self, rule_name: str, account: str = ACCOUNT_ID, region: str = REGION) -> str:
+        return issue_result_token(account, region, rule_name)
+
+    def evaluations(
+        self, rule_name: str, account: str = ACCOUNT_ID, region: str = REGION
+    ) -> dict[str, StoredEvaluation]:
+        """The rule's current evaluations by resource id, as Config would show them in account and region."""
+        results = evaluation_state(config_backends[account][region]).results.get(rule_name, {})
         return {resource_id: stored for (_, resource_id), stored in results.items()}
 
     def reject_evaluations(self, count: int) -> None:
         """Answer the next `count` evaluations sent with FailedEvaluations, as Config may."""
         evaluation_state(config_backends[ACCOUNT_ID][REGION]).reject_next = count
 
-    def put_calls(self, account: str = ACCOUNT_ID) -> list[config_evaluations.PutEvaluationsCall]:
-        return list(evaluation_state(config_backends[account][REGION]).calls)
+    def put_calls(self, account: str = ACCOUNT_ID, region: str = REGION) -> list[config_evaluations.PutEvaluationsCall]:
+        return list(evaluation_state(config_backends[account][region]).calls)
 
     def started_evaluations(self, account: str = ACCOUNT_ID) -> list[config_evaluations.StartedEvaluation]:
         """The StartConfigRulesEvaluation calls Config accepted in the account, in order."""
