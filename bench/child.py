@@ -48,7 +48,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-# The floor shares the rule's SDK set-up and read concurrency, none of its logic.
+# The floor shares the rule's SDK set-up, read concurrency and ACM list filter, none of its logic.
+from heartbleed.acm import KEY_TYPES
 from heartbleed.clients import CLIENT_CONFIG, parse_timestamp, sdk_session
 from heartbleed.evidence import MAX_CONCURRENT_READS
 
@@ -88,18 +89,24 @@ def _baseline(event: dict[str, Any]) -> list[dict[str, Any]]:
     return sent
 
 
-def floor_clients() -> tuple[Any, Any]:
-    """IAM and Config clients of a fresh session, set up as the rule's are (heartbleed/clients.py)."""
+def floor_clients() -> tuple[Any, Any, Any]:
+    """IAM, ACM and Config clients of a fresh session, set up as the rule's are (heartbleed/clients.py)."""
     import boto3
 
     session = boto3.session.Session(botocore_session=sdk_session())
-    return session.client("iam", config=CLIENT_CONFIG), session.client("config", config=CLIENT_CONFIG)
+    return tuple(session.client(service, config=CLIENT_CONFIG) for service in ("iam", "acm", "config"))  # type: ignore[return-value]
+
+
+def list_acm(acm: Any) -> None:
+    """The rule's one ListCertificates page of the Region's ACM certificates (none in the bench's account)."""
+    acm.list_certificates(Includes={"keyTypes": KEY_TYPES})
 
 
 def floor(event: dict[str, Any]) -> list[dict[str, Any]]:
-    """The same IAM and Config calls as the rule, from a fresh session, with nothing around them."""
-    iam, config = floor_clients()
+    """The same IAM, ACM and Config calls as the rule, from a fresh session, with nothing around them."""
+    iam, acm, config = floor_clients()
     listed = iam.list_server_certificates(MaxItems=1000)["ServerCertificateMetadataList"]
+    list_acm(acm)
     if json.loads(event.get("ruleParameters") or "{}").get("CheckCertificateBody", "true") != "false":
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_READS) as pool:
             list(
@@ -148,6 +155,7 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
     iam: Any = session.client("iam", config=CLIENT_CONFIG)
     config: Any = session.client("config", config=CLIENT_CONFIG)
     dynamodb: Any = session.client("dynamodb", config=CLIENT_CONFIG)
+    acm: Any = session.client("acm", config=CLIENT_CONFIG)
     table = json.loads(event["ruleParameters"])["KeyLedgerTable"]
     account, rule = str(event["accountId"]), str(event["configRuleName"])
     with ThreadPoolExecutor(max_workers=1) as background:
@@ -161,6 +169,7 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
             Limit=100,
         )
         listed = iam.list_server_certificates(MaxItems=1000)["ServerCertificateMetadataList"]
+        list_acm(acm)
         items = [
             item
             for page in _pages(

@@ -33,6 +33,7 @@ SMALLEST_LAMBDA_MB = 128
 ACTION_ORDER = [
     "iam:ListServerCertificates",
     "iam:GetServerCertificate",
+    "acm:ListCertificates",
     "config:PutEvaluations",
     "config:GetComplianceDetailsByConfigRule",
 ]

@@ -32,9 +32,7 @@ def _attributes(body: dict[str, Any], context: dict[str, Any]) -> dict[str, str]
     return arns
 
 
-def create_roles(
-    aws: AwsDouble, template: str, account: str, suffix: str = "", **parameters: str
-) -> dict[str, str]:
+def create_roles(aws: AwsDouble, template: str, account: str, suffix: str = "", **parameters: str) -> dict[str, str]:
     """Create the template's AWS::IAM::Role resources in account; return their ARNs by logical id.
 
     suffix names the roles of a second stack of the template (CloudFormation makes role names unique);

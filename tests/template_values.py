@@ -3,8 +3,9 @@
 Ref gives a parameter's or pseudo parameter's value from the context (Number parameters as strings,
 as CloudFormation passes them); Fn::GetAtt gives what the context holds for "Resource.Attribute"; either
 stays as written when the context has no value for it. Fn::Sub substitutes the context (and its own
-variable map), a name it lacks standing for itself; Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or and Condition evaluate the template's conditions;
-a branch that chooses AWS::NoValue leaves its property or list item out. Anything else stays as written.
+variable map), a name it lacks standing for itself. Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or and
+Condition evaluate the template's conditions; a branch that chooses AWS::NoValue leaves its property or
+list item out. Anything else stays as written.
 """
 
 from __future__ import annotations

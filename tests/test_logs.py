@@ -13,7 +13,7 @@ from botocore.config import Config
 from log_secrets import SESSION_TOKEN_CANARY
 
 import heartbleed.clients
-import heartbleed.iam
+import heartbleed.evidence
 from heartbleed.failures import RetryableFailure
 from heartbleed_audit import events
 from heartbleed_audit.demo import sample_account
@@ -31,7 +31,7 @@ def test_one_summary_line_per_run_with_counts_calls_retries_and_duration(
     aws: AwsDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sample_account.build(aws)
-    monkeypatch.setattr(heartbleed.iam, "_BODIES", {})
+    monkeypatch.setattr(heartbleed.evidence, "_BODIES", {})
     aws.conditions.inject("iam:GetServerCertificate", "500", 1)  # one retry to count
     lambda_handler(events.scheduled_event(aws.result_token(events.RULE_NAME), events.LOCAL_ROLE), None)
     [line] = summaries(caplog)
@@ -39,6 +39,7 @@ def test_one_summary_line_per_run_with_counts_calls_retries_and_duration(
     assert line["trigger"] == "ScheduledNotification"
     assert line["verdicts"] == {"NON_COMPLIANT": 4, "COMPLIANT": 2}
     assert line["api_calls"] == {
+        "acm:ListCertificates": 1,
         "config-service:GetComplianceDetailsByConfigRule": 1,
         "config-service:PutEvaluations": 1,
         "iam:GetServerCertificate": 6,
@@ -67,7 +68,7 @@ def test_a_denied_body_read_is_logged_with_action_and_certificate(
     aws: AwsDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sample_account.build(aws)
-    monkeypatch.setattr(heartbleed.iam, "_BODIES", {})
+    monkeypatch.setattr(heartbleed.evidence, "_BODIES", {})
     aws.conditions.inject("iam:GetServerCertificate", "denied", 1)
     sent = lambda_handler(events.scheduled_event(aws.result_token(events.RULE_NAME), events.LOCAL_ROLE), None)
     denied = [e for e in sent if "iam:GetServerCertificate was denied" in e["Annotation"]]

@@ -41,7 +41,7 @@ def test_rdk_rule_template_passes_cfn_lint(tmp_path: Path) -> None:
 
     template = json.loads(template_path.read_text())
     rule = template["Resources"][f"{RULE}ConfigRule"]["Properties"]
-    assert rule["Scope"]["ComplianceResourceTypes"] == ["AWS::IAM::ServerCertificate"]
+    assert rule["Scope"]["ComplianceResourceTypes"] == ["AWS::IAM::ServerCertificate", "AWS::ACM::Certificate"]
     assert {d["MessageType"] for d in rule["Source"]["SourceDetails"]} == {
         "ConfigurationItemChangeNotification",
         "ScheduledNotification",
@@ -66,7 +66,7 @@ def test_rdk_metadata_matches_the_design() -> None:
     meta = metadata()
     assert meta["RuleName"] == RULE
     assert meta["SourceRuntime"] == "python3.12-lib"
-    assert meta["SourceEvents"] == "AWS::IAM::ServerCertificate"
+    assert meta["SourceEvents"] == "AWS::IAM::ServerCertificate,AWS::ACM::Certificate"
     assert meta["SourcePeriodic"] == "TwentyFour_Hours"
     assert "Heartbleed" in meta["Description"] and len(meta["Description"]) <= 256
 

@@ -326,7 +326,9 @@ def render(name: str, resource: str, **given: str) -> dict[str, Any]:
     template = load(name)
     pseudo = {"AWS::Region": "us-east-1", "AWS::Partition": "aws", "AWS::AccountId": "123456789012"}
     context = parameter_defaults(template) | pseudo | given
-    resolved: dict[str, Any] = resolve(template["Resources"][resource]["Properties"], template.get("Conditions", {}), context)
+    resolved: dict[str, Any] = resolve(
+        template["Resources"][resource]["Properties"], template.get("Conditions", {}), context
+    )
     return resolved
 
 

@@ -68,7 +68,7 @@ def gather(
     known: KnownBodies | None = None,
 ) -> Gathered:
     """Evidence for every listed certificate, reading the bodies not known yet concurrently when asked."""
-    if not read_bodies:
+    if not read_bodies or not listed:  # nothing to read: no pace, no pool
         return Gathered([CertificateEvidence(meta) for meta in listed], [])
     ledger = known or {}
 
