@@ -120,8 +120,10 @@ def change_event(
     parameters: Mapping[str, str] | None = None,
     *,
     left_scope: bool = False,
+    region: str | None = None,
 ) -> dict[str, Any]:
-    """The event of a change to item, from the rule in the item's account and Region (IAM's: the home one)."""
+    """The event of a change to item, from the rule in the item's account and in region (default: the
+    item's Region; for IAM's global items, us-east-1, where Config records them)."""
     invoking = {
         "configurationItemDiff": None,
         "configurationItem": item,
@@ -130,8 +132,9 @@ def change_event(
         "recordVersion": "1.3",
     }
     account = str(item.get("awsAccountId") or ACCOUNT_ID)
-    region = str(item.get("awsRegion") or REGION)
-    return _event(invoking, result_token, parameters, left_scope, account, REGION if region == "global" else region)
+    recorded = str(item.get("awsRegion") or REGION)
+    where = region or (REGION if recorded == "global" else recorded)
+    return _event(invoking, result_token, parameters, left_scope, account, where)
 
 
 def oversized_change_event(name: str, result_token: str, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ ACM is regional: one client lists and reads one Region.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,9 +36,19 @@ def issued_reason(kind: str) -> str:
     return f"Issued by ACM ({kind}): ACM generated its key, after the cutoff, so it is not judged."
 
 
-def certificate_id(imported_at: datetime | None) -> str | None:
-    """What identifies one import of an ACM certificate: a re-import keeps the ARN, not ImportedAt."""
-    return imported_at.isoformat() if imported_at is not None else None
+def certificate_id(summary: Mapping[str, Any]) -> str | None:
+    """What identifies one import of an ACM certificate, as IAM's ServerCertificateId identifies an upload.
+
+    A re-import keeps the ARN and sets a new ImportedAt; ACM may give ImportedAt in whole seconds (moto
+    does), so the listed validity and key algorithm are part of it too: a re-import within the same
+    second with a new body is still a new certificate, never a stale cached one.
+    """
+    imported = summary.get("ImportedAt")
+    if imported is None:
+        return None
+    parts = [imported, summary.get("NotBefore"), summary.get("NotAfter")]
+    stamps = [part.isoformat() if isinstance(part, datetime) else "-" for part in parts]
+    return " ".join([*stamps, str(summary.get("KeyAlgorithm") or "-")])
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ def list_acm(acm: Any) -> AcmListing:
             meta = CertificateMetadata(
                 name=summary.get("DomainName") or arn.rsplit("/", 1)[-1],
                 arn=arn,
-                certificate_id=certificate_id(summary.get("ImportedAt")),
+                certificate_id=certificate_id(summary),
                 upload_date=summary.get("ImportedAt"),
                 expiration=summary.get("NotAfter"),
             )

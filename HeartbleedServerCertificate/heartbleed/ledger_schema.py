@@ -14,8 +14,9 @@ version; an item of another version is refused with LedgerFormatError, never gue
                                            a re-evaluation asked for and not yet accepted
   pk = FORGOTTEN     sk = <instant>#<key>  an operator's removal of a key's evidence: who, when, why, what
 
-<key> is the SHA-256 of the DER SubjectPublicKeyInfo, in hex; <id> the ServerCertificateId (IAM) or
-the ImportedAt instant (ACM, whose re-import keeps the ARN). The certificate items are evidence,
+<key> is the SHA-256 of the DER SubjectPublicKeyInfo, in hex; <id> the ServerCertificateId (IAM) or,
+for ACM, whose re-import keeps the ARN, the ImportedAt instant with the listed NotBefore, NotAfter and
+KeyAlgorithm (acm.certificate_id). The certificate items are evidence,
 not verdicts: each run judges them against its own CutoffDate. A deleted certificate keeps its items,
 with deleted_since set; only an operator's command removes evidence.
 
