@@ -8,6 +8,7 @@ ARNs as the requested resources, so resource-scoped statements are really matche
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -17,6 +18,7 @@ from identities import POLICY, acting_as
 
 from heartbleed_audit import events
 from heartbleed_audit.demo import sample_account
+from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
@@ -56,3 +58,21 @@ def test_without_get_server_certificate_nothing_is_compliant(aws: AwsDouble) -> 
     assert len(sent) == len(sample_account.EXPECTED)
     assert {e["ComplianceType"] for e in sent} == {"NON_COMPLIANT"}
     assert all("iam:GetServerCertificate was denied" in e["Annotation"] for e in sent)
+
+
+@pytest.mark.parametrize("action", ["acm:ListCertificates", "acm:GetCertificate"])
+def test_each_acm_statement_is_needed(aws: AwsDouble, action: str) -> None:
+    """Without ListCertificates the run fails and sends nothing; without GetCertificate an import's body
+    is missing evidence, so it is NON_COMPLIANT, never COMPLIANT."""
+    imported = issue("modern.example.com", datetime.now(UTC) - timedelta(days=10))
+    arn = aws.import_acm(imported.body, imported.private_key)
+    policy = copy.deepcopy(POLICY)
+    policy["Statement"] = [s for s in policy["Statement"] if s["Action"] != action]
+    with acting_as(aws, policy):
+        sent = lambda_handler(events.scheduled_event(aws.result_token(events.RULE_NAME), events.LOCAL_ROLE), None)
+    if action == "acm:ListCertificates":
+        assert sent["customerErrorCode"] == "AccessDeniedException" and aws.put_calls() == []
+    else:
+        (evaluation,) = [e for e in sent if e["ComplianceResourceId"] == arn]
+        assert evaluation["ComplianceType"] == "NON_COMPLIANT"
+        assert "acm:GetCertificate was denied" in evaluation["Annotation"]

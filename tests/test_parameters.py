@@ -126,3 +126,12 @@ def test_valid_rdklib_parameters_pass() -> None:
         NOW,
     )
     assert params.check_body is True
+
+
+def test_home_region_names_where_iam_is_reported_and_is_checked() -> None:
+    anywhere = parse_rule_parameters({"HomeRegion": ""}, NOW)  # blank: the Region the rule runs in
+    assert anywhere.home_region is None and anywhere.reports_iam("eu-west-1")
+    home = parse_rule_parameters({"HomeRegion": "us-east-1"}, NOW)
+    assert home.reports_iam("us-east-1") and not home.reports_iam("eu-west-1")
+    with pytest.raises(ParameterError, match=r"HomeRegion 'US East' is not valid: use an AWS Region code"):
+        parse_rule_parameters({"HomeRegion": "US East"}, NOW)

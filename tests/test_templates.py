@@ -618,3 +618,12 @@ def test_the_conformance_pack_passes_the_ledger_table_through() -> None:
     assert "KeyLedgerTable" not in render("conformance-pack.yaml", "HeartbleedServerCertificate")["InputParameters"]
     given = render("conformance-pack.yaml", "HeartbleedServerCertificate", KeyLedgerTable=LEDGER_NAME)
     assert given["InputParameters"]["KeyLedgerTable"] == LEDGER_NAME
+
+
+@pytest.mark.parametrize(
+    ("name", "logical"),
+    [("heartbleed-rule.yaml", "Remediation"), ("conformance-pack.yaml", "HeartbleedServerCertificateRemediation")],
+)
+def test_the_delete_document_is_offered_for_iam_rows_only(name: str, logical: str) -> None:
+    """The rule reports ACM rows too; the console must not offer IAM's delete document for them."""
+    assert load(name)["Resources"][logical]["Properties"]["ResourceType"] == "AWS::IAM::ServerCertificate"
