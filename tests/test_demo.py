@@ -16,11 +16,15 @@ def test_the_demo_explains_its_own_numbers(capfd: pytest.CaptureFixture[str]) ->
     out, _ = capfd.readouterr()
     replacement = remediation.new_name("FrontendSSLCertificate")  # the name `replace` gives it
     assert f"lambda_handler sent COMPLIANT for arn:aws:iam::123456789012:server-certificate/{replacement}" in out
-    assert "Summary: 3 NON_COMPLIANT, 3 COMPLIANT, 1 NOT_APPLICABLE" in out
+    assert "Summary: 4 NON_COMPLIANT, 3 COMPLIANT, 2 NOT_APPLICABLE" in out
+    assert "resources: 2 AWS::ACM::Certificate, 7 AWS::IAM::ServerCertificate" in out
     assert "step 1 (periodic run)  4 NON_COMPLIANT, 2 COMPLIANT, 0 NOT_APPLICABLE" in out
     assert f"step 2 (upload)        +1 COMPLIANT: {replacement}" in out
     assert "step 3 (deletion)      DisclosureWeekCertificate: NON_COMPLIANT -> NOT_APPLICABLE" in out
-    assert "now                    3 NON_COMPLIANT, 3 COMPLIANT, 1 NOT_APPLICABLE" in out
+    assert "step 4 (ACM)           +1 NON_COMPLIANT, +1 NOT_APPLICABLE" in out
+    assert "Issued (NotBefore) 2013-09-01T00:00:00Z, before the cutoff" in out  # the import, by its own body
+    assert "Issued by ACM (AMAZON_ISSUED): ACM generated its key" in out
+    assert "now                    4 NON_COMPLIANT, 3 COMPLIANT, 2 NOT_APPLICABLE" in out
     # audit --demo audits the account as built: the counts of step 1.
     assert main(["audit", "--demo"]) == 1
     out, _ = capfd.readouterr()

@@ -2,8 +2,9 @@
 
 It runs a periodic evaluation, then two change events (a re-keyed replacement
 uploaded under the name `heartbleed-audit replace` gives it while the old one is in
-use, and a pre-Heartbleed one deleted), prints what the AWS Config console would show
-for the rule, and explains how each step moved the counts.
+use, and a pre-Heartbleed one deleted), then two ACM change events (a 2013 certificate
+imported into ACM as it was, and one ACM issued), prints what the AWS Config console
+would show for the rule, and explains how each step moved the counts.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ def show(aws: AwsDouble) -> Counter[str]:
         ConfigRuleName=events.RULE_NAME, ComplianceTypes=["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"]
     ):
         rows += page["EvaluationResults"]
-    print(f"\nAWS Config: rule {events.RULE_NAME}, {len(rows)} resources of AWS::IAM::ServerCertificate")
+    kinds = Counter(r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceType"] for r in rows)
+    print(
+        f"\nAWS Config: rule {events.RULE_NAME}, resources: " + ", ".join(f"{n} {t}" for t, n in sorted(kinds.items()))
+    )
     arns = sorted((r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"], r) for r in rows)
     width = max(len(arn.rsplit("/", 1)[-1]) for arn, _ in arns) + 2
     print(f"{'CERTIFICATE':<{width}}{'COMPLIANCE':<16}ARN")
@@ -84,6 +88,20 @@ def walk_through() -> None:
         item = events.configuration_item(gone_name, arn, status="ResourceDeleted")
         report(lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), PARAMETERS), None))
 
+        print("4. AWS::ACM::Certificate changes: a 2013 certificate is imported into ACM as it was (its key with")
+        print("   it), and ACM issues a new one (a key ACM made).")
+        moved = issue("legacy.example.com", sample_account.utc("2013-09-01T00:00:00"), days=25 * 365)
+        imported = aws.import_acm(moved.body, moved.private_key)
+        issued = aws.request_acm("new.example.com")
+        acm = []
+        for acm_arn, domain, kind in (
+            (imported, "legacy.example.com", "IMPORTED"),
+            (issued, "new.example.com", "AMAZON_ISSUED"),
+        ):
+            item = events.acm_configuration_item(acm_arn, domain, kind)
+            acm += lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), PARAMETERS), None)
+        report(acm)
+
         final = show(aws)
         before = next(e["ComplianceType"] for e in sent if e["ComplianceResourceId"] == arn)
         print("\nHow the counts got there:")
@@ -91,4 +109,5 @@ def walk_through() -> None:
         print("                         as `heartbleed-audit audit --demo` shows: it audits the account as built")
         print(f"  step 2 (upload)        +1 {added[0]['ComplianceType']}: {replacement}")
         print(f"  step 3 (deletion)      {gone_name}: {before} -> NOT_APPLICABLE")
+        print("  step 4 (ACM)           " + ", ".join(f"+1 {e['ComplianceType']}" for e in acm))
         print(f"  now                    {counted(final)}")
