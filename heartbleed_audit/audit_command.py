@@ -16,7 +16,7 @@ from heartbleed.account import assess_account
 from heartbleed.parameters import ROLE_NAME, RuleParameters, shown
 from heartbleed.verdict import Compliance, Verdict
 
-from . import asff, estate
+from . import asff, estate, ledger_audit
 from .cli_shared import (
     ERROR,
     FOUND,
@@ -70,6 +70,7 @@ def add_parser(commands: Any) -> None:
     estate_options.add_argument(
         "--acm-regions", metavar="R,R...", help="with --include-acm: the Regions to read (default: the session's)"
     )
+    ledger_audit.add_option(estate_options)
     add_rule_options(check)
     add_aws_options(check)
     check.set_defaults(run=audit)
@@ -98,6 +99,7 @@ def check_estate_options(args: argparse.Namespace) -> None:
     """The organization and ACM options, checked before any AWS call; each error names the value."""
     if not args.organization and (args.accounts or args.role_name):
         raise CliError("--accounts and --role-name need --organization")
+    ledger_audit.check_option(args)
     if args.acm_regions and not args.include_acm:
         raise CliError("--acm-regions needs --include-acm")
     args.role_name = args.role_name or DEFAULT_MEMBER_ROLE
@@ -118,6 +120,7 @@ def check_estate_options(args: argparse.Namespace) -> None:
 
 
 def _audit_estate(args: argparse.Namespace, clients: estate.Clients, params: RuleParameters) -> int:
+    ledger = ledger_audit.open_ledger(args)
     own, partition = estate.caller(clients)
     targets = [estate.Target(own)]
     if args.organization:
@@ -132,8 +135,11 @@ def _audit_estate(args: argparse.Namespace, clients: estate.Clients, params: Rul
         ]
     regions = (args.acm_regions or [clients.region]) if args.include_acm else []
     show = progress_line(sys.stderr, "accounts") if sys.stdout.isatty() and args.organization else None
-    result = estate.audit_estate(clients, targets, params, regions, show)
+    with ledger_audit.ledger_errors():
+        result = estate.audit_estate(clients, targets, params, regions, show, ledger)
     code = report(result.verdicts, args.output, clients.region, wide=True)
+    if ledger is not None:
+        print(f"{result.bodies_known} certificate bodies taken from the key ledger {args.ledger}", file=sys.stderr)
     for failure in result.failures:
         print(f"account {failure.account} not audited: {failure.reason}", file=sys.stderr)
     if result.failures:  # a partial audit must never look clean

@@ -6,6 +6,7 @@ verdict function judges the pool, and key reuse is found across accounts and ser
 
     heartbleed-audit audit --include-acm            this account, IAM and ACM
     heartbleed-audit audit --organization ...       every ACTIVE account of the organization
+    heartbleed-audit audit --organization --ledger  the same, with the bodies the key ledger holds (ledger_audit.py)
 
 An account that cannot be read is reported as a failure, never skipped in silence.
 """
@@ -24,6 +25,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from heartbleed.account import list_account, read_listing
 from heartbleed.certificate import CertificateEvidence
 from heartbleed.clients import CLIENT_CONFIG
+from heartbleed.evidence import KnownBodies
+from heartbleed.ledger import Ledger
+from heartbleed.ledger_run import AccountLedger
 from heartbleed.organization_guard import active_accounts
 from heartbleed.parameters import RuleParameters
 from heartbleed.verdict import Verdict, evaluate_account
@@ -50,6 +54,7 @@ class AccountFailure:
 class EstateAudit:
     verdicts: list[Verdict] = field(default_factory=list)
     failures: list[AccountFailure] = field(default_factory=list)
+    bodies_known: int = 0  # with a key ledger: bodies it held, so not read again
 
 
 @dataclass
@@ -93,16 +98,27 @@ def organization_accounts(clients: Clients) -> list[str]:
     return sorted(active_accounts(clients.client("organizations")))
 
 
+Gathered = tuple[list[CertificateEvidence], list[Verdict], int]  # evidence, unjudged, bodies known
+
+
 def _gather(
-    clients: Clients, target: Target, params: RuleParameters, acm_regions: Sequence[str]
-) -> tuple[list[CertificateEvidence], list[Verdict]]:
+    clients: Clients,
+    target: Target,
+    params: RuleParameters,
+    acm_regions: Sequence[str],
+    known: KnownBodies | None = None,
+) -> Gathered:
     credentials = None
     if target.role_arn:
         sts = clients.client("sts")
         credentials = sts.assume_role(RoleArn=target.role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
     acm = [clients.client("acm", credentials, region) for region in acm_regions]
-    collected = read_listing(list_account(clients.client("iam", credentials), acm), params)
-    return collected.evidence, collected.unjudged
+    listing = list_account(clients.client("iam", credentials), acm)
+    collected = read_listing(listing, params, known=known)
+    held = 0
+    if known and params.check_body:
+        held = sum((meta.arn, meta.certificate_id) in known for meta in listing.judged)
+    return collected.evidence, collected.unjudged, held
 
 
 def _reason(error: Exception, limit: int = 300) -> str:
@@ -122,14 +138,27 @@ def audit_estate(
     params: RuleParameters,
     acm_regions: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
+    ledger: Ledger | None = None,
 ) -> EstateAudit:
-    """Gather every target account concurrently (bounded), then judge the pool at once."""
+    """Gather every target account concurrently (bounded), then judge the pool at once.
+
+    With a key ledger (read, never written): each account's bodies the ledger holds are not read
+    again, and the pool is judged with the ledger's summary of every key in it, so evidence of
+    deleted certificates, imported backups and accounts outside the audit counts, as in the rule.
+    A ledger that cannot be read raises LedgerError: the audit never judges without it.
+    """
     result = EstateAudit()
     pool: list[CertificateEvidence] = []
+    loaded: dict[str, KnownBodies] = {}
+    if ledger is not None and targets:  # the first account's alone: a missing table fails before any role
+        loaded[targets[0].account] = AccountLedger(ledger, targets[0].account).load()
 
-    def one(target: Target) -> tuple[list[CertificateEvidence], list[Verdict]] | AccountFailure:
+    def one(target: Target) -> Gathered | AccountFailure:
+        known = None
+        if ledger is not None:
+            known = loaded[target.account] if target.account in loaded else AccountLedger(ledger, target.account).load()
         try:
-            return _gather(clients, target, params, acm_regions)
+            return _gather(clients, target, params, acm_regions, known)
         except (ClientError, BotoCoreError) as error:
             return AccountFailure(target.account, _reason(error))
 
@@ -138,10 +167,14 @@ def audit_estate(
             if isinstance(outcome, AccountFailure):
                 result.failures.append(outcome)
             else:
-                evidence, gone = outcome
+                evidence, gone, held = outcome
                 pool += evidence
                 result.verdicts += gone
+                result.bodies_known += held
             if progress:
                 progress(done, len(targets))
-    result.verdicts = evaluate_account(pool, params) + result.verdicts
+    summaries = None
+    if ledger is not None:
+        summaries = ledger.summaries(item.body.key_fingerprint for item in pool if item.body is not None)
+    result.verdicts = evaluate_account(pool, params, summaries) + result.verdicts
     return result
