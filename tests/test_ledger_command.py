@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from identities import acting_as
 from ledger_table import TABLE, create_table
 from log_secrets import SECRETS
 
@@ -326,3 +327,20 @@ def test_without_a_table_the_command_says_how_to_name_one(
     monkeypatch.delenv("HEARTBLEED_KEY_LEDGER", raising=False)
     code = main(["ledger", "show", "--endpoint-url", aws.endpoint_url])
     assert code == 2 and "pass --table NAME_OR_ARN or set HEARTBLEED_KEY_LEDGER" in capfd.readouterr().err
+
+
+def test_the_operator_policy_is_enough_for_show_import_and_forget_and_only_on_the_ledger(
+    aws: AwsDouble, ledger: OperatorLedger, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """rules/ledger-operator-policy.json, under the double's IAM enforcement: the operator's whole policy."""
+    policy = json.loads((Path(__file__).resolve().parents[1] / "rules" / "ledger-operator-policy.json").read_text())
+    create_table(aws.client("dynamodb"), "OtherTable")
+    fingerprint = key_of(issue("shop.example.com", OLD, key=(key := new_key())).body)
+    with acting_as(aws, policy):
+        assert cli(aws, capfd, "import", str(backup(tmp_path, key)), "--reason", "tape 7")[0] == 0
+        code, out, _ = cli(aws, capfd, "show")
+        assert code == 0 and fingerprint in out
+        assert cli(aws, capfd, "forget", fingerprint, "--reason", "a test CA", "--yes")[0] == 0
+        code, _, err = cli(aws, capfd, "show", table="OtherTable")
+    assert code == 2 and "AccessDeniedException" in err
+    assert [log["key"]["S"] for log in ledger.forgotten()] == [fingerprint]
