@@ -6,14 +6,15 @@ and ACM in the given Regions, each client one Region.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .acm import AcmListing, gather_imported, issued_verdicts, list_acm
+from .acm import AcmListing, issued_verdicts, list_acm, read_imported
 from .certificate import IAM_REGION, CertificateEvidence, CertificateMetadata
 from .deadline import NO_DEADLINE, Deadline
-from .evidence import KnownBodies
+from .evidence import KnownBodies, gather
 from .iam import gather_evidence, list_certificates
 from .ledger_run import AccountLedger, LedgerFindings
 from .parameters import RuleParameters
@@ -79,7 +80,8 @@ def read_listing(
         evidence, deleted = list(gathered.evidence), list(gathered.deleted)
     unjudged: list[Verdict] = []
     for client, acm in listing.acm:
-        gathered = gather_imported(client, acm.imported, params.check_body, deadline, known=known)
+        read = functools.partial(read_imported, client)
+        gathered = gather(client, "GetCertificate", read, acm.imported, params.check_body, deadline, known=known)
         evidence += gathered.evidence
         deleted += gathered.deleted
         unjudged += issued_verdicts(acm)

@@ -12,7 +12,7 @@ ACM is regional: one client lists and reads one Region.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,8 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .certificate import BodyError, CertificateEvidence, CertificateMetadata, read_body
-from .deadline import NO_DEADLINE, Deadline
-from .evidence import Gathered, KnownBodies, gather, remember
+from .evidence import remember
 from .verdict import Verdict, not_applicable
 
 LOG = logging.getLogger(__name__)
@@ -84,7 +83,8 @@ def issued_verdicts(listing: AcmListing) -> list[Verdict]:
     return [not_applicable(meta.name, meta.arn, issued_reason(kind)) for meta, kind in listing.issued]
 
 
-def _read_one(acm: Any, meta: CertificateMetadata) -> CertificateEvidence | None:
+def read_imported(acm: Any, meta: CertificateMetadata) -> CertificateEvidence | None:
+    """Evidence for one imported certificate (GetCertificate); None if it was deleted after it was listed."""
     try:
         pem = acm.get_certificate(CertificateArn=meta.arn)["Certificate"]
     except ClientError as error:
@@ -102,17 +102,3 @@ def _read_one(acm: Any, meta: CertificateMetadata) -> CertificateEvidence | None
         return CertificateEvidence(meta, body_problem=f"the body is {error}")
     remember(meta, body)
     return CertificateEvidence(meta, body=body)
-
-
-def gather_imported(
-    acm: Any,
-    listed: Sequence[CertificateMetadata],
-    read_bodies: bool,
-    deadline: Deadline = NO_DEADLINE,
-    progress: Callable[[int, int], None] | None = None,
-    known: KnownBodies | None = None,
-) -> Gathered:
-    """Evidence for imported certificates, reading with GetCertificate the bodies not known yet."""
-    return gather(
-        acm, "GetCertificate", lambda meta: _read_one(acm, meta), listed, read_bodies, deadline, progress, known
-    )
