@@ -15,7 +15,8 @@ from rdklib.util.evaluations import process_periodic_evaluations_list
 
 from heartbleed.account import assess_account
 from heartbleed.clients import EvaluationsRejectedError, install_client_defaults
-from heartbleed.iam import gather_evidence, list_certificates
+from heartbleed.evidence import Gathered, gather
+from heartbleed.iam import list_certificates, read_server_certificate
 from heartbleed.parameters import RuleParameters
 from heartbleed.verdict import Compliance
 from heartbleed_audit import events
@@ -36,6 +37,11 @@ def meta(
         "UploadDate": uploaded,
         "Expiration": datetime(2030, 1, 1, tzinfo=UTC),
     }
+
+
+def gather_evidence(iam: Any, listed: Any, read_bodies: bool) -> Gathered:
+    """The rule's IAM body reads (heartbleed.account.read_listing), on one client."""
+    return gather(iam, "GetServerCertificate", lambda m: read_server_certificate(iam, m), listed, read_bodies)
 
 
 def iam_client() -> Any:
@@ -232,7 +238,7 @@ def test_body_reads_are_concurrent_and_bounded() -> None:
             }
 
     listed = [CertificateMetadata(name=f"c{i}", arn=ARN + f"c{i}") for i in range(3 * MAX_CONCURRENT_READS)]
-    gathered = gather_evidence(SlowIam(), listed, read_bodies=True)  # type: ignore[arg-type]
+    gathered = gather_evidence(SlowIam(), listed, read_bodies=True)
     assert len(gathered.evidence) == len(listed)
     assert 1 < peak <= MAX_CONCURRENT_READS
 

@@ -15,7 +15,7 @@ from .acm import AcmListing, issued_verdicts, list_acm, read_imported
 from .certificate import IAM_REGION, CertificateEvidence, CertificateMetadata
 from .deadline import NO_DEADLINE, Deadline
 from .evidence import KnownBodies, gather
-from .iam import gather_evidence, list_certificates
+from .iam import list_certificates, read_server_certificate
 from .ledger_run import AccountLedger, LedgerFindings
 from .parameters import RuleParameters
 from .verdict import Verdict, evaluate_account, not_applicable
@@ -76,7 +76,10 @@ def read_listing(
     evidence: list[CertificateEvidence] = []
     deleted: list[CertificateMetadata] = []
     if listing.iam_client is not None:
-        gathered = gather_evidence(listing.iam_client, listing.iam, params.check_body, deadline, progress, known)
+        iam, read_iam = listing.iam_client, functools.partial(read_server_certificate, listing.iam_client)
+        gathered = gather(
+            iam, "GetServerCertificate", read_iam, listing.iam, params.check_body, deadline, progress, known
+        )
         evidence, deleted = list(gathered.evidence), list(gathered.deleted)
     unjudged: list[Verdict] = []
     for client, acm in listing.acm:

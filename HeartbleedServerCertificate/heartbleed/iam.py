@@ -1,20 +1,18 @@
 """Reading IAM server certificates: the thin AWS layer under the verdict.
 
-list_certificates follows every page; gather_evidence reads the bodies
-concurrently and turns each GetServerCertificate outcome into evidence.
+list_certificates follows every page; read_server_certificate turns one GetServerCertificate
+outcome into evidence (evidence.gather runs it concurrently).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from .certificate import BodyError, CertificateEvidence, CertificateMetadata, read_body
-from .deadline import NO_DEADLINE, Deadline
-from .evidence import Gathered, KnownBodies, gather, remember
+from .evidence import remember
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -56,7 +54,7 @@ def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _read_one(iam: IAMClient, meta: CertificateMetadata) -> CertificateEvidence | None:
+def read_server_certificate(iam: IAMClient, meta: CertificateMetadata) -> CertificateEvidence | None:
     """Evidence for one certificate; None if it was deleted after it was listed."""
     try:
         response = iam.get_server_certificate(ServerCertificateName=meta.name)
@@ -79,20 +77,3 @@ def _read_one(iam: IAMClient, meta: CertificateMetadata) -> CertificateEvidence 
         return CertificateEvidence(fresh, body_problem=f"the body is {error}")
     remember(fresh, body)
     return CertificateEvidence(fresh, body=body)
-
-
-def gather_evidence(
-    iam: IAMClient,
-    listed: Sequence[CertificateMetadata],
-    read_bodies: bool,
-    deadline: Deadline = NO_DEADLINE,
-    progress: Callable[[int, int], None] | None = None,
-    known: KnownBodies | None = None,
-) -> Gathered:
-    """Turn listed certificates into evidence, reading unknown bodies concurrently when asked.
-
-    known holds bodies' facts from the key ledger: those are not read again.
-    """
-    return gather(
-        iam, "GetServerCertificate", lambda meta: _read_one(iam, meta), listed, read_bodies, deadline, progress, known
-    )
