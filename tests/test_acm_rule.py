@@ -7,7 +7,8 @@ Scenarios, each over HTTP on the double with real Config events through lambda_h
   a certificate ACM issued (AMAZON_ISSUED)
       -> NOT_APPLICABLE with the reason, from the periodic run and its change event alike
   IAM's certificates
-      -> reported by the home Region's rule only; outside it a change event of one gets no row
+      -> reported by the home Region's rule only; outside it a change event of one gets no row, and a
+         row reported there before HomeRegion was set is retired
   an imported certificate deleted from ACM
       -> its row retired by the next periodic run; the ledger keeps its evidence, marked deleted, and
          the home Region's run (which does not list eu-west-1's ACM) does not mark it
@@ -251,3 +252,13 @@ def test_a_re_import_under_the_same_arn_is_judged_by_its_new_body(aws: AwsDouble
     kind, compliance, annotation = only(periodic_there(aws))
     assert (kind, compliance) == (ACM, "COMPLIANT")
     assert "its key is not shared with a pre-cutoff certificate" in annotation
+
+
+def test_an_iam_row_reported_before_home_region_was_set_is_retired(aws: AwsDouble, in_other_region: None) -> None:
+    old = issue("shop.example.com", OLD)
+    meta = aws.upload("Shop2013", old.body, old.private_key, uploaded=OLD + timedelta(days=1))
+    assert only(periodic_there(aws, events.LOCAL_ROLE))[:2] == ("AWS::IAM::ServerCertificate", "NON_COMPLIANT")
+    kind, compliance, annotation = only(periodic_there(aws))  # now with HomeRegion us-east-1
+    assert (kind, compliance) == ("AWS::IAM::ServerCertificate", "NOT_APPLICABLE")
+    assert annotation == "Not reported here: the rule reports IAM server certificates in its HomeRegion us-east-1."
+    assert rows(aws, ACCOUNT_ID, OTHER)[meta["Arn"]][1] == "NOT_APPLICABLE"
