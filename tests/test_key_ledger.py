@@ -206,3 +206,29 @@ def test_a_re_evaluation_config_refuses_is_kept_after_one_attempt(aws: AwsDouble
     assert propagation.ask(table, {ACCOUNT_ID}, clients, NOW, own) == []  # within the minute: refused
     assert aws.conditions.calls["config:StartConfigRulesEvaluation"] == 1  # one attempt, no retries
     assert [p["rule"] for p in table.pending()] == [events.RULE_NAME]
+
+
+def test_a_kept_re_evaluation_of_another_member_is_retried_through_that_members_role(
+    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Organization route: member B's rule refuses the first ask (asked within its minute); a later run of
+    member A asks again, through B's recorded execution role, in B's account."""
+    organization = build_organization(aws, shared_key=True)
+    create_table(aws.client("dynamodb"))
+    first, second, _ = organization.members
+    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
+    monkeypatch.setattr(propagation, "ASK_AGAIN_AFTER", timedelta(0))  # no minute to wait in a test
+    with as_central_function(aws, organization, monkeypatch):
+        invoke(aws, second, parameters)  # B's rule registers how to reach it
+    aws.set_start_interval(3600, account=second)
+    aws.client("config", second).start_config_rules_evaluation(ConfigRuleNames=[events.RULE_NAME])  # by someone
+    table = Ledger(aws.client("dynamodb"), TABLE)
+    with as_central_function(aws, organization, monkeypatch):
+        invoke(aws, first, parameters)  # new evidence: asks B, refused, kept
+    assert [(p["account"], p["rule"]) for p in table.pending()] == [(second, events.RULE_NAME)]
+    aws.set_start_interval(0, account=second)
+    with as_central_function(aws, organization, monkeypatch):
+        invoke(aws, first, parameters)  # no new evidence; retries what was kept
+    assert len(aws.started_evaluations(second)) == 2  # someone's, and the retry, in B's own Config
+    assert aws.started_evaluations(first) == []
+    assert table.pending() == []

@@ -61,16 +61,22 @@ def ask(
     asked (account/Region/rule) that Config accepted.
     """
     accounts = set(accounts)
-    wanted = {(rule["account"], rule["region"]): rule for rule in ledger.rules(accounts - {own["account"]})}
-    if own["account"] in accounts:
-        wanted[(own["account"], own["region"])] = own
-    for missing in sorted(set(accounts) - {account for account, _ in wanted}):
-        LOG.warning("account %s carries a key with new evidence but has no rule recorded in the ledger", missing)
     kept = {
         (p["account"], p["region"]): p for p in ledger.pending() if p["asked"] <= instant(now - ASK_AGAIN_AFTER)["S"]
     }
+    # How to reach a rule (its role) is in its registration, for kept requests too: a kept request names
+    # only the rule, and another account's rule is reached through that account's role.
+    own_rule = (own["account"], own["region"])
+    registered = {
+        (rule["account"], rule["region"]): rule
+        for rule in ledger.rules((accounts | {account for account, _ in kept}) - {own["account"]})
+    } | {own_rule: own}
+    wanted = {where: rule for where, rule in registered.items() if where[0] in accounts}
+    for missing in sorted(accounts - {account for account, _ in wanted}):
+        LOG.warning("account %s carries a key with new evidence but has no rule recorded in the ledger", missing)
+    retried = {where: registered.get(where, pending) for where, pending in kept.items()}
     accepted = []
-    for (account, region), rule in sorted({**kept, **wanted}.items()):
+    for (account, region), rule in sorted({**retried, **wanted}.items()):
         try:
             config = clients(account, region, rule.get("role", ""))
             config.start_config_rules_evaluation(ConfigRuleNames=[rule["rule"]])
