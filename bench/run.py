@@ -13,6 +13,7 @@ share is bench/runs.py) and writes their lines to --out. Run from the project ro
     python -m bench.run --ledger-only         the key ledger's periodic line (bench/ledger.py, about 9 minutes)
     python -m bench.run --ledger-storm-only   the storm with the ledger, caps 1, 5 and 10 (bench/storm.py)
     python -m bench.run --central-only        the central function over 50 members with the ledger (bench/ledger.py)
+    python -m bench.run --ledger-audit-only   the organization report from the ledger vs live (bench/organization.py)
 
 The --*-only runs merge their lines into --out; `make bench` then renders the README's figures from it
 (python -m bench.report).
@@ -32,7 +33,7 @@ from typing import Any
 from heartbleed_audit.double import AwsDouble
 
 from .ledger import central_line, ledger_lines
-from .organization import organization_runs
+from .organization import ledger_audit_line, organization_runs
 from .pacing import pacing_runs
 from .periodic import floor_lines, import_cost, single_account
 from .sizing import sizing_lines
@@ -73,6 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ledger-storm-only", action="store_true", help="only the storm with the ledger, merged")
     parser.add_argument("--central-only", action="store_true", help="only the central function's line, merged")
     parser.add_argument(
+        "--ledger-audit-only", action="store_true", help="only the organization report from the ledger, merged"
+    )
+    parser.add_argument(
         "--skip-pacing", action="store_true", help="everything but the pacing lines (45 minutes), kept from --out"
     )
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 300], help="pacing: N")
@@ -91,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         "ledger": args.ledger_only,
         "storm_ledger": args.ledger_storm_only,
         "organization_ledger": args.central_only,
+        "ledger_audit": args.ledger_audit_only,
     }
     runs: dict[str, Callable[[AwsDouble], Any]] = {
         "pacing": pacing,
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         "ledger": lambda aws: ledger_lines(aws, max(SIZES), args.latency_ms),
         "storm_ledger": lambda aws: storm_runs(aws, caps=LEDGER_CAPS, ledger=True),
         "organization_ledger": lambda aws: central_line(aws, args.latency_ms),
+        "ledger_audit": lambda aws: ledger_audit_line(aws, args.latency_ms),
     }
     if any(partial.values()):
         report = earlier
@@ -117,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.quick:
             with AwsDouble() as aws:
                 report["storm"] = storm_runs(aws)
-                for key in ("ledger", "storm_ledger", "organization_ledger"):
+                for key in ("ledger", "storm_ledger", "organization_ledger", "ledger_audit"):
                     report[key] = runs[key](aws)
                 report["pacing"] = earlier.get("pacing", []) if args.skip_pacing else pacing(aws)
     args.out.parent.mkdir(parents=True, exist_ok=True)
