@@ -43,7 +43,7 @@ _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 # What each subcommand calls, for the message when the table refuses the operator.
 NEEDS = {
     "show": "dynamodb:Scan, dynamodb:Query and dynamodb:BatchGetItem",
-    "import": "dynamodb:Query, dynamodb:BatchWriteItem and dynamodb:UpdateItem",
+    "import": "dynamodb:Query, dynamodb:BatchWriteItem, dynamodb:UpdateItem and dynamodb:PutItem",
     "forget": "dynamodb:Query, dynamodb:PutItem and dynamodb:BatchWriteItem",
 }
 
@@ -258,11 +258,16 @@ def import_command(args: argparse.Namespace) -> int:
     cutoff = parse_cutoff(DEFAULT_CUTOFF)
     with ledger_errors(args):
         for key in sorted({holder.key for holder in holders}):
-            _import_key(ledger, [holder for holder in holders if holder.key == key], cutoff, print)
+            _import_key(ledger, [holder for holder in holders if holder.key == key], cutoff, now, print)
     return 0
 
 
-def _import_key(ledger: OperatorLedger, new: list[Holder], cutoff: datetime, say: Callable[[str], None]) -> None:
+QUEUED = "its rule is queued to evaluate again (the rule's next run anywhere asks it)"
+
+
+def _import_key(
+    ledger: OperatorLedger, new: list[Holder], cutoff: datetime, now: datetime, say: Callable[[str], None]
+) -> None:
     """Write one key's new evidence; what is there already is kept as it is (so import is idempotent)."""
     held = {(holder.arn, holder.certificate_id): holder for holder in ledger.key_holders(new[0].key)}
     fresh = list({(h.arn, h.certificate_id): h for h in new if (h.arn, h.certificate_id) not in held}.values())
@@ -277,10 +282,15 @@ def _import_key(ledger: OperatorLedger, new: list[Holder], cutoff: datetime, say
     mine = [held.get((h.arn, h.certificate_id), h) for h in new]
     lowered = ledger.add_evidence(min(mine, key=_order))
     others = [h for h in held.values() if h.service != IMPORTED and h.deleted_since is None]
+    earliest = min(mine, key=_order).evidence_date
+    asked: set[str] = set()
     if lowered:
-        say(f"  the key's earliest evidence is now {stamp(min(mine, key=_order).evidence_date)}")
+        say(f"  the key's earliest evidence is now {stamp(earliest)}")
+        if earliest < cutoff:  # new evidence: the holders' rules are asked to evaluate again
+            asked = {rule["account"] for rule in ledger.ask_again({h.account for h in others}, now)}
     for holder in sorted(others, key=_order):
-        say(f"  carried by {holder.name} ({holder.account}, {_where(holder)}): judged again at its next evaluation")
+        then = QUEUED if holder.account in asked else "judged again at its next evaluation"
+        say(f"  carried by {holder.name} ({holder.account}, {_where(holder)}): {then}")
 
 
 def _date(option: str, text: str) -> datetime:
@@ -320,9 +330,13 @@ def forget_command(args: argparse.Namespace) -> int:
             return 0
         who = client(args, session_for(args), "sts").get_caller_identity()["Arn"]
         # Logged first: a removal interrupted halfway is then on record, and running forget again finishes it.
-        logged = ledger.log_forget(key, who, datetime.now(UTC), reason, removed)
+        now = datetime.now(UTC)
+        logged = ledger.log_forget(key, who, now, reason, removed)
         ledger.delete_items(removed)
+        asked = ledger.ask_again({holder.account for holder in live}, now)  # they may be COMPLIANT now
     print(f"removed {len(removed)} items; logged as FORGOTTEN {logged} (by {who})")
+    for rule in asked:
+        print(f"queued: {rule['rule']} in {rule['account']} ({rule['region']}) evaluates again at the rule's next run")
     return 0
 
 

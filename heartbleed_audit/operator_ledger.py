@@ -7,12 +7,13 @@ of evidence (design section 11: removing evidence is an explicit, logged operato
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from heartbleed.ledger import Ledger
 from heartbleed.ledger_schema import FORGOTTEN, SCHEMA_VERSION, SUMMARY, instant, key_pk
+from heartbleed.propagation import ASK_AGAIN_AFTER
 
 
 class OperatorLedger(Ledger):
@@ -62,3 +63,15 @@ class OperatorLedger(Ledger):
     def delete_items(self, keys: Sequence[tuple[str, str]]) -> None:
         """Delete these (pk, sk) items, 25 a call, retrying unprocessed ones."""
         self._batch_requests([{"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for pk, sk in keys])
+
+    def ask_again(self, accounts: Iterable[str], now: datetime) -> list[dict[str, str]]:
+        """Queue a re-evaluation of the accounts' recorded rules, as a run keeps one Config refused: the
+        next run of the rule anywhere asks them (heartbleed.propagation.ask). Returns the rules queued.
+
+        The operator needs no Config permission in other accounts: the function asks, through the roles it
+        recorded. Queued as if asked a minute ago, so the next run asks at once.
+        """
+        rules = self.rules(accounts)
+        for rule in rules:
+            self.keep_pending(rule["account"], rule["region"], rule["rule"], instant(now - ASK_AGAIN_AFTER)["S"])
+        return rules

@@ -84,9 +84,12 @@ def test_an_imported_2013_backup_makes_the_live_2025_certificate_non_compliant(
     code, out, err = cli(aws, capfd, "import", str(backup(tmp_path, key)), "--reason", "tape 7: 2013 shop cert")
     assert code == 0
     assert f"imported: shop-2013.pem, key {key_of(live.body)}, dated 2013-06-01T00:00:00Z (before" in out
-    assert "carried by Shop2025" in out
+    assert "carried by Shop2025" in out and "its rule is queued to evaluate again" in out
     assert "skipped" in err and "README.txt: holds no PEM certificate or public key" in err
-    periodic(aws)
+    assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
+    periodic(aws)  # any run of the rule asks what is queued
+    assert [started.rules for started in aws.started_evaluations()] == [(events.RULE_NAME,)]
+    assert ledger.pending() == []
     compliance, annotation = verdict(aws, holder["Arn"])
     assert compliance == "NON_COMPLIANT"
     assert "Shares its public key with shop-2013.pem (imported into the ledger), issued 2013-06-01" in annotation
@@ -215,7 +218,10 @@ def test_forget_removes_the_key_logs_it_and_the_certificate_is_compliant_again(
     assert log["reason"]["S"] == "mistaken: tape 7 was a test CA"
     assert log["who"]["S"].startswith("arn:aws:")
     assert len(log["removed"]["L"]) == 4
-    assert [item for item in everything(aws) if item["pk"]["S"] != "FORGOTTEN"] == untouched  # nothing else
+    assert f"queued: {events.RULE_NAME} in {ACCOUNT_ID} (us-east-1) evaluates again" in out
+    assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
+    kept = {"FORGOTTEN", "PENDING"}
+    assert [item for item in everything(aws) if item["pk"]["S"] not in kept] == untouched  # nothing else
     periodic(aws)
     assert verdict(aws, holder["Arn"])[0] == "COMPLIANT"
     assert ledger.summaries([fingerprint])[fingerprint].earliest.name == "Shop2025"  # recorded again
