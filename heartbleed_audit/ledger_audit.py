@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from heartbleed.ledger import Ledger, LedgerError, LedgerMissing
+from heartbleed.ledger import Ledger
 
 from .cli_shared import CliError
-from .ledger_command import TABLE_VARIABLE, open_table
+from .ledger_command import TABLE_VARIABLE, open_table, table_errors
 
 OPTION = "--ledger"
 FROM_ENVIRONMENT = ""  # --ledger given without a table: take $HEARTBLEED_KEY_LEDGER
@@ -56,20 +55,9 @@ def check_option(args: argparse.Namespace) -> None:
 
 def open_ledger(args: argparse.Namespace) -> Ledger | None:
     """The ledger --ledger names (through the caller's own credentials), or None without --ledger."""
-    if not args.ledger:
-        return None
-    try:
-        return open_table(argparse.Namespace(**{**vars(args), "table": args.ledger}))
-    except CliError as error:  # its messages name the ledger subcommands' option
-        raise CliError(str(error).replace("--table", OPTION)) from None
+    return open_table(args, args.ledger, OPTION) if args.ledger else None
 
 
-@contextmanager
-def ledger_errors() -> Iterator[None]:
+def ledger_errors() -> AbstractContextManager[None]:
     """A ledger that cannot be read ends the audit with one line (exit 2): never a report without it."""
-    try:
-        yield
-    except LedgerMissing as error:
-        raise CliError(f"{OPTION} {error.table!r}: no such DynamoDB table in this Region (or account)") from None
-    except LedgerError as error:
-        raise CliError(f"{error}; 'audit {OPTION}' needs {NEEDS} on the table") from None
+    return table_errors(OPTION, f"'audit {OPTION}' needs {NEEDS} on the table")

@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -86,29 +86,36 @@ def fingerprint(text: str) -> str:
     return value
 
 
-def open_table(args: argparse.Namespace) -> OperatorLedger:
-    if not args.table:
-        raise CliError(f"no ledger table: pass --table NAME_OR_ARN or set {TABLE_VARIABLE}")
-    try:  # the rule's own check of KeyLedgerTable: one place for what a table name may be
-        parse_rule_parameters({"KeyLedgerTable": args.table})
+def open_table(args: argparse.Namespace, table: str | None = None, option: str = "--table") -> OperatorLedger:
+    """The ledger named by option (default the ledger subcommands' --table), checked as the rule checks
+    KeyLedgerTable: one place for what a table name may be."""
+    table = args.table if table is None else table
+    if not table:
+        raise CliError(f"no ledger table: pass {option} NAME_OR_ARN or set {TABLE_VARIABLE}")
+    try:
+        parse_rule_parameters({"KeyLedgerTable": table})
     except ParameterError as error:
-        raise CliError(
-            str(error).replace("KeyLedgerTable", "--table").replace(", or empty for no ledger", "")
-        ) from None
-    region = args.table.split(":")[3] if args.table.startswith("arn:") else None
+        raise CliError(str(error).replace("KeyLedgerTable", option).replace(", or empty for no ledger", "")) from None
+    region = table.split(":")[3] if table.startswith("arn:") else None
     with aws_errors():
-        return OperatorLedger(client(args, session_for(args), "dynamodb", region), args.table)
+        return OperatorLedger(client(args, session_for(args), "dynamodb", region), table)
 
 
 @contextmanager
-def ledger_errors(args: argparse.Namespace) -> Iterator[None]:
+def table_errors(option: str, needs: str) -> Iterator[None]:
+    """A ledger that cannot be read or written ends the command with one line (exit 2) naming the table
+    or what the caller needs."""
     try:
         with aws_errors():
             yield
     except LedgerMissing as error:
-        raise CliError(f"--table {error.table!r}: no such DynamoDB table in this Region (or account)") from None
+        raise CliError(f"{option} {error.table!r}: no such DynamoDB table in this Region (or account)") from None
     except LedgerError as error:
-        raise CliError(f"{error}; 'ledger {args.ledger_command}' needs {NEEDS[args.ledger_command]}") from None
+        raise CliError(f"{error}; {needs}") from None
+
+
+def ledger_errors(args: argparse.Namespace) -> AbstractContextManager[None]:
+    return table_errors("--table", f"'ledger {args.ledger_command}' needs {NEEDS[args.ledger_command]}")
 
 
 # ---- show ------------------------------------------------------------------------------------
