@@ -3,6 +3,7 @@
     heartbleed-audit [audit] [--output table|json|text|asff] [--cutoff DATE] [--no-body-check] [--exempt LIST]
     heartbleed-audit audit --demo
     heartbleed-audit audit --organization [--role-name NAME] [--accounts IDS] [--include-acm [--acm-regions RS]]
+                           [--ledger [TABLE]]
     heartbleed-audit invoke (--event FILE | --scheduled | --change NAME [--deleted]) [--parameter K=V ...]
     heartbleed-audit replace OLD_NAME --certificate-body F --private-key F [--certificate-chain F] [--apply]
     heartbleed-audit ledger (show | import FILE_OR_DIR... | forget FINGERPRINT) [--table NAME]
