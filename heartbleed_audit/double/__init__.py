@@ -107,6 +107,7 @@ class AwsDouble:
 
     def reset(self) -> None:
         """Forget every resource (moto keeps backends per process) and every injected condition."""
+        self.conditions.wait_until_settled()  # a request a client gave up on would write into the new state
         for backends in (
             iam_backends,
             config_backends,

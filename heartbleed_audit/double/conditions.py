@@ -94,6 +94,15 @@ class Conditions:
     faults: dict[str, list[str]] = field(default_factory=dict)  # action -> fault kinds still to serve
     hooks: dict[str, list[Callable[[BaseResponse], None]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Requests being answered: a client that gave up (a read timeout) leaves its request running here, and
+    # a late PutEvaluations must not land in the next test's fresh state (AwsDouble.reset waits for them).
+    in_flight: int = 0
+    settled: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_until_settled(self, limit_s: float = 30.0) -> None:
+        """Block until no request is being answered (at most limit_s)."""
+        with self.settled:
+            self.settled.wait_for(lambda: self.in_flight == 0, timeout=limit_s)
 
     def inject(self, action: str, kind: str, times: int = 1) -> None:
         """Answer the next `times` requests of action (service:Action) with the fault `kind`."""
@@ -169,6 +178,17 @@ def _reset_connection(self: BaseResponse) -> None:
 
 
 def _call_action(self: BaseResponse) -> Any:
+    with CONDITIONS.settled:
+        CONDITIONS.in_flight += 1
+    try:
+        return _answer(self)
+    finally:
+        with CONDITIONS.settled:
+            CONDITIONS.in_flight -= 1
+            CONDITIONS.settled.notify_all()
+
+
+def _answer(self: BaseResponse) -> Any:
     started = time.monotonic()
     action = f"{self.service_name}:{self._get_action()}"
     for hook in CONDITIONS.hooks.get(action, []):
