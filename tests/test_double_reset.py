@@ -27,7 +27,7 @@ def test_a_late_answer_is_finished_before_the_state_is_reset(aws: AwsDouble) -> 
         endpoint_url=aws.endpoint_url,
         config=Config(read_timeout=0.5, retries={"total_max_attempts": 1}),
     )
-    evaluation: dict[str, Any] = {
+    evaluation: Any = {
         "ComplianceResourceType": "AWS::IAM::ServerCertificate",
         "ComplianceResourceId": "arn:aws:iam::123456789012:server-certificate/Late",
         "ComplianceType": "COMPLIANT",
