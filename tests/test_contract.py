@@ -295,3 +295,28 @@ def test_earlier_rows_are_read_across_pages() -> None:
         rows = reported_resources(config, events.RULE_NAME)
         stub.assert_no_pending_responses()
     assert rows == {ARN + "a": "AWS::IAM::ServerCertificate", ARN + "b": "AWS::IAM::ServerCertificate"}
+
+
+def test_an_acm_certificate_of_unknown_type_is_judged_not_passed_over() -> None:
+    """Only the Types whose keys ACM made are NOT_APPLICABLE; a Type this code does not know, or none
+    (the field is optional in the model), is judged as an import."""
+    from heartbleed.acm import KEY_TYPES, list_acm
+
+    acm = boto3.session.Session(region_name="eu-west-1").client("acm")
+    arn = "arn:aws:acm:eu-west-1:123456789012:certificate/"
+    summaries = [
+        {"CertificateArn": arn + "1", "DomainName": "a.example.com", "Type": "AMAZON_ISSUED"},
+        {"CertificateArn": arn + "2", "DomainName": "b.example.com", "Type": "PRIVATE"},
+        {"CertificateArn": arn + "3", "DomainName": "c.example.com", "Type": "IMPORTED"},
+        {"CertificateArn": arn + "4", "DomainName": "d.example.com"},
+    ]
+    with Stubber(acm) as stub:
+        stub.add_response(
+            "list_certificates", {"CertificateSummaryList": summaries}, {"Includes": {"keyTypes": KEY_TYPES}}
+        )
+        listing = list_acm(acm)
+    assert [(meta.name, kind) for meta, kind in listing.issued] == [
+        ("a.example.com", "AMAZON_ISSUED"),
+        ("b.example.com", "PRIVATE"),
+    ]
+    assert [meta.name for meta in listing.imported] == ["c.example.com", "d.example.com"]

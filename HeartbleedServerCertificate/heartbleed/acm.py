@@ -28,7 +28,7 @@ LOG = logging.getLogger(__name__)
 # ListCertificates returns only RSA_1024 and RSA_2048 certificates unless keyTypes names
 # others (ACM API Reference, Filters): name every key type ACM imports.
 KEY_TYPES = ["RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1"]
-IMPORTED = "IMPORTED"
+ISSUED_BY_ACM = frozenset({"AMAZON_ISSUED", "PRIVATE"})  # keys ACM made; IMPORTED ones came with their key
 
 
 def issued_reason(kind: str) -> str:
@@ -71,11 +71,11 @@ def list_acm(acm: Any) -> AcmListing:
                 upload_date=summary.get("ImportedAt"),
                 expiration=summary.get("NotAfter"),
             )
-            kind = summary.get("Type") or "of unknown Type"
-            if kind == IMPORTED:
-                listing.imported.append(meta)
-            else:
+            kind = summary.get("Type")
+            if kind in ISSUED_BY_ACM:
                 listing.issued.append((meta, kind))
+            else:  # IMPORTED, and a Type this code does not know (or none): judged, the strict side
+                listing.imported.append(meta)
     return listing
 
 
