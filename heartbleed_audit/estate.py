@@ -98,7 +98,7 @@ def organization_accounts(clients: Clients) -> list[str]:
     return sorted(active_accounts(clients.client("organizations")))
 
 
-Gathered = tuple[list[CertificateEvidence], list[Verdict], int]  # evidence, unjudged, bodies known
+AccountOutcome = tuple[list[CertificateEvidence], list[Verdict], int]  # evidence, unjudged, bodies known
 
 
 def _gather(
@@ -107,7 +107,7 @@ def _gather(
     params: RuleParameters,
     acm_regions: Sequence[str],
     known: KnownBodies | None = None,
-) -> Gathered:
+) -> AccountOutcome:
     credentials = None
     if target.role_arn:
         sts = clients.client("sts")
@@ -153,10 +153,10 @@ def audit_estate(
     if ledger is not None and targets:  # the first account's alone: a missing table fails before any role
         loaded[targets[0].account] = AccountLedger(ledger, targets[0].account).load()
 
-    def one(target: Target) -> Gathered | AccountFailure:
-        known = None
-        if ledger is not None:
-            known = loaded[target.account] if target.account in loaded else AccountLedger(ledger, target.account).load()
+    def one(target: Target) -> AccountOutcome | AccountFailure:
+        known = loaded.get(target.account)
+        if known is None and ledger is not None:
+            known = AccountLedger(ledger, target.account).load()
         try:
             return _gather(clients, target, params, acm_regions, known)
         except (ClientError, BotoCoreError) as error:
