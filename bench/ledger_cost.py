@@ -15,13 +15,13 @@ The prices are us-east-1's on-demand prices for the Standard table class since t
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
+
+from .runs import served_cpu
 
 USD_PER_MILLION_RRU = 0.125
 USD_PER_MILLION_WRU = 0.625
@@ -100,25 +100,6 @@ def run_cost(items: Sequence[Item], calls: Mapping[str, int], account: str) -> d
     }
 
 
-@contextmanager
-def dynamodb_serving() -> Iterator[dict[str, float]]:
-    """CPU seconds the double's threads spend serving each DynamoDB action while the block runs (its
-    own processing, not the latency it adds, which is a sleep). The double serves from this process."""
-    spent: dict[str, float] = {}
-    lock = threading.Lock()  # the double serves requests on concurrent threads
-    original = DynamoHandler.call_action
-
-    def timed(self: DynamoHandler) -> Any:
-        started = time.thread_time()
-        try:
-            return original(self)
-        finally:
-            used, action = time.thread_time() - started, f"dynamodb:{self._get_action()}"
-            with lock:
-                spent[action] = spent.get(action, 0.0) + used
-
-    DynamoHandler.call_action = timed  # type: ignore[method-assign]
-    try:
-        yield spent
-    finally:
-        DynamoHandler.call_action = original  # type: ignore[method-assign]
+def dynamodb_serving() -> AbstractContextManager[dict[str, float]]:
+    """CPU seconds the double's threads spend serving each DynamoDB action while the block runs."""
+    return served_cpu(DynamoHandler, lambda request: f"dynamodb:{request._get_action()}")

@@ -23,11 +23,8 @@ import re
 import resource
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,7 +34,7 @@ from heartbleed_audit import events
 from heartbleed_audit.demo.pki import Issued, issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 
-from .runs import LEDGER_TABLE, containers, create_ledger, double_env, ledger_items
+from .runs import LEDGER_TABLE, containers, create_ledger, double_env, ledger_items, served_cpu
 
 ACCOUNTS, PER_ACCOUNT = 50, 20
 REPEATS = 3  # the target is a bound: the worst ratio of these is reported
@@ -60,30 +57,6 @@ def _certificates(count: int) -> list[tuple[Issued, datetime]]:
     return made
 
 
-@contextmanager
-def _serving() -> Iterator[dict[str, float]]:
-    """CPU seconds the double's threads spend serving each service's requests while the block runs (its own
-    processing, not the latency it adds, which is a sleep). The double serves from this process."""
-    spent: dict[str, float] = {}
-    lock = threading.Lock()  # the double serves requests on concurrent threads
-    original = BaseResponse.call_action
-
-    def timed(self: BaseResponse) -> Any:
-        started = time.thread_time()
-        try:
-            return original(self)
-        finally:
-            used, service = time.thread_time() - started, str(self.service_name)
-            with lock:
-                spent[service] = spent.get(service, 0.0) + used
-
-    BaseResponse.call_action = timed  # type: ignore[method-assign]
-    try:
-        yield spent
-    finally:
-        BaseResponse.call_action = original  # type: ignore[method-assign]
-
-
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -96,7 +69,7 @@ def _run_audit(aws: AwsDouble, *argv: str) -> tuple[dict[str, Any], list[dict[st
     command = [sys.executable, "-P", "-c", "from heartbleed_audit.cli import entry; entry()", "audit", *argv]
     aws.conditions.reset_counts()
     cpu = _children_cpu()
-    with _serving() as served:
+    with served_cpu(BaseResponse, lambda request: str(request.service_name)) as served:
         started = time.perf_counter()
         done = subprocess.run([*command, "--output", "json"], env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started

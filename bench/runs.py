@@ -11,12 +11,17 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from subprocess import PIPE, Popen
 from typing import IO, Any
+
+from moto.core.responses import BaseResponse
 
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import Issued, issue, new_key
@@ -161,3 +166,28 @@ def run_once(aws: AwsDouble, label: str, size: int, event: dict[str, Any], mode:
     return Run(
         label, size, latency, result["wall"], result["rss_mib"], calls, throttled, result["verdicts"], result["cpu"]
     )
+
+
+@contextmanager
+def served_cpu(handler: type[BaseResponse], key: Callable[[BaseResponse], str]) -> Iterator[dict[str, float]]:
+    """CPU seconds the double's threads spend in handler's actions while the block runs, summed by key(request)
+    (their own processing, not the latency the double adds, which is a sleep). The double serves from this
+    process, on concurrent threads."""
+    spent: dict[str, float] = {}
+    lock = threading.Lock()
+    original = handler.call_action
+
+    def timed(self: BaseResponse) -> Any:
+        started = time.thread_time()
+        try:
+            return original(self)
+        finally:
+            used, name = time.thread_time() - started, key(self)
+            with lock:
+                spent[name] = spent.get(name, 0.0) + used
+
+    handler.call_action = timed  # type: ignore[method-assign]
+    try:
+        yield spent
+    finally:
+        handler.call_action = original  # type: ignore[method-assign]
