@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from moto.core.authorization import enable_iam_authentication
 
-from heartbleed_audit.double import AwsDouble
+from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 
 POLICY = json.loads((Path(__file__).resolve().parents[1] / "rules" / "least-privilege-policy.json").read_text())
 FUNCTION_USER = "rule-function"  # the IAM user acting_as makes
+AUDIT_ROLE = "HeartbleedServerCertificateAudit"  # rules/audit-role.yaml's role, which the organization audit assumes
+AUDITOR = f"arn:aws:iam::{ACCOUNT_ID}:user/{FUNCTION_USER}"  # the principal acting_as gives a test
 
 
 @contextmanager

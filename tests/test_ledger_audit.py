@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from identities import FUNCTION_USER, acting_as, use_credentials
+from identities import AUDIT_ROLE, AUDITOR, acting_as, use_credentials
 from ledger_table import TABLE, create_table
 from moto.core.authorization import enable_iam_authentication
 from simulated_organization import PARAMETERS, LambdaContext, Organization
@@ -37,8 +37,6 @@ OLD = datetime(2013, 6, 1, tzinfo=UTC)
 WITH_LEDGER = {**PARAMETERS, "KeyLedgerTable": TABLE}
 READS = ("iam:GetServerCertificate", "acm:GetCertificate")
 WRITES = ("dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
-AUDIT_ROLE = "HeartbleedServerCertificateAudit"
-AUDITOR = f"arn:aws:iam::{ACCOUNT_ID}:user/{FUNCTION_USER}"  # the principal acting_as gives the test
 
 
 @dataclass(frozen=True)

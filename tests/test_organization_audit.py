@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from identities import FUNCTION_USER, acting_as
+from identities import AUDIT_ROLE, AUDITOR, acting_as
 from template_roles import create_roles
 
 from heartbleed_audit.cli import main
@@ -20,8 +20,6 @@ from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 
 NOW = datetime.now(UTC)
-AUDIT_ROLE = "HeartbleedServerCertificateAudit"
-AUDITOR = f"arn:aws:iam::{ACCOUNT_ID}:user/{FUNCTION_USER}"  # the principal acting_as gives the test
 
 
 @dataclass(frozen=True)
