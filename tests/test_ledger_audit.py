@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from audited_estate import upload_estate
 from identities import AUDIT_ROLE, AUDITOR, acting_as, use_credentials
 from ledger_table import TABLE, create_table
 from moto.core.authorization import enable_iam_authentication
@@ -28,7 +29,7 @@ from heartbleed import evidence
 from heartbleed.organization_guard import forget
 from heartbleed_audit import events
 from heartbleed_audit.cli import main
-from heartbleed_audit.demo.pki import issue, new_key
+from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
@@ -77,19 +78,7 @@ def estate(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> Estate:
     for account in (ACCOUNT_ID, a, b, c):
         create_roles(aws, "member-execution-role.yaml", account, CentralFunctionRoleArn=function_role)
     create_table(aws.client("dynamodb"))  # in the management account, where the central function runs
-    old_key = new_key("rsa")
-    legacy = issue("legacy.example.com", OLD, key=old_key)
-    aws.upload("Legacy2013", legacy.body, legacy.private_key, uploaded=OLD + timedelta(days=1), account=a)
-    shop = issue("shop.example.com", datetime(2025, 6, 1, tzinfo=UTC), key=old_key)
-    aws.upload("Shop2025", shop.body, shop.private_key, uploaded=datetime(2025, 6, 2, tzinfo=UTC), account=b)
-    moved = issue("api.example.com", NOW - timedelta(days=30), key=old_key)  # "move to ACM", same key
-    aws.client("acm", b).import_certificate(Certificate=moved.body.encode(), PrivateKey=moved.private_key.encode())
-    fresh = issue("www.example.org", NOW - timedelta(days=10))
-    aws.upload("Fresh2026", fresh.body, fresh.private_key, account=c)
-    fresh_acm = issue("cdn.example.org", NOW - timedelta(days=10))
-    aws.client("acm", c).import_certificate(
-        Certificate=fresh_acm.body.encode(), PrivateKey=fresh_acm.private_key.encode()
-    )
+    upload_estate(aws, a, b, c)
     own = issue("intranet.example.net", NOW - timedelta(days=3))
     aws.upload("Intranet2026", own.body, own.private_key)
     made = Estate(Organization([a, b, c], function_role, {}), a, b, c)

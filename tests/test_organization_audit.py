@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from audited_estate import upload_estate
 from identities import AUDIT_ROLE, AUDITOR, acting_as
 from template_roles import create_roles
 
@@ -32,19 +33,7 @@ class Estate:
 @pytest.fixture
 def estate(aws: AwsDouble) -> Estate:
     a, b, c = aws.organization(3)
-    old_key = new_key("rsa")
-    legacy = issue("legacy.example.com", datetime(2013, 6, 1, tzinfo=UTC), key=old_key)
-    aws.upload("Legacy2013", legacy.body, legacy.private_key, uploaded=datetime(2013, 6, 2, tzinfo=UTC), account=a)
-    shop = issue("shop.example.com", datetime(2025, 6, 1, tzinfo=UTC), key=old_key)
-    aws.upload("Shop2025", shop.body, shop.private_key, uploaded=datetime(2025, 6, 2, tzinfo=UTC), account=b)
-    moved = issue("api.example.com", NOW - timedelta(days=30), key=old_key)  # "move to ACM", same key
-    aws.client("acm", b).import_certificate(Certificate=moved.body.encode(), PrivateKey=moved.private_key.encode())
-    fresh = issue("www.example.org", NOW - timedelta(days=10))
-    aws.upload("Fresh2026", fresh.body, fresh.private_key, account=c)
-    fresh_acm = issue("cdn.example.org", NOW - timedelta(days=10))  # an EC P-256 key: ACM lists it only if asked
-    aws.client("acm", c).import_certificate(
-        Certificate=fresh_acm.body.encode(), PrivateKey=fresh_acm.private_key.encode()
-    )
+    upload_estate(aws, a, b, c)
     return Estate(a, b, c)
 
 
