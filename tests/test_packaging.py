@@ -151,6 +151,7 @@ def test_the_demo_without_its_extra_says_which_extra_to_install(command: list[st
     assert "pip install 'heartbleed-server-certificate[demo]'" in refused.stderr
 
 
+@pytest.mark.timeout(660)  # its own subprocess may take the 300 s it is given, and then some
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto has no Config rule in CloudFormation
 def test_rdk_deploy_uploads_the_vendored_folder(aws: AwsDouble) -> None:
     folder = artifact(ROOT / "build" / "rdk" / "HeartbleedServerCertificate")
@@ -188,6 +189,7 @@ def test_rdk_deploy_uploads_the_vendored_folder(aws: AwsDouble) -> None:
     assert json.loads(parameters["SourceInputParameters"]) == json.loads((ROOT / "parameters.json").read_text())
 
 
+@pytest.mark.timeout(660)  # its own subprocess may take the 300 s it is given, and then some
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto has no organization Config rule in CloudFormation
 def test_rdk_deploy_organization_creates_the_function_and_asks_for_the_organization_rule(aws: AwsDouble) -> None:
     folder = artifact(ROOT / "build" / "rdk" / "HeartbleedServerCertificate")

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 RULE = "HeartbleedServerCertificate"
 BIN = Path(sys.executable).parent
@@ -24,6 +26,7 @@ def metadata() -> dict[str, Any]:
     return parameters
 
 
+@pytest.mark.timeout(660)  # its own subprocess may take the 300 s it is given, and then some
 def test_rdk_test_local_passes() -> None:
     result = run(BIN / "rdk", "test-local", RULE)
     output = result.stdout + result.stderr
@@ -32,6 +35,7 @@ def test_rdk_test_local_passes() -> None:
     assert "errors=0 failures=0" in output
 
 
+@pytest.mark.timeout(1260)  # two subprocesses, each given 300 s
 def test_rdk_rule_template_passes_cfn_lint(tmp_path: Path) -> None:
     template_path = tmp_path / "rule.json"
     result = run(BIN / "rdk", "create-rule-template", RULE, "--rules-only", "-o", template_path)

@@ -71,6 +71,7 @@ def allowed_by_document(action: str, resource: str) -> bool:
     )
 
 
+@pytest.mark.timeout(660)  # its own subprocess may take the 300 s it is given, and then some
 def test_every_template_passes_cfn_lint() -> None:
     assert len(TEMPLATES) == 6
     lint = subprocess.run(
@@ -465,6 +466,7 @@ def test_every_checkov_skip_states_its_reason(name: str) -> None:
     assert all(len(reason) > 40 for reason in skipped.values()), skipped
 
 
+@pytest.mark.timeout(660)  # its own subprocess may take the 300 s it is given, and then some
 def test_checkov_fails_a_function_without_a_dead_letter_queue(tmp_path: Path) -> None:
     """The gate of `make checkov` (its arguments, on a copy of the standalone template) can fail."""
     checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
