@@ -7,7 +7,6 @@ does what Config would, and runs the rule again in the account it was asked to e
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -149,22 +148,6 @@ def test_another_accounts_key_is_non_compliant_in_the_members_own_config(
     result = aws.evaluations(events.RULE_NAME, second)[organization.certificates[second]]
     assert result.compliance_type == "NON_COMPLIANT"
     assert f"Shares its public key with Member0Certificate (account {first})" in (result.annotation or "")
-
-
-def test_concurrent_cold_runs_on_one_account_read_each_body_once(aws: AwsDouble, ledger: str) -> None:
-    for index in range(20):
-        cert = issue(f"s{index}.example.com", NOW - timedelta(days=30))
-        aws.upload(f"Shop{index}", cert.body, cert.private_key)
-    aws.conditions.reset_counts()
-    results: list[Any] = []
-    forget_container_cache()  # the threads share one module cache: empty, as in cold containers
-    threads = [threading.Thread(target=lambda: results.append(periodic(aws))) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert len(results) == 4 and all(isinstance(result, list) and len(result) == 20 for result in results)
-    assert aws.conditions.calls.get("iam:GetServerCertificate", 0) == 20  # one run read, the others waited
 
 
 def test_an_expired_lease_of_a_run_that_died_does_not_hold_the_account(aws: AwsDouble, ledger: str) -> None:
