@@ -159,9 +159,9 @@ def test_the_organization_function_can_only_assume_the_member_role_list_members_
 
 
 @pytest.mark.parametrize("name", ["heartbleed-rule.yaml", "organization.yaml"])
-def test_functions_run_python_312_with_a_timeout_for_the_raised_quota(name: str) -> None:
+def test_functions_run_python_313_with_a_timeout_for_the_raised_quota(name: str) -> None:
     function = load(name)["Resources"]["Function"]["Properties"]
-    assert function["Runtime"] == "python3.12"
+    assert function["Runtime"] == "python3.13"
     assert function["Handler"] == "HeartbleedServerCertificate.lambda_handler"
     assert function["Timeout"] >= 300  # 1,000 certificates at 20 reads/s is 50 s
 
@@ -225,7 +225,7 @@ def test_the_standalone_stack_creates_in_moto_cloudformation(aws: AwsDouble) -> 
     assert deployed["DocumentType"] == "Automation"
     assert json.loads(deployed["Content"]) == cfn_yaml.load(str(DOCUMENT))
     function = aws.client("lambda").get_function_configuration(FunctionName="HeartbleedServerCertificate")
-    assert (function["Runtime"], function["Timeout"], function["Architectures"]) == ("python3.12", 300, ["x86_64"])
+    assert (function["Runtime"], function["Timeout"], function["Architectures"]) == ("python3.13", 300, ["x86_64"])
     assert function["MemorySize"] == 512  # the README's sizing table
     # The default only: moto turns a Number parameter into an int, so its Fn::Equals with "0" differs
     # from CloudFormation's (which compares strings); render() checks the 0 case.
