@@ -69,7 +69,8 @@ def isolated_checkout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 def test_without_a_313_make_refuses_naming_what_it_found_and_keeps_the_old_venv(tmp_path: Path) -> None:
     checkout, env = isolated_checkout(tmp_path)
     home = Path(env["HOME"])
-    fake_python(home / ".pyenv" / "versions" / "3.12.1" / "bin" / "python3.12", "3.12")
+    for patch in ("3.11.7", "3.12.1"):
+        fake_python(home / ".pyenv" / "versions" / patch / "bin" / f"python{patch[:4]}", patch[:4])
     fake_python(home / "bin" / "python3", "3.12")
     # What pyenv puts on PATH for a version it has not activated: a shim that does not run.
     shim = home / "bin" / "python3.13"
@@ -81,8 +82,8 @@ def test_without_a_313_make_refuses_naming_what_it_found_and_keeps_the_old_venv(
     refused = make(".venv/.created", cwd=checkout, env=env)
     assert refused.returncode == 2
     assert (
-        "No Python 3.13 found (pyenv has: 3.12.1 ; python3 on PATH is 3.12): this project needs exactly Python 3.13"
-        in refused.stderr
+        "No Python 3.13 found (pyenv has: 3.11.7, 3.12.1; python3 on PATH is 3.12): "
+        "this project needs exactly Python 3.13" in refused.stderr
     )
     assert "pyenv install 3.13" in refused.stderr
     assert kept.exists()  # the refusal comes before the old venv is removed
