@@ -105,6 +105,14 @@ def test_the_newest_pyenv_313_is_found_first_and_the_version_is_pyprojects(tmp_p
     assert found.stdout.strip() == str(versions / "3.12.1" / "bin" / "python3.12")
 
 
+def test_a_313_on_path_is_found_when_pyenv_has_none(tmp_path: Path) -> None:
+    checkout, env = isolated_checkout(tmp_path)
+    fake_python(Path(env["HOME"]) / ".pyenv" / "versions" / "3.12.1" / "bin" / "python3.12", "3.12")
+    on_path = fake_python(Path(env["HOME"]) / "bin" / "python3.13", "3.13")
+    found = subprocess.run([checkout / "scripts" / "find-python"], env=env, capture_output=True, text=True)
+    assert (found.returncode, found.stdout.strip()) == (0, on_path), found.stderr
+
+
 def test_every_statement_of_the_runtime_python_agrees() -> None:
     """pyproject.toml's requires-python is what the finder reads; everything else that states the runtime's
     Python must say the same: the tools' targets, the bundle's wheels, the rdk metadata, every Lambda in rules/."""
