@@ -134,6 +134,16 @@ def test_the_member_role_trusts_only_the_central_function_and_can_only_read_and_
         "config:GetComplianceDetailsByConfigRule",
         "config:StartConfigRulesEvaluation",  # the member's copy of the rule, on new evidence elsewhere
     }
+    # The rule-scoped actions reach the organization's copies only, never the member's own rules.
+    copies = (
+        "arn:${AWS::Partition}:config:*:${AWS::AccountId}:config-rule/"
+        "aws-service-rule/config-multiaccountsetup.amazonaws.com/*"
+    )
+    scoped = [s for s in role_statements(template, "ExecutionRole") if str(s["Resource"]).count("config-rule")]
+    assert {a: s["Resource"] for s in scoped for a in as_list(s["Action"])} == {
+        "config:GetComplianceDetailsByConfigRule": {"Fn::Sub": copies},
+        "config:StartConfigRulesEvaluation": {"Fn::Sub": copies},
+    }
 
 
 def test_the_organization_function_can_only_assume_the_member_role_list_members_and_log() -> None:
@@ -152,6 +162,8 @@ def test_the_organization_function_can_only_assume_the_member_role_list_members_
     assert send["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
     assume = next(s for s in statements if s["Action"] == "sts:AssumeRole")
     assert assume["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${ExecutionRoleName}"}
+    # Inside its own organization only (tests/test_organization_route.py shows it under the double's IAM).
+    assert assume["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}}
     metadata = template["Resources"]["OrganizationRule"]["Properties"]["OrganizationCustomRuleMetadata"]
     assert '"ExecutionRoleName": "${ExecutionRoleName}"' in metadata["InputParameters"]["Fn::Sub"][0]
     assert metadata["ResourceTypesScope"] == ["AWS::IAM::ServerCertificate", "AWS::ACM::Certificate"]
@@ -326,6 +338,9 @@ def test_the_remediation_role_may_delete_server_certificates_and_read_their_user
     }
     trust = template["Resources"]["RemediationRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "ssm.amazonaws.com"}]
+    # Only SSM acting for this account (confused-deputy prevention); the double has no SSM to assume roles, so
+    # the condition is checked here and by parliament (tests/test_policy_lint.py).
+    assert [s["Condition"] for s in trust] == [{"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}]
 
 
 def render(name: str, resource: str, **given: str) -> dict[str, Any]:
@@ -497,7 +512,21 @@ def test_checkov_fails_a_function_without_a_dead_letter_queue(tmp_path: Path) ->
     assert "CKV_AWS_116" in scan.stdout and "Failed checks: 1," in scan.stdout
 
 
-# The key ledger (design section 11): one table definition in three templates, used by the function role only.
+def test_checkov_passes_every_template() -> None:
+    """`make checkov`'s gate on rules/ as shipped (the organization stack is the same text for 4 or 400
+    members: no parameter adds resources per account)."""
+    checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
+    if not checkov.exists():
+        pytest.fail(".venv-checkov is missing: run `make checkov`")
+    arguments = re.search(r"^CHECKOV_ARGS := (.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert arguments is not None
+    argv = arguments.group(1).replace("--directory rules", f"--directory {RULES}").split()
+    environment = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
+    scan = subprocess.run([checkov, *argv], capture_output=True, text=True, timeout=300, env=environment)
+    assert scan.returncode == 0 and "Failed checks: 0," in scan.stdout, scan.stdout + scan.stderr
+
+
+# The key ledger: one table definition in three templates, used by the function role only.
 LEDGER_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:BatchGetItem",
