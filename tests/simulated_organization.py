@@ -18,10 +18,13 @@ from heartbleed.organization_guard import forget
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
+from heartbleed_audit.double.config_evaluations import ORGANIZATION_COPY_PATH
 from HeartbleedServerCertificate import lambda_handler
 
 MEMBER_ROLE = "HeartbleedServerCertificateExecution"  # the templates' default ExecutionRoleName
 PARAMETERS = {"ExecutionRoleName": MEMBER_ROLE}  # as the organization rule's InputParameters pass it
+# Each member's copy of the organization rule, as config-multiaccountsetup names it (OrgConfigRule-<name>-<suffix>).
+MEMBER_RULE = "OrgConfigRule-HeartbleedServerCertificate-x1y2z3ab"
 NOW = datetime.now(UTC)
 
 
@@ -74,11 +77,18 @@ def as_central_function(aws: AwsDouble, organization: Organization, monkeypatch:
         yield
 
 
+def member_copy(event: dict[str, Any], account: str, region: str = "us-east-1") -> dict[str, Any]:
+    """The event as Config sends it for the member's copy of the organization rule: its name and its
+    service-linked ARN (the management account holds a copy too)."""
+    arn = f"arn:aws:config:{region}:{account}:config-rule/{ORGANIZATION_COPY_PATH}config-rule-hb0001"
+    return event | {"configRuleName": MEMBER_RULE, "configRuleArn": arn}
+
+
 def invoke(aws: AwsDouble, account: str, parameters: Mapping[str, str] = PARAMETERS) -> Any:
-    event = events.scheduled_event(aws.result_token(events.RULE_NAME, account), parameters, account=account)
+    event = events.scheduled_event(aws.result_token(MEMBER_RULE, account), parameters, account=account)
     assert event["executionRoleArn"].endswith("role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig")
-    return lambda_handler(event, LambdaContext())
+    return lambda_handler(member_copy(event, account), LambdaContext())
 
 
 def stored(aws: AwsDouble, account: str) -> dict[str, str]:
-    return {arn: e.compliance_type for arn, e in aws.evaluations(events.RULE_NAME, account).items()}
+    return {arn: e.compliance_type for arn, e in aws.evaluations(MEMBER_RULE, account).items()}

@@ -63,6 +63,23 @@ def test_the_central_role_can_assume_only_the_named_member_role(
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
 
 
+def test_the_central_role_cannot_assume_a_role_of_that_name_outside_its_organization(
+    aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aws:ResourceOrgID on the function role's AssumeRole: an outsider's role of the member role's name,
+    trusting the central function role, is out of reach; a member's is not."""
+    outsider = create_roles(
+        aws, "member-execution-role.yaml", OUTSIDER, CentralFunctionRoleArn=organization.function_role
+    )
+    first = organization.members[0]
+    with as_central_function(aws, organization, monkeypatch):
+        sts = boto3.session.Session().client("sts")
+        sts.assume_role(RoleArn=f"arn:aws:iam::{first}:role/{MEMBER_ROLE}", RoleSessionName="member")
+        with pytest.raises(ClientError) as refused:
+            sts.assume_role(RoleArn=outsider["ExecutionRole"], RoleSessionName="outsider")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+
 def test_a_member_without_the_role_fails_loudly_and_writes_nothing(
     aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch
 ) -> None:
