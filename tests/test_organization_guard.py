@@ -79,6 +79,9 @@ FORGED: dict[str, Callable[[str, str], dict[str, str]]] = {
     "its own rule named like the copy": lambda account, _: {
         "configRuleArn": f"arn:aws:config:us-east-1:{account}:config-rule/config-rule-own002",
     },
+    "another organization rule's copy": lambda account, _: {
+        "configRuleName": "OrgConfigRule-AnotherOrganizationRule-ab12cd34",
+    },
     "the copy's ARN in another account": lambda _, other: {
         "configRuleArn": member_copy(other)[1],
     },
