@@ -9,6 +9,7 @@ import pytest
 from ledger_table import TABLE, create_table
 from log_secrets import SECRETS
 from simulated_organization import (
+    MEMBER_ROLE,
     PARAMETERS,
     Organization,
     as_central_function,
@@ -124,3 +125,20 @@ def test_reevaluate_needs_organization(aws: AwsDouble, capfd: pytest.CaptureFixt
     with pytest.raises(SystemExit) as exited:
         main(["reevaluate", "--table", TABLE])
     assert exited.value.code == 2 and "--organization" in capfd.readouterr().err
+
+
+def test_a_member_whose_last_run_failed_after_a_success_is_asked_again(
+    aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    first = organization.members[0]
+    iam = aws.client("iam", first)  # someone deletes the member's execution role
+    iam.delete_role_policy(RoleName=MEMBER_ROLE, PolicyName="HeartbleedServerCertificate")
+    iam.delete_role(RoleName=MEMBER_ROLE)
+    with as_central_function(aws, organization, monkeypatch), pytest.raises(RetryableFailure):
+        invoke_copy(aws, first, WITH_LEDGER)
+    code, out, _ = cli(aws, capfd, "ledger", "show", "--accounts", "--account", first, "--table", TABLE)
+    assert code == 0 and " failed last " in out
+    create_roles(aws, "member-execution-role.yaml", first, CentralFunctionRoleArn=organization.function_role)
+    code, out, _ = cli(aws, capfd, "reevaluate", "--organization", "--exclude", ACCOUNT_ID, "--table", TABLE)
+    assert [started.rules for started in aws.started_evaluations(first)] == [(member_copy(first)[0],)]
+    assert f"asked {member_copy(first)[0]} in {first} (us-east-1) to evaluate [last run failed" in out
