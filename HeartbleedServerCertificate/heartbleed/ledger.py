@@ -38,6 +38,7 @@ from .ledger_schema import (
     member_run_from_item,
     rule_sk,
     run_sk,
+    run_update,
     summary_from_item,
 )
 
@@ -351,25 +352,8 @@ class Ledger:
         )
 
     def note_run(self, account: str, region: str, rule: str, when: datetime, failure: str | None = None) -> None:
-        """Record that a run for the account and Region delivered its evaluations (failure None) or failed,
-        and why; an update, so a failure keeps the time of the last success and the other way round."""
-        field, values = ("last_failure", {":why": {"S": failure[:500]}}) if failure else ("last_success", {})
-        self._call(
-            "written",
-            "update_item",
-            Key={"pk": {"S": account_pk(account)}, "sk": {"S": run_sk(region)}},
-            UpdateExpression=f"SET #a = :a, #r = :r, #rule = :rule, v = :v, {field} = :t"
-            + (", failure = :why" if failure else ""),
-            ExpressionAttributeNames={"#a": "account", "#r": "region", "#rule": "rule"},
-            ExpressionAttributeValues={
-                ":a": {"S": account},
-                ":r": {"S": region},
-                ":rule": {"S": rule},
-                ":v": {"N": str(SCHEMA_VERSION)},
-                ":t": instant(when),
-                **values,
-            },
-        )
+        """Record that a run for the account and Region delivered its evaluations (failure None) or failed."""
+        self._call("written", "update_item", **run_update(account, region, rule, when, failure))
 
     def member_runs(self, account: str) -> list[MemberRun]:
         """The account's recorded runs, one per Region the rule ran in."""
