@@ -1,17 +1,17 @@
 # The two set-up commands of the README: `make demo` and `make test`.
-# Each builds .venv with exactly Python 3.12 (the Lambda runtime's version; PYTHON=/path/to/python3.12
-# chooses one, and another version is refused) on first use: `make demo` installs only what the demo
-# needs, `make test` adds the test tools.
+# Each builds .venv on first use with exactly the Lambda runtime's Python, the version pyproject.toml's
+# requires-python names (scripts/find-python finds it; PYTHON=/path/to/python chooses one, and another
+# version is refused): `make demo` installs only what the demo needs, `make test` adds the test tools.
 
 VENV := .venv
 PY := $(VENV)/bin/python
-# A stand-in for the Lambda runtime: Python 3.12 with boto3 and botocore only.
+# A stand-in for the Lambda runtime: its Python with boto3 and botocore only.
 LAMBDA_VENV := .venv-lambda
 ARCH ?= x86_64
 
-# A PYTHON that is not 3.12 is refused on every run, even when .venv already exists.
+# A PYTHON of another version is refused on every run, even when .venv already exists.
 ifdef PYTHON
-python_refused := $(shell PYTHON='$(PYTHON)' scripts/find-python3.12 2>&1 >/dev/null)
+python_refused := $(shell PYTHON='$(PYTHON)' scripts/find-python 2>&1 >/dev/null)
 ifneq ($(python_refused),)
 $(error $(python_refused))
 endif
@@ -31,10 +31,10 @@ USER_VENV := .venv-user
 # checkov, the IaC scanner, in a venv of its own: it pins a boto3 and botocore older than the project's.
 CHECKOV_VENV := .venv-checkov
 
-# A new virtual environment whenever the pins change.
+# A new virtual environment whenever the pins change. The interpreter is found before the old venv goes,
+# so that a refused or missing Python leaves a working .venv in place.
 $(VENV)/.created: pyproject.toml
-	rm -rf $(VENV)
-	python="$$(scripts/find-python3.12)" && "$$python" -m venv $(VENV)
+	python="$$(scripts/find-python)" && rm -rf $(VENV) && "$$python" -m venv $(VENV)
 	touch $@
 
 # The rule, its core and the AWS double (the `demo` extra); the test installation includes it.
@@ -47,8 +47,7 @@ $(VENV)/.installed: $(VENV)/.created $(PACKAGE_DIRS)
 	touch $@
 
 $(LAMBDA_VENV)/.installed: $(VENV)/.installed
-	rm -rf $(LAMBDA_VENV)
-	python="$$(scripts/find-python3.12)" && "$$python" -m venv $(LAMBDA_VENV)
+	python="$$(scripts/find-python)" && rm -rf $(LAMBDA_VENV) && "$$python" -m venv $(LAMBDA_VENV)
 	$(LAMBDA_VENV)/bin/python -m pip install --quiet \
 		"boto3==$$($(PY) -c 'import importlib.metadata as m; print(m.version("boto3"))')" \
 		"botocore==$$($(PY) -c 'import importlib.metadata as m; print(m.version("botocore"))')"
@@ -66,8 +65,7 @@ rdk-folder: $(VENV)/.installed
 	$(PY) -m build_tools.bundle --arch $(ARCH) --rdk-folder
 
 $(USER_VENV)/.installed: pyproject.toml $(PACKAGE_DIRS)
-	rm -rf $(USER_VENV) build/lib build/bdist*
-	python="$$(scripts/find-python3.12)" && "$$python" -m venv $(USER_VENV)
+	python="$$(scripts/find-python)" && rm -rf $(USER_VENV) build/lib build/bdist* && "$$python" -m venv $(USER_VENV)
 	$(USER_VENV)/bin/python -m pip install --quiet .
 	touch $@
 
@@ -101,8 +99,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
-	rm -rf $(CHECKOV_VENV)
-	python="$$(scripts/find-python3.12)" && "$$python" -m venv $(CHECKOV_VENV)
+	python="$$(scripts/find-python)" && rm -rf $(CHECKOV_VENV) && "$$python" -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
 

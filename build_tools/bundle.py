@@ -1,10 +1,10 @@
 """Build the rule's Lambda code: a zip for CloudFormation, or a vendored rule folder for rdk.
 
-The Lambda Python 3.12 runtime (Amazon Linux 2023, glibc 2.34) carries boto3 and
+The Lambda Python runtime (Amazon Linux 2023, glibc 2.34) carries boto3 and
 botocore only. The rule also imports cryptography, a compiled package, so pip
-fetches its wheels for the target architecture, and rdklib, unless the rdklib
-layer provides it. Versions are the ones pinned in pyproject.toml, read from
-this environment, so the Lambda runs what the tests ran.
+fetches its wheels for the runtime's Python version and the target architecture,
+and rdklib, unless the rdklib layer provides it. Versions are the ones pinned in
+pyproject.toml, read from this environment, so the Lambda runs what the tests ran.
 
     python -m build_tools.bundle                       dist/HeartbleedServerCertificate-x86_64.zip
     python -m build_tools.bundle --arch arm64          dist/HeartbleedServerCertificate-arm64.zip
@@ -15,9 +15,11 @@ this environment, so the Lambda runs what the tests ran.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from importlib.metadata import version
 from pathlib import Path
@@ -33,9 +35,22 @@ SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*_test.py")
 EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same inputs give the same bytes
 
 
+def runtime_python() -> str:
+    """The Lambda runtime's Python version ("3.13"): pyproject.toml's requires-python, "==3.N.*".
+
+    Read from there rather than from the running interpreter, so that the wheels fit the runtime
+    whichever Python builds the bundle.
+    """
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    exact = re.fullmatch(r"==(3\.\d+)\.\*", requires)
+    if exact is None:
+        raise SystemExit(f"pyproject.toml: requires-python is {requires!r}; the bundle needs one version, '==3.N.*'")
+    return exact.group(1)
+
+
 def _pip_install(target: Path, *requirements: str, platform_machine: str | None = None) -> None:
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--only-binary=:all:"]
-    command += ["--target", str(target), "--python-version", "3.12", "--implementation", "cp"]
+    command += ["--target", str(target), "--python-version", runtime_python(), "--implementation", "cp"]
     if platform_machine:
         command += [arg for level in MANYLINUX for arg in ("--platform", f"{level}_{platform_machine}")]
     else:
@@ -80,7 +95,7 @@ def build_zip(arch: str, with_rdklib: bool = True, out: Path = ROOT / "dist") ->
 def build_rdk_folder(arch: str) -> Path:
     """A copy of the rule folder with cryptography vendored in, for `rdk deploy` to zip as it is.
 
-    rdk's python3.12-lib runtime attaches the rdklib layer, so rdklib is not copied.
+    rdk's python3.13-lib runtime (parameters.json) attaches the rdklib layer, so rdklib is not copied.
     """
     folder = ROOT / "build" / "rdk" / RULE
     shutil.rmtree(folder, ignore_errors=True)

@@ -1,6 +1,7 @@
 """heartbleed-audit ledger: look at the key ledger's evidence, import old certificates, forget a key.
 
     heartbleed-audit ledger show [--key FINGERPRINT] [--account ID] [--output table|json]
+    heartbleed-audit ledger show --accounts [--account ID] [--output table|json]
     heartbleed-audit ledger import FILE_OR_DIR... --reason TEXT [--not-before DATE]
     heartbleed-audit ledger forget FINGERPRINT --reason TEXT [--yes]
 
@@ -34,7 +35,7 @@ from heartbleed.ledger_schema import (
 from heartbleed.parameters import DEFAULT_CUTOFF, ParameterError, parse_cutoff, parse_rule_parameters
 from heartbleed.verdict import stamp
 
-from . import ledger_files
+from . import ledger_files, member_runs_view
 from .cli_shared import CliError, add_aws_options, aws_errors, client, session_for
 from .operator_ledger import OperatorLedger
 
@@ -58,6 +59,11 @@ def add_parser(commands: Any) -> None:
     show = actions.add_parser("show", help="every key with evidence, and the certificates that carried it")
     show.add_argument("--key", metavar="FINGERPRINT", help="only this key (SHA-256 of its SubjectPublicKeyInfo)")
     show.add_argument("--account", metavar="ID", help="only the keys this account's certificates carry")
+    show.add_argument(
+        "--accounts",
+        action="store_true",
+        help="instead of keys: each account's last successful and last failed run of the rule, per Region",
+    )
     show.add_argument("--output", choices=("table", "json"), default="table")
     show.set_defaults(run=show_command)
     load = actions.add_parser("import", help="certificates or public keys from files, as evidence against their keys")
@@ -197,6 +203,12 @@ def _key_table(summary: KeySummary, holders: list[Holder]) -> list[str]:
 
 def show_command(args: argparse.Namespace) -> int:
     ledger = open_table(args)
+    if args.accounts:
+        if args.key:
+            raise CliError("--accounts lists runs, not keys: leave out --key")
+        with ledger_errors(args):
+            runs = ledger.member_runs(args.account.strip()) if args.account else ledger.all_member_runs()
+        return member_runs_view.show(runs, args.output, args.table)
     wanted = fingerprint(args.key) if args.key else None
     with ledger_errors(args):
         if args.account:

@@ -14,14 +14,17 @@ from identities import use_credentials
 from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
 
-from heartbleed.organization_guard import forget
+from heartbleed.organization_guard import ORGANIZATION_RULE_VARIABLE, forget
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
+from heartbleed_audit.double.config_evaluations import ORGANIZATION_COPY_PATH
 from HeartbleedServerCertificate import lambda_handler
 
 MEMBER_ROLE = "HeartbleedServerCertificateExecution"  # the templates' default ExecutionRoleName
 PARAMETERS = {"ExecutionRoleName": MEMBER_ROLE}  # as the organization rule's InputParameters pass it
+# Each member's copy of the organization rule, as config-multiaccountsetup names it (OrgConfigRule-<name>-<suffix>).
+MEMBER_RULE = "OrgConfigRule-HeartbleedServerCertificate-x1y2z3ab"
 NOW = datetime.now(UTC)
 
 
@@ -74,11 +77,48 @@ def as_central_function(aws: AwsDouble, organization: Organization, monkeypatch:
         yield
 
 
+def member_copy(event: dict[str, Any], account: str, region: str = "us-east-1") -> dict[str, Any]:
+    """The event as Config sends it for the member's copy of the organization rule: its name and its
+    service-linked ARN (the management account holds a copy too)."""
+    arn = f"arn:aws:config:{region}:{account}:config-rule/{ORGANIZATION_COPY_PATH}config-rule-hb0001"
+    return event | {"configRuleName": MEMBER_RULE, "configRuleArn": arn}
+
+
 def invoke(aws: AwsDouble, account: str, parameters: Mapping[str, str] = PARAMETERS) -> Any:
-    event = events.scheduled_event(aws.result_token(events.RULE_NAME, account), parameters, account=account)
+    event = events.scheduled_event(aws.result_token(MEMBER_RULE, account), parameters, account=account)
     assert event["executionRoleArn"].endswith("role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig")
-    return lambda_handler(event, LambdaContext())
+    return lambda_handler(member_copy(event, account), LambdaContext())
 
 
 def stored(aws: AwsDouble, account: str) -> dict[str, str]:
-    return {arn: e.compliance_type for arn, e in aws.evaluations(events.RULE_NAME, account).items()}
+    return {arn: e.compliance_type for arn, e in aws.evaluations(MEMBER_RULE, account).items()}
+
+
+# --- the organization rule's own copies (ORGANIZATION_RULE_NAME set on the function) -----------------
+
+ORGANIZATION_RULE = "HeartbleedServerCertificate"  # OrganizationConfigRuleName in rules/organization.yaml
+
+
+def copy_of(account: str) -> tuple[str, str]:
+    """The name and ARN Config gives the account's copy of the organization rule (the suffix is Config's
+    choice; here one per account)."""
+    suffix = f"hb{account[-6:]}"
+    arn = f"arn:aws:config:us-east-1:{account}:config-rule/{ORGANIZATION_COPY_PATH}config-rule-{suffix}"
+    return f"OrgConfigRule-{ORGANIZATION_RULE}-{suffix}", arn
+
+
+def serve_organization_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The function's environment as rules/organization.yaml sets it: the organization rule it serves."""
+    monkeypatch.setenv(ORGANIZATION_RULE_VARIABLE, ORGANIZATION_RULE)
+
+
+def copy_event(aws: AwsDouble, account: str, parameters: Mapping[str, str] = PARAMETERS, **fields: str) -> Any:
+    """A periodic event of the account's copy of the organization rule (fields override the event's)."""
+    name, arn = copy_of(account)
+    rule = fields.get("configRuleName", name)
+    event = events.scheduled_event(aws.result_token(rule, account), parameters, account=account)
+    return {**event, "configRuleName": name, "configRuleArn": arn, **fields}
+
+
+def invoke_copy(aws: AwsDouble, account: str, parameters: Mapping[str, str] = PARAMETERS, **fields: str) -> Any:
+    return lambda_handler(copy_event(aws, account, parameters, **fields), LambdaContext())

@@ -3,9 +3,9 @@
 Ref gives a parameter's or pseudo parameter's value from the context (Number parameters as strings,
 as CloudFormation passes them); Fn::GetAtt gives what the context holds for "Resource.Attribute"; either
 stays as written when the context has no value for it. Fn::Sub substitutes the context (and its own
-variable map), a name it lacks standing for itself. Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or and
-Condition evaluate the template's conditions; a branch that chooses AWS::NoValue leaves its property or
-list item out. Anything else stays as written.
+variable map), a name it lacks standing for itself. Fn::Join joins a resolved list. Fn::If, Fn::Equals,
+Fn::Not, Fn::And, Fn::Or and Condition evaluate the template's conditions; a branch that chooses
+AWS::NoValue leaves its property or list item out. Anything else stays as written.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ def resolve(value: Any, conditions: Mapping[str, Any], context: Mapping[str, Any
                 if isinstance(argument, list):
                     return sub(str(argument[0]), {key: walk(item) for key, item in argument[1].items()})
                 return sub(str(argument), {})
+            if function == "Fn::Join":
+                return str(argument[0]).join(str(item) for item in walk(argument[1]))
             if function == "Fn::If":
                 return walk(argument[1] if condition(argument[0]) else argument[2])
             if function == "Fn::Equals":

@@ -28,7 +28,7 @@ import pytest
 from identities import use_credentials
 from ledger_table import TABLE, create_table
 from moto.core.authorization import enable_iam_authentication
-from simulated_organization import MEMBER_ROLE, LambdaContext
+from simulated_organization import MEMBER_ROLE, MEMBER_RULE, LambdaContext, member_copy
 from template_roles import create_roles
 
 from heartbleed.certificate import read_body
@@ -49,9 +49,9 @@ ACM = "AWS::ACM::Certificate"
 LONG = 25 * 365  # days: ACM imports only a certificate that has not expired
 
 
-def rows(aws: AwsDouble, account: str, region: str) -> dict[str, tuple[str, str, str]]:
+def rows(aws: AwsDouble, account: str, region: str, rule: str = events.RULE_NAME) -> dict[str, tuple[str, str, str]]:
     """The rule's rows in one account's Config in one Region: ARN -> (type, compliance, annotation)."""
-    stored = aws.evaluations(events.RULE_NAME, account, region)
+    stored = aws.evaluations(rule, account, region)
     return {arn: (e.resource_type, e.compliance_type, e.annotation or "") for arn, e in stored.items()}
 
 
@@ -113,8 +113,10 @@ def parameters(region: str) -> dict[str, str]:
 
 
 def run_periodic(aws: AwsDouble, account: str, region: str) -> Any:
-    token = aws.result_token(events.RULE_NAME, account, region)
-    event = events.scheduled_event(token, parameters(region), account=account, region=region)
+    token = aws.result_token(MEMBER_RULE, account, region)
+    event = member_copy(
+        events.scheduled_event(token, parameters(region), account=account, region=region), account, region
+    )
     context = LambdaContext(f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:HeartbleedServerCertificate")
     return lambda_handler(event, context)
 
@@ -129,7 +131,7 @@ def test_an_acm_import_of_another_accounts_2013_key_is_non_compliant_in_its_own_
     with as_function_in(aws, OTHER, setup, monkeypatch):
         run_periodic(aws, setup.b, OTHER)
 
-    there = rows(aws, setup.b, OTHER)
+    there = rows(aws, setup.b, OTHER, MEMBER_RULE)
     kind, compliance, annotation = there[setup.imported]
     assert (kind, compliance) == (ACM, "NON_COMPLIANT")
     assert f"Shares its public key with Shop2013 (account {setup.a}), issued 2013-06-01T00:00:00Z" in annotation
@@ -137,15 +139,15 @@ def test_an_acm_import_of_another_accounts_2013_key_is_non_compliant_in_its_own_
     assert there[setup.issued] == (ACM, "NOT_APPLICABLE", ISSUED_REASON)
     # IAM rows once: each account's in the home Region, none in eu-west-1.
     assert set(there) == {setup.imported, setup.issued}
-    assert rows(aws, setup.a, HOME) == {
+    assert rows(aws, setup.a, HOME, MEMBER_RULE) == {
         setup.iam[setup.a]: (
             "AWS::IAM::ServerCertificate",
             "NON_COMPLIANT",
-            rows(aws, setup.a, HOME)[setup.iam[setup.a]][2],
+            rows(aws, setup.a, HOME, MEMBER_RULE)[setup.iam[setup.a]][2],
         )
     }
-    assert set(rows(aws, setup.b, HOME)) == {setup.iam[setup.b]}
-    assert rows(aws, setup.b, HOME)[setup.iam[setup.b]][1] == "COMPLIANT"  # its own key is clean
+    assert set(rows(aws, setup.b, HOME, MEMBER_RULE)) == {setup.iam[setup.b]}
+    assert rows(aws, setup.b, HOME, MEMBER_RULE)[setup.iam[setup.b]][1] == "COMPLIANT"  # its own key is clean
     # The ledger holds the ACM import under the key, with its Region.
     holders = Ledger(aws.client("dynamodb"), TABLE).key_holders(setup.key)
     assert {(h.account, h.service, h.region, h.arn) for h in holders} == {

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from ledger_table import TABLE, create_table
-from simulated_organization import PARAMETERS, as_central_function, build_organization, invoke, stored
+from simulated_organization import MEMBER_RULE, PARAMETERS, as_central_function, build_organization, invoke, stored
 
 from heartbleed import propagation
 from heartbleed.ledger import Ledger
@@ -143,9 +143,9 @@ def test_another_accounts_key_is_non_compliant_in_the_members_own_config(
             invoke(aws, second, parameters)
             assert stored(aws, second) == {organization.certificates[second]: "COMPLIANT"}
             invoke(aws, first, parameters)  # new evidence: it asks the second account's rule
-            assert [started.rules for started in aws.started_evaluations(second)] == [(events.RULE_NAME,)]
+            assert [started.rules for started in aws.started_evaluations(second)] == [(MEMBER_RULE,)]
             invoke(aws, second, parameters)  # what Config runs when asked
-    result = aws.evaluations(events.RULE_NAME, second)[organization.certificates[second]]
+    result = aws.evaluations(MEMBER_RULE, second)[organization.certificates[second]]
     assert result.compliance_type == "NON_COMPLIANT"
     assert f"Shares its public key with Member0Certificate (account {first})" in (result.annotation or "")
 
@@ -204,11 +204,11 @@ def test_a_kept_re_evaluation_of_another_member_is_retried_through_that_members_
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, second, parameters)  # B's rule registers how to reach it
     aws.set_start_interval(3600, account=second)
-    aws.client("config", second).start_config_rules_evaluation(ConfigRuleNames=[events.RULE_NAME])  # by someone
+    aws.client("config", second).start_config_rules_evaluation(ConfigRuleNames=[MEMBER_RULE])  # by someone
     table = Ledger(aws.client("dynamodb"), TABLE)
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, first, parameters)  # new evidence: asks B, refused, kept
-    assert [(p["account"], p["rule"]) for p in table.pending()] == [(second, events.RULE_NAME)]
+    assert [(p["account"], p["rule"]) for p in table.pending()] == [(second, MEMBER_RULE)]
     aws.set_start_interval(0, account=second)
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, first, parameters)  # no new evidence; retries what was kept

@@ -172,3 +172,24 @@ def test_the_remediation_role_may_not_start_evaluations(aws: AwsDouble) -> None:
     # moto answers a denied Config request with an XML 403, which the JSON client reads as code "403".
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert aws.started_evaluations() == []
+
+
+def test_the_member_role_may_not_start_or_read_the_members_own_rules(aws: AwsDouble) -> None:
+    """Only the copies of the organization's rules: a rule the member's administrator made, even one of the
+    organization rule's name, is neither re-evaluated nor read through the member role."""
+    aws.result_token(ORGANIZATION_RULE, MEMBER)
+    aws.result_token("HeartbleedServerCertificate", MEMBER)  # the member's own rule
+    function_role = create_roles(aws, "organization.yaml", ACCOUNT_ID)["FunctionRole"]
+    member = create_roles(aws, "member-execution-role.yaml", MEMBER, CentralFunctionRoleArn=function_role)
+    session = session_of(aws, member["ExecutionRole"], MEMBER)
+    config = session.client("config", endpoint_url=aws.endpoint_url)
+    for call in (
+        lambda name: config.start_config_rules_evaluation(ConfigRuleNames=[name]),
+        lambda name: config.get_compliance_details_by_config_rule(ConfigRuleName=name),
+    ):
+        with enforced():
+            call(ORGANIZATION_RULE)
+            with pytest.raises(ClientError) as refused:
+                call("HeartbleedServerCertificate")
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert [started.rules for started in aws.started_evaluations(MEMBER)] == [(ORGANIZATION_RULE,)]

@@ -22,7 +22,7 @@ from audited_estate import upload_estate
 from identities import AUDIT_ROLE, AUDITOR, acting_as, use_credentials
 from ledger_table import TABLE, create_table
 from moto.core.authorization import enable_iam_authentication
-from simulated_organization import PARAMETERS, LambdaContext, Organization
+from simulated_organization import MEMBER_RULE, PARAMETERS, LambdaContext, Organization, member_copy
 from template_roles import create_roles
 
 from heartbleed import evidence
@@ -62,8 +62,8 @@ def run_the_rule(aws: AwsDouble, estate: Estate, monkeypatch: pytest.MonkeyPatch
     with monkeypatch.context() as scoped:
         use_credentials(scoped, got["Credentials"])
         for account in accounts or estate.accounts:
-            token = aws.result_token(events.RULE_NAME, account)
-            event = events.scheduled_event(token, WITH_LEDGER, account=account)
+            token = aws.result_token(MEMBER_RULE, account)
+            event = member_copy(events.scheduled_event(token, WITH_LEDGER, account=account), account)
             event["executionRoleArn"] = events.member_event_role(account)
             with nullcontext() if account == ACCOUNT_ID else enable_iam_authentication():
                 result = lambda_handler(event, LambdaContext())

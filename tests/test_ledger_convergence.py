@@ -17,12 +17,18 @@ from typing import Any
 
 import pytest
 from ledger_table import TABLE, create_table
-from simulated_organization import PARAMETERS, LambdaContext, as_central_function, build_organization, invoke
+from simulated_organization import (
+    MEMBER_RULE,
+    PARAMETERS,
+    LambdaContext,
+    as_central_function,
+    build_organization,
+    invoke,
+)
 
 from heartbleed.clients import install_client_defaults
 from heartbleed.ledger import Ledger
 from heartbleed.organization_guard import check_account
-from heartbleed_audit import events
 from heartbleed_audit.double import AwsDouble
 
 STEPS = ("record", "summaries", "rules")  # in program order, once per run
@@ -107,5 +113,5 @@ def test_two_runs_on_one_key_converge(
                 answered[account] = asked[account]
                 invoke(aws, account, parameters)
     for account in accounts.values():
-        (result,) = aws.evaluations(events.RULE_NAME, account).values()
+        (result,) = aws.evaluations(MEMBER_RULE, account).values()
         assert result.compliance_type == "NON_COMPLIANT", (order, account, result.annotation)

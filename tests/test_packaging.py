@@ -37,6 +37,13 @@ def bundle(arch: str) -> zipfile.ZipFile:
     return zipfile.ZipFile(artifact(ROOT / "dist" / f"HeartbleedServerCertificate-{arch}.zip"))
 
 
+def runs_on_cpython_313(tag: str) -> bool:
+    python, abi, _ = tag.split("-", 2)
+    if abi == "abi3":
+        return python.startswith("cp3") and int(python[3:]) <= 13
+    return python == abi == "cp313"
+
+
 def elf_machine(data: bytes) -> int:
     assert data[:4] == b"\x7fELF"
     machine: int = struct.unpack_from("<H", data, 18)[0]
@@ -60,6 +67,8 @@ def test_compiled_parts_are_built_for_the_target_architecture(arch: str) -> None
     assert set(compiled) == {"cryptography", "cffi"}
     for tags in compiled.values():
         assert all("manylinux" in tag and tag.endswith(WHEEL_MACHINE[arch]) for tag in tags), tags
+        # Built for the runtime's CPython 3.13: its own ABI, or the stable ABI of a version it can load.
+        assert all(runs_on_cpython_313(tag) for tag in tags), tags
 
 
 def test_the_bundle_holds_the_rule_and_its_imports_only() -> None:
@@ -71,17 +80,21 @@ def test_the_bundle_holds_the_rule_and_its_imports_only() -> None:
         "heartbleed",
         "cryptography",
         "cffi",
-        "_cffi_backend.cpython-312-x86_64-linux-gnu.so",
+        "_cffi_backend.cpython-313-x86_64-linux-gnu.so",
         "pycparser",
         "rdklib",
         "rdklibtest",
     }
 
 
-def test_the_bundle_runs_on_a_bare_python_312_runtime(aws: AwsDouble, tmp_path: Path) -> None:
+def test_the_bundle_runs_on_a_bare_python_313_runtime(aws: AwsDouble, tmp_path: Path) -> None:
     python = artifact(LAMBDA_PYTHON)
     # The stand-in runtime has boto3 and botocore, and nothing the rule brings itself.
-    bare = subprocess.run([python, "-I", "-c", "import boto3, botocore; import cryptography"], capture_output=True)
+    bare = subprocess.run(
+        [python, "-I", "-c", "import sys, boto3, botocore; print(*sys.version_info[:2]); import cryptography"],
+        capture_output=True,
+    )
+    assert bare.stdout.split() == [b"3", b"13"]  # the python3.13 runtime's version
     assert b"No module named 'cryptography'" in bare.stderr
     with bundle("x86_64") as zipped:
         zipped.extractall(tmp_path)
@@ -175,11 +188,11 @@ def test_rdk_deploy_uploads_the_vendored_folder(aws: AwsDouble) -> None:
         shared = [n for n in names if n.startswith("cryptography/") and n.endswith(".so")]
         assert shared and all(elf_machine(zipped.read(n)) == ELF_MACHINE["x86_64"] for n in shared)
     assert {"HeartbleedServerCertificate.py", "heartbleed/verdict.py", "parameters.json"} <= names
-    assert not any(n.startswith("rdklib/") for n in names)  # python3.12-lib: the rdklib layer provides it
+    assert not any(n.startswith("rdklib/") for n in names)  # python3.13-lib: the rdklib layer provides it
     function = aws.client("lambda").get_function_configuration(
         FunctionName="RDK-Rule-Function-HeartbleedServerCertificate"
     )
-    assert function["Runtime"] == "python3.12"
+    assert function["Runtime"] == "python3.13"
     assert function["Timeout"] == 300
     assert function["Handler"] == "HeartbleedServerCertificate.lambda_handler"
     # The layer lives in AWS's account, unknown to the double: check what rdk asked CloudFormation for.
@@ -209,7 +222,7 @@ def test_rdk_deploy_organization_creates_the_function_and_asks_for_the_organizat
     function = aws.client("lambda").get_function_configuration(
         FunctionName="RDK-Rule-Function-HeartbleedServerCertificate"
     )
-    assert function["Runtime"] == "python3.12"
+    assert function["Runtime"] == "python3.13"
     stack = aws.client("cloudformation").describe_stacks(StackName="HeartbleedServerCertificate")["Stacks"][0]
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     body = aws.client("cloudformation").get_template(StackName="HeartbleedServerCertificate")["TemplateBody"]

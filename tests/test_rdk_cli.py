@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rdk.rdk import PYTHON_LIB_RUNTIMES
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE = "HeartbleedServerCertificate"
@@ -69,7 +70,9 @@ def test_top_level_parameters_equal_the_rdk_input_parameters() -> None:
 def test_rdk_metadata_matches_the_design() -> None:
     meta = metadata()
     assert meta["RuleName"] == RULE
-    assert meta["SourceRuntime"] == "python3.12-lib"
+    assert meta["SourceRuntime"] == "python3.13-lib"
+    # On the pinned rdk's own list: rdk test-local skips a rule whose runtime is not on it.
+    assert meta["SourceRuntime"] in PYTHON_LIB_RUNTIMES
     assert meta["SourceEvents"] == "AWS::IAM::ServerCertificate,AWS::ACM::Certificate"
     assert meta["SourcePeriodic"] == "TwentyFour_Hours"
     assert "Heartbleed" in meta["Description"] and len(meta["Description"]) <= 256

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import cfn_yaml
-from template_values import parameter_defaults, resolve
+from template_values import list_parameters, parameter_defaults, resolve
 
 from heartbleed_audit.double import AwsDouble
 
@@ -135,6 +135,16 @@ def test_the_member_role_trusts_only_the_central_function_and_can_only_read_and_
         "config:GetComplianceDetailsByConfigRule",
         "config:StartConfigRulesEvaluation",  # the member's copy of the rule, on new evidence elsewhere
     }
+    # The rule-scoped actions reach the organization's copies only, never the member's own rules.
+    copies = (
+        "arn:${AWS::Partition}:config:*:${AWS::AccountId}:config-rule/"
+        "aws-service-rule/config-multiaccountsetup.amazonaws.com/*"
+    )
+    scoped = [s for s in role_statements(template, "ExecutionRole") if str(s["Resource"]).count("config-rule")]
+    assert {a: s["Resource"] for s in scoped for a in as_list(s["Action"])} == {
+        "config:GetComplianceDetailsByConfigRule": {"Fn::Sub": copies},
+        "config:StartConfigRulesEvaluation": {"Fn::Sub": copies},
+    }
 
 
 def test_the_organization_function_can_only_assume_the_member_role_list_members_and_log() -> None:
@@ -153,6 +163,8 @@ def test_the_organization_function_can_only_assume_the_member_role_list_members_
     assert send["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
     assume = next(s for s in statements if s["Action"] == "sts:AssumeRole")
     assert assume["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${ExecutionRoleName}"}
+    # Inside its own organization only (tests/test_organization_route.py shows it under the double's IAM).
+    assert assume["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}}
     metadata = template["Resources"]["OrganizationRule"]["Properties"]["OrganizationCustomRuleMetadata"]
     assert '"ExecutionRoleName": "${ExecutionRoleName}"' in metadata["InputParameters"]["Fn::Sub"][0]
     assert metadata["ResourceTypesScope"] == ["AWS::IAM::ServerCertificate", "AWS::ACM::Certificate"]
@@ -160,9 +172,9 @@ def test_the_organization_function_can_only_assume_the_member_role_list_members_
 
 
 @pytest.mark.parametrize("name", ["heartbleed-rule.yaml", "organization.yaml"])
-def test_functions_run_python_312_with_a_timeout_for_the_raised_quota(name: str) -> None:
+def test_functions_run_python_313_with_a_timeout_for_the_raised_quota(name: str) -> None:
     function = load(name)["Resources"]["Function"]["Properties"]
-    assert function["Runtime"] == "python3.12"
+    assert function["Runtime"] == "python3.13"
     assert function["Handler"] == "HeartbleedServerCertificate.lambda_handler"
     assert function["Timeout"] >= 300  # 1,000 certificates at 20 reads/s is 50 s
 
@@ -226,7 +238,7 @@ def test_the_standalone_stack_creates_in_moto_cloudformation(aws: AwsDouble) -> 
     assert deployed["DocumentType"] == "Automation"
     assert json.loads(deployed["Content"]) == cfn_yaml.load(str(DOCUMENT))
     function = aws.client("lambda").get_function_configuration(FunctionName="HeartbleedServerCertificate")
-    assert (function["Runtime"], function["Timeout"], function["Architectures"]) == ("python3.12", 300, ["x86_64"])
+    assert (function["Runtime"], function["Timeout"], function["Architectures"]) == ("python3.13", 300, ["x86_64"])
     assert function["MemorySize"] == 512  # the README's sizing table
     # The default only: moto turns a Number parameter into an int, so its Fn::Equals with "0" differs
     # from CloudFormation's (which compares strings); render() checks the 0 case.
@@ -271,16 +283,34 @@ def test_the_standalone_stack_creates_in_moto_cloudformation(aws: AwsDouble) -> 
     )
 
 
-def test_the_organization_function_can_be_invoked_only_by_config_in_the_listed_accounts() -> None:
+def test_the_organization_function_has_one_invoke_permission_for_config_whatever_the_accounts() -> None:
     resources = load("organization.yaml")["Resources"]
-    loop = resources["Fn::ForEach::ConfigInvokePermissions"]
-    assert loop[:2] == ["AccountId", {"Ref": "MemberAccountIds"}]
-    (permission,) = loop[2].values()
-    assert permission["Type"] == "AWS::Lambda::Permission"
-    assert permission["Properties"]["Principal"] == "config.amazonaws.com"
-    assert permission["Properties"]["SourceAccount"] == {"Ref": "AccountId"}
-    # No other, unconditioned invoke permission.
-    assert not [r for r in resources.values() if isinstance(r, dict) and r.get("Type") == "AWS::Lambda::Permission"]
+    permissions = [r for r in resources.values() if isinstance(r, dict) and r.get("Type") == "AWS::Lambda::Permission"]
+    assert permissions == [resources["ConfigInvokePermission"]]
+    assert not [key for key in resources if key.startswith("Fn::ForEach")]
+    assert render("organization.yaml", "ConfigInvokePermission") == {
+        "FunctionName": {"Fn::GetAtt": ["Function", "Arn"]},
+        "Action": "lambda:InvokeFunction",
+        "Principal": "config.amazonaws.com",
+    }
+    # The guard in the code knows the organization rule by the name the stack gives it.
+    rule = load("organization.yaml")["Resources"]["OrganizationRule"]
+    assert rule["Properties"]["OrganizationConfigRuleName"] == {"Ref": "OrganizationRuleName"}
+    variables = render("organization.yaml", "Function")["Environment"]["Variables"]
+    assert variables == {"ORGANIZATION_RULE_NAME": "HeartbleedServerCertificate"}
+    renamed = render("organization.yaml", "Function", OrganizationRuleName="HeartbleedAudit")
+    assert renamed["Environment"]["Variables"]["ORGANIZATION_RULE_NAME"] == "HeartbleedAudit"
+    assert rule["DependsOn"] == "ConfigInvokePermission"  # Config checks it may invoke the function
+    # The first deployment makes the function's role for the member roles to trust, and no rule yet.
+    template = load("organization.yaml")
+    context = parameter_defaults(template) | STAND_INS
+    assert (
+        rule["Condition"] == "CreatesOrganizationRule"
+        and template["Parameters"]["CreateOrganizationRule"]["Default"] == "true"
+    )
+    assert resolve({"Condition": "CreatesOrganizationRule"}, template["Conditions"], context) is True
+    off = context | {"CreateOrganizationRule": "false"}
+    assert resolve({"Condition": "CreatesOrganizationRule"}, template["Conditions"], off) is False
 
 
 @pytest.mark.parametrize("name", ["heartbleed-rule.yaml", "conformance-pack.yaml"])
@@ -319,6 +349,9 @@ def test_the_remediation_role_may_delete_server_certificates_and_read_their_user
     }
     trust = template["Resources"]["RemediationRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "ssm.amazonaws.com"}]
+    # Only SSM acting for this account (confused-deputy prevention); the double has no SSM to assume roles, so
+    # the condition is checked here and by parliament (tests/test_policy_lint.py).
+    assert [s["Condition"] for s in trust] == [{"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}]
 
 
 def render(name: str, resource: str, **given: str) -> dict[str, Any]:
@@ -452,6 +485,12 @@ CHECKOV_SKIPS = {
     },
     "key-ledger.yaml": {LEDGER_SKIP},
 }
+# Config in every member account invokes the organization's function: no one SourceAccount or SourceArn names them.
+# The function's one environment variable is the organization rule's name, no secret.
+CHECKOV_SKIPS["organization.yaml"] = CHECKOV_SKIPS["organization.yaml"] | {
+    ("ConfigInvokePermission", "CKV_AWS_364"),
+    ("Function", "CKV_AWS_173"),
+}
 
 
 @pytest.mark.parametrize("name", sorted(CHECKOV_SKIPS))
@@ -485,7 +524,22 @@ def test_checkov_fails_a_function_without_a_dead_letter_queue(tmp_path: Path) ->
     assert "CKV_AWS_116" in scan.stdout and "Failed checks: 1," in scan.stdout
 
 
-# The key ledger (design section 11): one table definition in three templates, used by the function role only.
+@pytest.mark.timeout(660)  # its own subprocess may take the 300 s it is given, and then some
+def test_checkov_passes_every_template() -> None:
+    """`make checkov`'s gate on rules/ as shipped (the organization stack is the same text for 4 or 400
+    members: no parameter adds resources per account)."""
+    checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
+    if not checkov.exists():
+        pytest.fail(".venv-checkov is missing: run `make checkov`")
+    arguments = re.search(r"^CHECKOV_ARGS := (.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert arguments is not None
+    argv = arguments.group(1).replace("--directory rules", f"--directory {RULES}").split()
+    environment = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
+    scan = subprocess.run([checkov, *argv], capture_output=True, text=True, timeout=300, env=environment)
+    assert scan.returncode == 0 and "Failed checks: 0," in scan.stdout, scan.stdout + scan.stderr
+
+
+# The key ledger: one table definition in three templates, used by the function role only.
 LEDGER_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:BatchGetItem",
@@ -629,3 +683,97 @@ def test_the_conformance_pack_passes_the_ledger_table_through() -> None:
 def test_the_delete_document_is_offered_for_iam_rows_only(name: str, logical: str) -> None:
     """The rule reports ACM rows too; the console must not offer IAM's delete document for them."""
     assert load(name)["Resources"][logical]["Properties"]["ResourceType"] == "AWS::IAM::ServerCertificate"
+
+
+# A function policy (the Lambda permissions on one function) holds at most 20 KB (Lambda quotas).
+FUNCTION_POLICY_LIMIT = 20 * 1024
+ORGANIZATION_OF_400 = [f"{100_000_000_000 + index}" for index in range(400)]
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:HeartbleedServerCertificate"
+
+
+def function_policy(template: dict[str, Any], **given: str) -> dict[str, Any]:
+    """The function policy Lambda builds from the template's AWS::Lambda::Permission resources, Fn::ForEach
+    loops expanded over their resolved lists, as AddPermission writes each one: its StatementId (CloudFormation
+    makes a 64-character one), SourceAccount as StringEquals, SourceArn as ArnLike."""
+    pseudo = {"AWS::Region": "us-east-1", "AWS::Partition": "aws", "AWS::AccountId": "123456789012"}
+    context: dict[str, Any] = parameter_defaults(template) | pseudo | given
+    context |= list_parameters(template, context) | {"Function.Arn": FUNCTION_ARN}
+    permissions: list[dict[str, Any]] = []
+    for logical, resource in template["Resources"].items():
+        if logical.startswith("Fn::ForEach::"):
+            variable, items, body = resource
+            for item in resolve(items, template.get("Conditions", {}), context):
+                for inner in body.values():
+                    permissions.append(resolve(inner["Properties"], {}, context | {variable: item}))
+        elif resource.get("Type") == "AWS::Lambda::Permission":
+            permissions.append(resolve(resource["Properties"], template.get("Conditions", {}), context))
+    statements = []
+    for index, permission in enumerate(permissions):
+        condition: dict[str, Any] = {}
+        if "SourceAccount" in permission:
+            condition["StringEquals"] = {"AWS:SourceAccount": permission["SourceAccount"]}
+        if "SourceArn" in permission:
+            condition["ArnLike"] = {"AWS:SourceArn": permission["SourceArn"]}
+        statement = {
+            "Sid": f"heartbleed-organization-ConfigInvokePermission-{index:017d}"[:64],
+            "Effect": "Allow",
+            "Principal": {"Service": permission["Principal"]},
+            "Action": permission["Action"],
+            "Resource": FUNCTION_ARN,
+        }
+        statements.append(statement | ({"Condition": condition} if condition else {}))
+    return {"Version": "2012-10-17", "Id": "default", "Statement": statements}
+
+
+def size(policy: dict[str, Any]) -> int:
+    return len(json.dumps(policy, separators=(",", ":")).encode())
+
+
+@pytest.mark.parametrize("excluded", [[], ORGANIZATION_OF_400[:7], ORGANIZATION_OF_400], ids=["none", "7", "400"])
+def test_the_organization_function_policy_fits_for_400_accounts_listed_or_not(excluded: list[str]) -> None:
+    """Whatever accounts the organization holds, and whichever the stack lists (ExcludedAccounts, up to 400
+    here), the function policy is the one statement for Config."""
+    policy = function_policy(load("organization.yaml"), ExcludedAccounts=",".join(excluded))
+    assert [s["Principal"] for s in policy["Statement"]] == [{"Service": "config.amazonaws.com"}]
+    assert size(policy) < 1_000 < FUNCTION_POLICY_LIMIT
+    template = load("organization.yaml")
+    context: dict[str, Any] = parameter_defaults(template) | STAND_INS | {"ExcludedAccounts": ",".join(excluded)}
+    context |= list_parameters(template, context)
+    rule = resolve(template["Resources"]["OrganizationRule"]["Properties"], template["Conditions"], context)
+    if excluded:
+        assert rule["ExcludedAccounts"] == excluded
+    else:
+        assert "ExcludedAccounts" not in rule  # an empty list is left out, not sent as [""]
+
+
+def test_one_permission_per_member_would_not_fit_400_accounts() -> None:
+    """What the templates shipped before: Fn::ForEach over the members, one SourceAccount statement each."""
+    template = {
+        "Parameters": {"MemberAccountIds": {"Type": "CommaDelimitedList"}},
+        "Resources": {
+            "Fn::ForEach::ConfigInvokePermissions": [
+                "AccountId",
+                {"Ref": "MemberAccountIds"},
+                {
+                    "ConfigInvokePermission${AccountId}": {
+                        "Type": "AWS::Lambda::Permission",
+                        "Properties": {
+                            "FunctionName": {"Fn::GetAtt": ["Function", "Arn"]},
+                            "Action": "lambda:InvokeFunction",
+                            "Principal": "config.amazonaws.com",
+                            "SourceAccount": {"Ref": "AccountId"},
+                        },
+                    }
+                },
+            ]
+        },
+    }
+    per_statement = size(per_member(template, ORGANIZATION_OF_400[:2])) - size(
+        per_member(template, ORGANIZATION_OF_400[:1])
+    )
+    assert size(per_member(template, ORGANIZATION_OF_400)) > FUNCTION_POLICY_LIMIT
+    assert 60 <= FUNCTION_POLICY_LIMIT // per_statement <= 75  # the README: about 62 (326 bytes each)
+
+
+def per_member(template: dict[str, Any], accounts: list[str]) -> dict[str, Any]:
+    return function_policy(template, MemberAccountIds=",".join(accounts))

@@ -27,6 +27,7 @@ from .ledger_schema import (
     Holder,
     KeySummary,
     LedgerFormatError,
+    MemberRun,
     account_pk,
     certificate_items,
     certificate_sk,
@@ -34,7 +35,10 @@ from .ledger_schema import (
     holder_from_item,
     instant,
     key_pk,
+    member_run_from_item,
     rule_sk,
+    run_sk,
+    run_update,
     summary_from_item,
 )
 
@@ -346,6 +350,14 @@ class Ledger:
                 "v": {"N": str(SCHEMA_VERSION)},
             },
         )
+
+    def note_run(self, account: str, region: str, rule: str, when: datetime, failure: str | None = None) -> None:
+        """Record that a run for the account and Region delivered its evaluations (failure None) or failed."""
+        self._call("written", "update_item", **run_update(account, region, rule, when, failure))
+
+    def member_runs(self, account: str) -> list[MemberRun]:
+        """The account's recorded runs, one per Region the rule ran in."""
+        return [member_run_from_item(item) for item in self._query(account_pk(account), run_sk(""))]
 
     def keep_pending(self, account: str, region: str, rule: str, asked: str) -> None:
         """A re-evaluation Config did not accept yet: a later run asks again (never dropped)."""

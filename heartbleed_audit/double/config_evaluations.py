@@ -14,7 +14,10 @@ rdklib's periodic clean-up calls. This module adds:
   a rule asked again within a minute, or still evaluating), recorded, so that a test can run what it
   asked for;
 - the rule ARN as the resource that IAM policy enforcement checks for
-  GetComplianceDetailsByConfigRule and StartConfigRulesEvaluation.
+  GetComplianceDetailsByConfigRule and StartConfigRulesEvaluation: config-rule/<id>, and for a member's
+  copy of an organization rule (named OrgConfigRule-<name>-<suffix> by config-multiaccountsetup) the
+  service-linked path config-rule/aws-service-rule/config-multiaccountsetup.amazonaws.com/<id>, under
+  which AWS's own policy for that service (AWSConfigMultiAccountSetupPolicy) puts and deletes them.
 """
 
 from __future__ import annotations
@@ -93,6 +96,16 @@ def issue_result_token(account_id: str, region: str, rule_name: str) -> str:
     return token
 
 
+ORGANIZATION_COPY_PREFIX = "OrgConfigRule-"  # a member's copy of an organization rule
+ORGANIZATION_COPY_PATH = "aws-service-rule/config-multiaccountsetup.amazonaws.com/"
+
+
+def rule_path(rule_name: str, rule_id: str) -> str:
+    """What follows config-rule/ in the rule's ARN: its id, under the service-linked path for an organization
+    rule's copy (Config puts the id, not the name, in a rule's ARN)."""
+    return (ORGANIZATION_COPY_PATH if rule_name.startswith(ORGANIZATION_COPY_PREFIX) else "") + rule_id
+
+
 def _determine_resource(self: ConfigResponse) -> str:
     """The rule ARN (by rule id, as IAM matches it) for a request about one rule, else "*"."""
     action = self._get_action()
@@ -104,8 +117,9 @@ def _determine_resource(self: ConfigResponse) -> str:
     else:
         return "*"
     rule_id = evaluation_state(self.config_backend).rule_ids.get(name) if name else None
-    if rule_id:
-        return f"arn:{self.partition}:config:{self.region}:{self.current_account}:config-rule/{rule_id}"
+    if name and rule_id:
+        path = rule_path(name, rule_id)
+        return f"arn:{self.partition}:config:{self.region}:{self.current_account}:config-rule/{path}"
     return "*"
 
 
