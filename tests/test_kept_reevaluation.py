@@ -13,10 +13,9 @@ from datetime import timedelta
 
 import pytest
 from ledger_table import TABLE, create_table
-from simulated_organization import PARAMETERS, as_central_function, build_organization, invoke
+from simulated_organization import MEMBER_RULE, PARAMETERS, as_central_function, build_organization, invoke
 
 from heartbleed import propagation
-from heartbleed_audit import events
 from heartbleed_audit.double import AwsDouble
 
 
@@ -31,9 +30,9 @@ def test_a_request_refused_twice_is_still_asked_once_config_accepts(
     monkeypatch.setattr(propagation, "ASK_AGAIN_AFTER", timedelta(0))  # no minute to wait between runs here
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, second, parameters)  # B's rule registers how to reach it; its certificate is COMPLIANT
-    assert aws.evaluations(events.RULE_NAME, second)[shop].compliance_type == "COMPLIANT"
+    assert aws.evaluations(MEMBER_RULE, second)[shop].compliance_type == "COMPLIANT"
     aws.set_start_interval(3600, account=second)  # B's rule refuses every ask from now on...
-    aws.client("config", second).start_config_rules_evaluation(ConfigRuleNames=[events.RULE_NAME])  # ...after this
+    aws.client("config", second).start_config_rules_evaluation(ConfigRuleNames=[MEMBER_RULE])  # ...after this
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, first, parameters)  # new evidence: asks B, refused, kept
         invoke(aws, first, parameters)  # asks the kept request again: refused again
@@ -43,5 +42,5 @@ def test_a_request_refused_twice_is_still_asked_once_config_accepts(
         invoke(aws, first, parameters)  # no new evidence: only what was kept is asked
         assert len(aws.started_evaluations(second)) == 2
         invoke(aws, second, parameters)  # what Config runs when asked
-    result = aws.evaluations(events.RULE_NAME, second)[shop]
+    result = aws.evaluations(MEMBER_RULE, second)[shop]
     assert result.compliance_type == "NON_COMPLIANT", result.annotation

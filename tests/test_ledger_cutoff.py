@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from ledger_table import TABLE, create_table
-from simulated_organization import PARAMETERS, as_central_function, build_organization, invoke
+from simulated_organization import MEMBER_RULE, PARAMETERS, as_central_function, build_organization, invoke
 
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
@@ -89,11 +89,11 @@ def test_another_account_is_asked_to_evaluate_again_only_under_the_runs_cutoff(
     aws.set_start_interval(0, second)
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, second, parameters)
-        assert aws.evaluations(events.RULE_NAME, second)[shop].compliance_type == "COMPLIANT"
+        assert aws.evaluations(MEMBER_RULE, second)[shop].compliance_type == "COMPLIANT"
         invoke(aws, first, parameters)
         asked = [started.rules for started in aws.started_evaluations(second)]
-        assert asked == ([(events.RULE_NAME,)] if case.compromised else [])
+        assert asked == ([(MEMBER_RULE,)] if case.compromised else [])
         for _ in asked:  # what Config runs when asked
             invoke(aws, second, parameters)
-    result = aws.evaluations(events.RULE_NAME, second)[shop]
+    result = aws.evaluations(MEMBER_RULE, second)[shop]
     assert result.compliance_type == ("NON_COMPLIANT" if case.compromised else "COMPLIANT"), result.annotation
