@@ -22,7 +22,7 @@ from botocore.retries import standard
 from ledger_table import TABLE, create_table
 from simulated_organization import PARAMETERS, as_central_function, build_organization, invoke, stored
 
-from heartbleed import clients
+from heartbleed import clients, propagation
 from heartbleed.ledger import Ledger
 from heartbleed.ledger_schema import key_pk
 from heartbleed_audit import events
@@ -182,6 +182,26 @@ def test_a_change_event_that_dies_after_lowering_asks_its_own_rule_on_the_retry(
     assert [started.rules for started in aws.started_evaluations()] == [(events.RULE_NAME,)]
     periodic(aws)  # what Config runs when asked
     assert verdict(aws, holder["Arn"])[0] == "NON_COMPLIANT"
+
+
+def test_an_owed_re_evaluation_written_out_is_not_asked_again_by_later_runs(
+    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A's lowering owes B nothing (B had not run); once written out, the mark is gone, even after its claim."""
+    monkeypatch.setattr(propagation, "CLAIM_FOR", timedelta(0))  # every claim has expired by the next run
+    organization = build_organization(aws, shared_key=True)
+    create_table(aws.client("dynamodb"))
+    first, second, _ = organization.members
+    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
+    with as_central_function(aws, organization, monkeypatch):
+        invoke(aws, first, parameters)
+        invoke(aws, second, parameters)  # sees the evidence itself
+        invoke(aws, first, parameters)
+    assert aws.started_evaluations(first) == aws.started_evaluations(second) == []
+    ledger = Ledger(aws.client("dynamodb"), TABLE)
+    assert ledger.pending() == []
+    [key] = {holder.key for holder in ledger.account_certificates(first).values()}
+    assert ledger.summaries([key])[key].owed is None
 
 
 # ---- Ledgers written by the landed order heal by themselves -----------------------------------------
