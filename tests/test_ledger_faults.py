@@ -11,6 +11,7 @@ runs no clean-up of the rule's, as a Lambda timeout does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -147,8 +148,14 @@ def test_a_failed_summary_write_in_one_account_reaches_the_other_accounts_holder
 # ---- A run that dies after its lowering, before its asks -------------------------------------------
 
 
+def run_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+    """The last run's log line (heartbleed/run_log.py)."""
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "heartbleed" and '"outcome"' in r.message]
+    return dict(lines[-1])
+
+
 def test_a_run_that_dies_after_lowering_leaves_the_re_evaluation_owed(
-    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch
+    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     organization = build_organization(aws, shared_key=True)
     create_table(aws.client("dynamodb"))
@@ -161,6 +168,8 @@ def test_a_run_that_dies_after_lowering_leaves_the_re_evaluation_owed(
         assert aws.started_evaluations(second) == []
         invoke(aws, first, parameters)  # Lambda's retry
         assert [started.rules for started in aws.started_evaluations(second)] == [(events.RULE_NAME,)]
+        counts = run_line(caplog)["ledger"]
+        assert (counts["owed_written_out"], counts["kept"], counts["claimed"], counts["accepted"]) == (1, 1, 1, 1)
         invoke(aws, second, parameters)
     assert stored(aws, second) == {organization.certificates[second]: "NON_COMPLIANT"}
     assert Ledger(aws.client("dynamodb"), TABLE).pending() == []
