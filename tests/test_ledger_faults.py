@@ -368,3 +368,31 @@ def test_an_import_stopped_after_its_summary_write_queues_on_the_next_import(
     assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
     periodic(aws)
     assert verdict(aws, holder["Arn"])[0] == "NON_COMPLIANT"
+
+
+def test_a_forget_made_while_a_run_is_under_way_is_not_undone_by_its_repair(
+    aws: AwsDouble, ledger: Ledger, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run loaded Shop2013's item before the operator forgot the key; finding the summary gone, it
+    must not write Shop2013's evidence back."""
+    arn, fingerprint = reissued_key(aws)
+    periodic(aws)
+    delete_the_2013_certificate(aws)
+    periodic(aws)
+    loads = Ledger.account_certificates
+    forgotten: list[int] = []
+
+    def load_then_forget(self: Ledger, account: str) -> Any:
+        held = loads(self, account)
+        if not forgotten:
+            forgotten.append(cli(aws, capfd, "forget", fingerprint, "--reason", "a test CA", "--yes")[0])
+        return held
+
+    monkeypatch.setattr(Ledger, "account_certificates", load_then_forget)
+    periodic(aws)
+    assert forgotten == [0]
+    monkeypatch.setattr(Ledger, "account_certificates", loads)
+    assert ledger.summaries([fingerprint]) == {}
+    periodic(aws)  # records the reissue again, alone
+    assert ledger.summaries([fingerprint])[fingerprint].earliest.name == "Shop2020"
+    assert verdict(aws, arn)[0] == "COMPLIANT"
