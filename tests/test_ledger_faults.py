@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from botocore.retries import standard
 from ledger_table import TABLE, create_table
-from simulated_organization import PARAMETERS, as_central_function, build_organization, invoke, stored
+from simulated_organization import MEMBER_RULE, PARAMETERS, as_central_function, build_organization, invoke, stored
 
 from heartbleed import clients, propagation
 from heartbleed.ledger import Ledger
@@ -140,7 +140,7 @@ def test_a_failed_summary_write_in_one_account_reaches_the_other_accounts_holder
         with pytest.raises(RuntimeError, match="could not be written: InternalFailure"):
             invoke(aws, first, parameters)
         invoke(aws, first, parameters)  # Lambda's retry
-        assert [started.rules for started in aws.started_evaluations(second)] == [(events.RULE_NAME,)]
+        assert [started.rules for started in aws.started_evaluations(second)] == [(MEMBER_RULE,)]
         invoke(aws, second, parameters)  # what Config runs when asked
     assert stored(aws, second) == {organization.certificates[second]: "NON_COMPLIANT"}
 
@@ -167,7 +167,7 @@ def test_a_run_that_dies_after_lowering_leaves_the_re_evaluation_owed(
             invoke(aws, first, parameters)
         assert aws.started_evaluations(second) == []
         invoke(aws, first, parameters)  # Lambda's retry
-        assert [started.rules for started in aws.started_evaluations(second)] == [(events.RULE_NAME,)]
+        assert [started.rules for started in aws.started_evaluations(second)] == [(MEMBER_RULE,)]
         counts = run_line(caplog)["ledger"]
         assert (counts["owed_written_out"], counts["kept"], counts["claimed"], counts["accepted"]) == (1, 1, 1, 1)
         invoke(aws, second, parameters)
