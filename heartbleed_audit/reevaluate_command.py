@@ -8,9 +8,11 @@ then keeps them in the dead-letter queue), and Config runs the rule again only a
 Run this after the StackSet completes: it lists the organization's ACTIVE accounts (minus --exclude),
 finds in the key ledger those with no recorded success or whose last run failed, and calls
 StartConfigRulesEvaluation on each one's copy of the organization rule (OrgConfigRule-<name>-<suffix>),
-through the member's execution role. A copy's name comes from the member's recorded run; a member with
-none is looked up with DescribeConfigRules. Exit codes: 0 every member asked (or none needed it),
-1 some could not be asked (each is printed), 2 bad input or no access.
+through the member's re-evaluation role (rules/member-execution-role.yaml creates it for the principals
+named in OperatorPrincipalArns; the execution role, which can report evaluations, trusts the central
+function alone; rules/ledger-operator-policy.json is the operator's side). A copy's name comes from
+the member's recorded run; a member with none is looked up with DescribeConfigRules. Exit codes: 0 every
+member asked (or none needed it), 1 some could not be asked (each is printed), 2 bad input or no access.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .cli_shared import CliError, add_aws_options, aws_errors, session_for
 from .ledger_command import TABLE_VARIABLE, open_table, table_errors
 
 DEFAULT_RULE_NAME = "HeartbleedServerCertificate"  # OrganizationConfigRuleName in rules/organization.yaml
-DEFAULT_ROLE_NAME = "HeartbleedServerCertificateExecution"  # ExecutionRoleName in rules/member-execution-role.yaml
+DEFAULT_ROLE_NAME = "HeartbleedServerCertificateReevaluate"  # ReevaluationRoleName in rules/member-execution-role.yaml
 _RULE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the OrganizationConfigRuleName pattern of the Config API
 _ACCOUNT = re.compile(r"\d{12}")
 NEEDS = "dynamodb:Query on the ledger, organizations:ListAccounts and sts:GetCallerIdentity"
@@ -67,7 +69,7 @@ def add_parser(commands: Any) -> None:
     again.add_argument(
         "--role-name",
         default=DEFAULT_ROLE_NAME,
-        help=f"the member execution role, which must trust the caller (default {DEFAULT_ROLE_NAME})",
+        help=f"the member role that trusts the caller and may re-evaluate (default {DEFAULT_ROLE_NAME})",
     )
     again.add_argument("--exclude", metavar="ID,ID...", help="accounts to leave out (the rule's ExcludedAccounts)")
     again.add_argument(

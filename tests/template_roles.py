@@ -44,10 +44,13 @@ def create_roles(aws: AwsDouble, template: str, account: str, suffix: str = "", 
     context |= _attributes(body, context)
     iam = aws.client("iam", account)
     made = {}
+    conditions = body.get("Conditions", {})
     for logical, resource in body["Resources"].items():
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::IAM::Role":  # Fn::ForEach is a list
             continue
-        properties = resolve(resource["Properties"], body.get("Conditions", {}), context)
+        if "Condition" in resource and not resolve({"Condition": resource["Condition"]}, conditions, context):
+            continue  # the stack would not create it
+        properties = resolve(resource["Properties"], conditions, context)
         name = properties.get("RoleName", logical + suffix)
         trust = json.dumps(properties["AssumeRolePolicyDocument"])
         made[logical] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]

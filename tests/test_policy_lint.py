@@ -30,6 +30,7 @@ STAND_INS = {
     "CodeBucket": "rule-code",
     "CentralFunctionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/heartbleed-FunctionRole-ABC",
     "AuditingPrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/SecurityAudit",
+    "OperatorPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/SecurityOperator",
     "LogGroup": "/aws/lambda/HeartbleedServerCertificate",
     "DeadLetterQueue.Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:HeartbleedServerCertificate-failed-events",
     "KeyLedger.Arn": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/HeartbleedKeyLedger",
@@ -40,6 +41,7 @@ ROLES = (
     "heartbleed-rule.yaml FunctionRole",
     "heartbleed-rule.yaml RemediationRole",
     "member-execution-role.yaml ExecutionRole",
+    "member-execution-role.yaml ReevaluationRole",
     "organization.yaml FunctionRole",
 )
 
@@ -81,6 +83,8 @@ EXPECTED = {
     # the member role, which is what the organization route is.
     **{f"{role} trust": "CREDENTIALS_EXPOSURE" for role in ROLES},
     "organization.yaml FunctionRole HeartbleedServerCertificate": "CREDENTIALS_EXPOSURE",
+    # The operator's way into the members' re-evaluation role (heartbleed-audit reevaluate --organization).
+    "ledger-operator-policy.json": "CREDENTIALS_EXPOSURE",
     # The remediation deletes the one server certificate a NON_COMPLIANT result judged.
     "heartbleed-rule.yaml RemediationRole DeleteUnusedServerCertificate": "PERMISSIONS_MANAGEMENT_ACTIONS",
 }

@@ -4,8 +4,10 @@ the members the organization rule has not served, found in the ledger and asked 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from identities import AUDITOR, acting_as
 from ledger_table import TABLE, create_table
 from log_secrets import SECRETS
 from simulated_organization import (
@@ -142,3 +144,25 @@ def test_a_member_whose_last_run_failed_after_a_success_is_asked_again(
     code, out, _ = cli(aws, capfd, "reevaluate", "--organization", "--exclude", ACCOUNT_ID, "--table", TABLE)
     assert [started.rules for started in aws.started_evaluations(first)] == [(copy_of(first)[0],)]
     assert f"asked {copy_of(first)[0]} in {first} (us-east-1) to evaluate [last run failed" in out
+
+
+def test_an_operator_reaches_members_through_their_reevaluation_role_only(
+    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Under the double's IAM enforcement, as an operator holding rules/ledger-operator-policy.json: the member
+    whose stack names the operator in OperatorPrincipalArns is asked through its ReevaluationRole; the members
+    whose stacks name no operator have no such role and cannot be asked."""
+    policy = json.loads((Path(__file__).resolve().parents[1] / "rules" / "ledger-operator-policy.json").read_text())
+    made = build_organization(aws)
+    create_table(aws.client("dynamodb"))
+    first, second, third = made.members
+    roles = {"CentralFunctionRoleArn": made.function_role, "OperatorPrincipalArns": AUDITOR}
+    create_roles(aws, "member-execution-role.yaml", third, **roles)
+    copies = {member: deploy_copy(aws, member) for member in made.members}
+    with acting_as(aws, policy):
+        code, out, _ = cli(aws, capfd, "reevaluate", "--organization", "--exclude", ACCOUNT_ID, "--table", TABLE)
+    assert code == 1, out
+    assert [started.rules for started in aws.started_evaluations(third)] == [(copies[third],)]
+    assert aws.started_evaluations(first) == aws.started_evaluations(second) == []
+    assert f"could not ask {first} (us-east-1): AssumeRole refused: AccessDenied" in out
+    assert f"could not ask {second} (us-east-1): AssumeRole refused: AccessDenied" in out
