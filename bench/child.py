@@ -193,14 +193,14 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
         record = {"account": account, "region": region, "rule": rule, "role": ""}
         item = {"pk": f"A#{account}", "sk": f"#RULE#{region}", **record}
         dynamodb.put_item(TableName=table, Item={**{k: {"S": v} for k, v in item.items()}, "v": {"N": "1"}})
-        # A window of the kept re-evaluations from a random point, then from the start: two Queries of 25.
+        # A window of the kept re-evaluations from a random point, then from the start: two Queries of 100.
         for condition in ("sk >= :s", "sk < :s"):
             dynamodb.query(
                 TableName=table,
                 KeyConditionExpression=f"pk = :p AND {condition}",
                 ExpressionAttributeValues={":p": {"S": "PENDING"}, ":s": {"S": "500000000000"}},
                 ConsistentRead=True,
-                Limit=25,
+                Limit=100,
             )
     return put_verdicts(config, event, listed)
 
