@@ -16,9 +16,10 @@ from botocore.exceptions import ClientError
 from dynalite import Dynalite, DynaliteMissing, node
 from ledger_table import create_table
 
-from heartbleed import ledger as ledger_module
-from heartbleed.ledger import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, UNPROCESSED_ROUNDS, Ledger, LedgerError
+from heartbleed import ledger_store
+from heartbleed.ledger import Ledger, LedgerError
 from heartbleed.ledger_schema import SCHEMA_VERSION, Holder, KeptRequest, LedgerFormatError, Owed, certificate_sk
+from heartbleed.ledger_store import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, UNPROCESSED_ROUNDS
 from heartbleed_audit.double import AwsDouble
 
 A, B = "111111111111", "222222222222"
@@ -358,7 +359,7 @@ class Unprocessing:
 def pauses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The retry rounds the ledger paused in, without the pauses."""
     rounds: list[int] = []
-    monkeypatch.setattr(ledger_module, "_pause", rounds.append)
+    monkeypatch.setattr(ledger_store, "_pause", rounds.append)
     return rounds
 
 

@@ -50,7 +50,7 @@ def holder(account: str = ACCOUNT_ID) -> Holder:
     )
 
 
-# Each ledger call the rule makes, by the one DynamoDB action it needs (heartbleed/ledger.py).
+# Each ledger call the rule makes, by the one DynamoDB action it needs (heartbleed/ledger.py over ledger_store.py).
 LEDGER_CALLS: dict[str, Callable[[Ledger], object]] = {
     "BatchWriteItem": lambda ledger: ledger.put_certificates([holder()]),
     "Query": lambda ledger: ledger.account_certificates(ACCOUNT_ID),

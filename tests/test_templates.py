@@ -564,9 +564,10 @@ LEDGER_TABLE = {
 
 
 def ledger_operations() -> set[str]:
-    """The DynamoDB actions heartbleed/ledger.py calls: client methods and the operations given to Table.call
-    (directly, or through its batch loop)."""
-    source = (ROOT / "HeartbleedServerCertificate" / "heartbleed" / "ledger.py").read_text()
+    """The DynamoDB actions the rule's ledger (heartbleed/ledger.py over heartbleed/ledger_store.py) calls: client
+    methods and the operations given to Table.call (directly, or through its batch loop)."""
+    package = ROOT / "HeartbleedServerCertificate" / "heartbleed"
+    source = "".join((package / name).read_text() for name in ("ledger.py", "ledger_store.py"))
     methods = re.findall(r"self\.dynamodb\.(\w+)\(", source) + re.findall(
         r'self\.(?:call|_until_processed)\(\s*"[^"]*",\s*"(\w+)"', source
     )

@@ -10,13 +10,10 @@ judges without the evidence it was asked to use.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 from .ledger_schema import (
     IMPORTED,
@@ -28,12 +25,10 @@ from .ledger_schema import (
     Holder,
     KeptRequest,
     KeySummary,
-    LedgerFormatError,
     MemberRun,
     Owed,
     account_pk,
     certificate_items,
-    certificate_sk,
     earliest_attributes,
     holder_from_item,
     instant,
@@ -48,58 +43,15 @@ from .ledger_schema import (
     run_update,
     summary_from_item,
 )
+from .ledger_store import LedgerError, LedgerMissing, Table, set_clause, unless_held
 
 LOG = logging.getLogger(__name__)
 
-BATCH_GET_LIMIT = 100  # BatchGetItem: at most 100 keys per call
-BATCH_WRITE_LIMIT = 25  # BatchWriteItem: at most 25 items per call
-UNPROCESSED_ROUNDS = 12  # retries of UnprocessedKeys/Items, 50 ms doubling to 1 s: about 10 s in all
 MAX_CONCURRENT_UPDATES = 16
-
-
-class LedgerError(RuntimeError):
-    """The configured key ledger cannot be read or written; the run reports nothing."""
-
-
-class LedgerMissing(LedgerError):
-    """The table does not exist (or is not in this Region): the terminal commands name it as bad input."""
-
-    def __init__(self, message: str, table: str) -> None:
-        super().__init__(message)
-        self.table = table
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _failure(table: str, doing: str, error: Exception) -> LedgerError:
-    if isinstance(error, ClientError):
-        code = _code(error)
-        if code == "ResourceNotFoundException":
-            return LedgerMissing(
-                f"KeyLedgerTable {table!r} does not exist (or is not in this Region): create it from "
-                "rules/key-ledger.yaml, or leave KeyLedgerTable empty for the per-account check",
-                table,
-            )
-        return LedgerError(f"the key ledger {table!r} could not be {doing}: {code}")
-    return LedgerError(f"the key ledger {table!r} could not be {doing}: {type(error).__name__}")
-
-
-def _pause(round_: int) -> None:
-    time.sleep(min(1.0, 0.05 * 2**round_))
 
 
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
-
-
-def _assignments(attributes: Mapping[str, Any], tag: str) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """`#t0 = :t0, ...` for a SET, with its names and values (every name through a placeholder: some of
-    the ledger's attribute names are DynamoDB reserved words)."""
-    names = {f"#{tag}{i}": name for i, name in enumerate(attributes)}
-    values = {f":{tag}{i}": value for i, value in enumerate(attributes.values())}
-    return ", ".join(f"#{tag}{i} = :{tag}{i}" for i in range(len(attributes))), names, values
 
 
 def open_ledger(table: str) -> Ledger:
@@ -113,125 +65,12 @@ def open_ledger(table: str) -> Ledger:
     return Ledger(boto3.client("dynamodb", region_name=region), table)
 
 
-class Table:
-    """One DynamoDB table. Every call's AWS error becomes a LedgerError here, and only here; a batch is
-    called again until DynamoDB has processed all of it (the one retry policy above botocore's own)."""
-
-    def __init__(self, dynamodb: Any, name: str) -> None:
-        self.dynamodb = dynamodb
-        self.name = name
-
-    def call(self, doing: str, operation: str, *, conditional: bool = False, **request: Any) -> Any:
-        """One DynamoDB call. conditional: None where the write's condition did not hold."""
-        try:
-            return getattr(self.dynamodb, operation)(**request)
-        except (ClientError, BotoCoreError) as error:
-            if conditional and isinstance(error, ClientError) and _code(error) == "ConditionalCheckFailedException":
-                return None
-            raise _failure(self.name, doing, error) from None
-
-    def query(
-        self,
-        pk: str,
-        sk_prefix: str | None = None,
-        *,
-        from_sk: str | None = None,
-        below_sk: str | None = None,
-        limit: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """The items of one partition (sort key starting with sk_prefix, or >= from_sk, or < below_sk),
-        in sort-key order, all pages or the first `limit` items, strongly consistent."""
-        condition, values = "pk = :pk", {":pk": _s(pk)}
-        for clause, value in (
-            ("begins_with(sk, :sk)", sk_prefix),  # DynamoDB refuses an empty key value
-            ("sk >= :sk", from_sk),
-            ("sk < :sk", below_sk),
-        ):
-            if value:
-                condition, values[":sk"] = f"{condition} AND {clause}", _s(value)
-        request: dict[str, Any] = {
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ConsistentRead": True,
-        }
-        left = limit
-        while left is None or left > 0:
-            if left is not None:
-                request["Limit"] = left
-            page = self.call("read", "query", TableName=self.name, **request)
-            items = page.get("Items", [])
-            yield from items
-            left = None if left is None else left - len(items)
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def put(self, item: Mapping[str, Any], **condition: Any) -> bool:
-        """PutItem; False where its ConditionExpression (with its names and values) did not hold."""
-        request = {"TableName": self.name, "Item": item, **condition}
-        answer = self.call("written", "put_item", conditional=bool(condition), **request)
-        return answer is not None
-
-    def update(self, key: Mapping[str, Any], expression: str, **rest: Any) -> dict[str, Any] | None:
-        """UpdateItem; its attributes as returned (ReturnValues), or None where its condition did not hold."""
-        answer = self.call(
-            "written",
-            "update_item",
-            conditional="ConditionExpression" in rest,
-            TableName=self.name,
-            Key=key,
-            UpdateExpression=expression,
-            **rest,
-        )
-        return None if answer is None else dict(answer.get("Attributes", {}))
-
-    def delete(self, key: Mapping[str, Any], **condition: Any) -> bool:
-        """DeleteItem; False where its condition did not hold."""
-        request = {"TableName": self.name, "Key": key, **condition}
-        answer = self.call("written", "delete_item", conditional=bool(condition), **request)
-        return answer is not None
-
-    def batch_get(self, keys: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """The items of these keys that exist, 100 keys a call, strongly consistent."""
-        items: list[dict[str, Any]] = []
-        for start in range(0, len(keys), BATCH_GET_LIMIT):
-            wanted = {self.name: {"Keys": list(keys[start : start + BATCH_GET_LIMIT]), "ConsistentRead": True}}
-            for answer in self._until_processed("read", "batch_get_item", wanted, "UnprocessedKeys", "keys"):
-                items += answer.get("Responses", {}).get(self.name, [])
-        return items
-
-    def batch_write(self, requests: Sequence[Mapping[str, Any]]) -> None:
-        """PutRequests and DeleteRequests, 25 a call."""
-        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-            batch = {self.name: list(requests[start : start + BATCH_WRITE_LIMIT])}
-            for _ in self._until_processed("written", "batch_write_item", batch, "UnprocessedItems", "items"):
-                pass
-
-    def _until_processed(
-        self, doing: str, operation: str, batch: Mapping[str, Any], unprocessed: str, what: str
-    ) -> Iterator[dict[str, Any]]:
-        for round_ in range(UNPROCESSED_ROUNDS + 1):
-            answer = dict(self.call(doing, operation, RequestItems=batch))
-            yield answer
-            batch = answer.get(unprocessed) or {}
-            if not batch:
-                return
-            if round_ < UNPROCESSED_ROUNDS:
-                _pause(round_)
-        raise LedgerError(f"the key ledger {self.name!r} left {what} unprocessed after {UNPROCESSED_ROUNDS} retries")
-
-
 def _summary_key(key: str) -> dict[str, Any]:
     return {"pk": _s(key_pk(key)), "sk": _s(SUMMARY)}
 
 
 def _pending_key(account: str, region: str) -> dict[str, Any]:
     return {"pk": _s(PENDING), "sk": _s(pending_sk(account, region))}
-
-
-def _unless_held(prefix: str = "") -> str:
-    """The condition of a claim: nobody holds it, its holder's time ran out, or it is this run's."""
-    return f"(attribute_not_exists({prefix}expires) OR {prefix}expires < :now OR #owner = :me)"
 
 
 class Ledger:
@@ -293,10 +132,10 @@ class Ledger:
         new evidence, which other holders of the key must hear of. Idempotent: applied again, it
         changes nothing and returns False.
         """
-        assignments, names, values = _assignments(earliest_attributes(holder), "e")
+        assignments, names, values = set_clause(earliest_attributes(holder), "e")
         removed = [name for name in OPTIONAL_EARLIEST if name not in names.values()]
         if owed is not None:  # a newer lowering's marker replaces an older one (and any claim on it)
-            more, more_names, more_values = _assignments(
+            more, more_names, more_values = set_clause(
                 {"owed": _s(owed.token), **({"owed_spare": _s(owed.spare)} if owed.spare else {})}, "o"
             )
             assignments, names, values = f"{assignments}, {more}", names | more_names, values | more_values
@@ -395,7 +234,7 @@ class Ledger:
                 "expires": instant(expires),
                 "v": {"N": str(SCHEMA_VERSION)},
             },
-            ConditionExpression=f"attribute_not_exists(pk) OR {_unless_held()}",
+            ConditionExpression=f"attribute_not_exists(pk) OR {unless_held()}",
             ExpressionAttributeNames={"#owner": "owner"},
             ExpressionAttributeValues={":now": instant(now), ":me": _s(owner)},
         )
@@ -445,7 +284,7 @@ class Ledger:
             self.store.update(
                 _summary_key(key),
                 "SET owed_owner = :me, owed_expires = :until",
-                ConditionExpression=f"owed = :t AND {_unless_held('owed_')}",
+                ConditionExpression=f"owed = :t AND {unless_held('owed_')}",
                 ExpressionAttributeNames={"#owner": "owed_owner"},
                 ExpressionAttributeValues={
                     ":t": _s(token),
@@ -471,7 +310,7 @@ class Ledger:
 
     def keep(self, request: KeptRequest) -> None:
         """Keep a re-evaluation until Config accepts it (idempotent; a claim on it is left alone)."""
-        assignments, names, values = _assignments(kept_request_attributes(request), "k")
+        assignments, names, values = set_clause(kept_request_attributes(request), "k")
         self.store.update(
             _pending_key(request.account, request.region),
             f"SET {assignments}",
@@ -488,7 +327,7 @@ class Ledger:
             _pending_key(account, region),
             "SET #owner = :me, expires = :until",
             ConditionExpression=(
-                f"attribute_exists(pk) AND {_unless_held()} AND (attribute_not_exists(asked) OR asked <= :before)"
+                f"attribute_exists(pk) AND {unless_held()} AND (attribute_not_exists(asked) OR asked <= :before)"
             ),
             ExpressionAttributeNames={"#owner": "owner"},
             ExpressionAttributeValues={
@@ -548,16 +387,4 @@ class Ledger:
         self.store.delete(_pending_key(account, region))
 
 
-__all__ = [
-    "Holder",
-    "KeptRequest",
-    "KeySummary",
-    "Ledger",
-    "LedgerError",
-    "LedgerFormatError",
-    "LedgerMissing",
-    "Owed",
-    "Table",
-    "certificate_sk",
-    "open_ledger",
-]
+__all__ = ["Ledger", "LedgerError", "LedgerMissing", "Table", "open_ledger"]

@@ -33,27 +33,9 @@ upload and NotBefore), which is all a cutoff needs: a key is compromised under a
 that date is before it. They are lowered only by a conditional write, so concurrent runs converge
 on the minimum.
 
-Write order, so that a run stopped after any prefix of its writes is completed by the next run:
-- facts others depend on first, the item that says "done" last: a key's summary (and its deletion
-  mark) is written before the certificate items that make a later run treat the certificate as
-  recorded; a crash in between makes the retry write the summary again (the writes are conditional
-  and idempotent), never skip it;
-- repair on read: every run checks each certificate of its account against its key's summary (it
-  reads both anyway) and applies the same conditional write again where the summary lacks the
-  account, names a later evidence date, or lacks the deletion mark of its earliest holder. Tables
-  written by earlier rule versions, which wrote the certificate items first, heal this way;
-- the outbox: a lowering to before the cutoff writes, in the same conditional UpdateItem of the
-  summary, an `owed` token (and `owed_spare`, the one account that needs no re-evaluation: the
-  lowering run reports it itself). The accounts to ask are known only from the summary, so any run
-  that reads a summary with `owed` claims it (`owed_owner` until `owed_expires`, like the lease),
-  writes one kept request per account's recorded rule, and then removes the marker if its token is
-  unchanged (a newer lowering's marker stays for its own expansion). A run that dies anywhere leaves
-  the marker or the kept requests: re-evaluations are owed until Config accepts them;
-- kept requests carry `owed`, the token of their last keep. A run claims one (`owner` until
-  `expires`, a conditional update that also skips a rule asked less than a minute ago, `asked`)
-  and asks Config; accepted, it deletes the request only if `owed` is still the token it claimed
-  (kept again meanwhile: it stays); refused, it stays with `asked` set and the claim released.
-  Only a run's own claims are read item by item; the PENDING partition is read a window at a time.
+The write order that makes a run stopped after any prefix of its writes complete at the next run
+(summary before certificate items, repair on read, the owed marker, claimed kept requests) is
+docs/ledger.md, "Write order".
 """
 
 from __future__ import annotations
@@ -245,18 +227,13 @@ def run_update(account: str, region: str, rule: str, when: datetime, failure: st
 
 def member_run_from_item(item: Mapping[str, Any]) -> MemberRun:
     check_version(item)
-
-    def maybe(name: str) -> datetime | None:
-        value = item.get(name, {}).get("S")
-        return read_instant(value) if value else None
-
     return MemberRun(
-        account=str(item.get("account", {}).get("S", "")),
-        region=str(item.get("region", {}).get("S", "")),
-        rule=str(item.get("rule", {}).get("S", "")),
-        last_success=maybe("last_success"),
-        last_failure=maybe("last_failure"),
-        failure=item.get("failure", {}).get("S"),
+        account=_text(item, "account") or "",
+        region=_text(item, "region") or "",
+        rule=_text(item, "rule") or "",
+        last_success=_when(item, "last_success"),
+        last_failure=_when(item, "last_failure"),
+        failure=_text(item, "failure"),
     )
 
 
