@@ -10,10 +10,15 @@ cutoff. So its writes are idempotent with the rule's, a backfill stopped part-wa
 again (or by any rule run that reads the key's summary), and a second run changes nothing.
 
 Where it lowers a key's earliest evidence, it writes the owed marker out as kept requests, one per recorded
-rule of the key's accounts (heartbleed.propagation.write_out_owed), as a rule run does. It asks none of them
-itself: the next run of the rule in any account asks them through the roles the rule recorded, so the
-operator needs only the ledger's writes and the audit role in the members stays read-only. The backfill is
-no rule: no Config rule of its own is spared a re-evaluation, and it registers none.
+rule of the key's accounts (heartbleed.propagation.write_out_owed), as a rule run does. One more case is the
+backfill's own: a certificate it records, new to the ledger, whose key already holds evidence from before the
+cutoff, raises no owed marker, yet its account's rule never judged it with that evidence (a rule run judges its
+own certificates; the backfill reports none to Config), so that account's recorded rules are kept too.
+
+It asks none of the kept requests itself: the next run of the rule in any account asks them through the
+roles the rule recorded, so the operator needs only the ledger's writes and the audit role in the members
+stays read-only. The backfill is no rule: no Config rule of its own is spared a re-evaluation, and it
+registers none.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -30,7 +35,7 @@ from heartbleed.certificate import CertificateEvidence
 from heartbleed.deadline import NO_DEADLINE
 from heartbleed.ledger import Ledger
 from heartbleed.ledger_run import AccountLedger
-from heartbleed.ledger_schema import KeptRequest
+from heartbleed.ledger_schema import KeptRequest, KeySummary, instant
 from heartbleed.propagation import Propagation, write_out_owed
 
 from .cli_shared import CliError
@@ -70,6 +75,7 @@ class Recorded:
     account: str
     where: str
     name: str
+    key: str
     gone: bool = False
 
 
@@ -96,6 +102,7 @@ class Backfill:
         findings = account.record(evidence, scope)
         done = Propagation()
         queued = write_out_owed(self.ledger, findings.summaries, NO_RULE, account.owner, NO_DEADLINE, done)
+        queued += self._exposed(account, written, findings.summaries, {request.account for request in queued})
         with self._lock:
             self.recorded += written
             self.already += already
@@ -103,6 +110,35 @@ class Backfill:
             self.repaired |= findings.repaired
             self.queued += queued
             self.unregistered += done.unregistered
+
+    def _exposed(
+        self,
+        account: AccountLedger,
+        written: Sequence[Recorded],
+        summaries: Mapping[str, KeySummary],
+        queued: Set[str],
+    ) -> list[KeptRequest]:
+        """Keep a re-evaluation of the account's own recorded rules where the backfill recorded a certificate
+        of it, new to the ledger, whose key holds evidence from before the cutoff that did not come from this
+        write (no lowering, so no owed marker names the account): its rule has not judged that certificate
+        with that evidence. A rule run needs none of this, as it judges its own certificates itself."""
+        assert account.cutoff is not None
+        cutoff = account.cutoff
+        exposed = [
+            one
+            for one in written
+            if not one.gone and one.key in summaries and summaries[one.key].earliest.evidence_date < cutoff
+        ]
+        if not exposed or account.account in queued:
+            return []
+        token = f"{instant(account.now)['S']}#{account.owner}"
+        requests = [
+            KeptRequest(rule["account"], rule["region"], rule["rule"], rule["role"], owed=token)
+            for rule in self.ledger.rules([account.account])
+        ]
+        for request in requests:
+            self.ledger.keep(request)
+        return requests
 
     def report(self, table: str, failures: Sequence[str], out: TextIO | None = None) -> None:
         out = out or sys.stderr  # looked up now: a test (or a caller) may have replaced it
@@ -145,12 +181,14 @@ def _what_is_new(
             continue
         earlier = account.known.get((meta.arn, meta.certificate_id))
         if earlier is None or earlier.deleted_since is not None:
-            written.append(Recorded(account.account, _where(meta.service, meta.region), meta.name))
+            where = _where(meta.service, meta.region)
+            written.append(Recorded(account.account, where, meta.name, item.body.key_fingerprint))
         else:
             already += 1
     for ident, holder in account.known.items():
         if ident not in present and holder.deleted_since is None and (holder.service, holder.region) in scope:
-            written.append(Recorded(account.account, _where(holder.service, holder.region), holder.name, gone=True))
+            where = _where(holder.service, holder.region)
+            written.append(Recorded(account.account, where, holder.name, holder.key, gone=True))
     return written, already
 
 

@@ -51,6 +51,7 @@ class Estate:
     c: str
     s: str  # excluded from the organization rule: no copy of it, never a run
     function_role: str
+    key: Any  # the private key every certificate here carries
 
 
 @contextmanager
@@ -91,7 +92,7 @@ def estate(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> Estate:
     ):
         cert = issue(f"{name.lower()}.example.com", issued, key=key)
         aws.upload(name, cert.body, cert.private_key, uploaded=issued + timedelta(days=1), account=account)
-    made = Estate(b, c, s, function_role)
+    made = Estate(b, c, s, function_role, key)
     for account in (b, c):
         run_copy(aws, made, monkeypatch, account)
         assert verdicts(aws, account) == {"COMPLIANT"}  # the rule alone never sees S's key
@@ -161,6 +162,32 @@ def test_the_backfill_records_the_excluded_account_and_the_next_rule_run_turns_i
         )["Items"]
         == []
     )
+
+
+def pending(aws: AwsDouble) -> list[str]:
+    """The accounts with a kept re-evaluation."""
+    items = aws.client("dynamodb").query(
+        TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "PENDING"}}
+    )["Items"]
+    return sorted(item["account"]["S"] for item in items)
+
+
+def test_a_certificate_the_rule_has_not_judged_with_older_evidence_gets_its_accounts_rule_queued(
+    aws: AwsDouble, estate: Estate, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No lowering names B here (S's evidence is recorded already), but B's rule has never judged Late2025."""
+    assert audit(aws, capfd, *BACKFILL, "--accounts", estate.s)[0] == 1
+    run_copy(aws, estate, monkeypatch, ACCOUNT_ID)  # asks B and C, which then run
+    for account in (estate.b, estate.c):
+        run_copy(aws, estate, monkeypatch, account)
+    assert pending(aws) == []
+    later = issue("late.example.com", datetime(2025, 9, 1, tzinfo=UTC), key=estate.key)
+    aws.upload("Late2025", later.body, later.private_key, account=estate.b)
+    code, _, err = audit(aws, capfd, *BACKFILL)
+    assert code == 1, err
+    assert f"recorded: {estate.b} IAM Late2025" in err
+    assert f"queued: re-evaluation of {copy_of(estate.b)[0]} in {estate.b} (us-east-1)" in err
+    assert "0 keys with older evidence" in err and pending(aws) == [estate.b]
 
 
 def test_a_second_backfill_changes_nothing_and_says_so(
