@@ -34,7 +34,7 @@ from typing import Any, TextIO
 from heartbleed.certificate import CertificateEvidence
 from heartbleed.deadline import NO_DEADLINE
 from heartbleed.ledger import Ledger
-from heartbleed.ledger_run import AccountLedger
+from heartbleed.ledger_run import REFRESH_LAST_SEEN, AccountLedger
 from heartbleed.ledger_schema import KeptRequest, KeySummary, instant
 from heartbleed.propagation import Propagation, write_out_owed
 
@@ -86,6 +86,7 @@ class Backfill:
     ledger: Ledger
     recorded: list[Recorded] = field(default_factory=list)
     already: int = 0  # certificates read that the ledger held already
+    refreshed: int = 0  # of those, the ones whose last-seen date the run rewrote (at most once a day)
     lowered: set[str] = field(default_factory=set)  # keys whose earliest evidence it lowered
     repaired: set[str] = field(default_factory=set)
     queued: list[KeptRequest] = field(default_factory=list)
@@ -98,7 +99,7 @@ class Backfill:
         """Record one account's evidence (estate.Recorder), then write out the owed markers it reads."""
         # No rule's Region: the lowering's owed marker spares no rule (ledger_run's owed names the run's own).
         account.region = NO_RULE["region"]
-        written, already = _what_is_new(account, evidence, scope)
+        written, already, refreshed = _what_is_new(account, evidence, scope)
         findings = account.record(evidence, scope)
         done = Propagation()
         queued = write_out_owed(self.ledger, findings.summaries, NO_RULE, account.owner, NO_DEADLINE, done)
@@ -106,6 +107,7 @@ class Backfill:
         with self._lock:
             self.recorded += written
             self.already += already
+            self.refreshed += refreshed
             self.lowered |= findings.new_evidence
             self.repaired |= findings.repaired
             self.queued += queued
@@ -151,11 +153,12 @@ class Backfill:
                 "the rule's next run in any account asks it",
                 file=out,
             )
-        changed = self.recorded or self.lowered or self.repaired or self.queued
+        changed = self.recorded or self.refreshed or self.lowered or self.repaired or self.queued
         if changed:
             print(
                 f"backfill of {table}: {sum(not r.gone for r in self.recorded)} certificates recorded, "
-                f"{sum(r.gone for r in self.recorded)} recorded deleted, {self.already} already held; "
+                f"{sum(r.gone for r in self.recorded)} recorded deleted, {self.already} already held "
+                f"({self.refreshed} last seen again); "
                 f"{len(self.lowered)} keys with older evidence, {len(self.repaired)} summaries repaired; "
                 f"{len(self.queued)} re-evaluations queued"
                 + (f", {self.unregistered} accounts owed one have no rule recorded" if self.unregistered else ""),
@@ -170,10 +173,11 @@ class Backfill:
 
 def _what_is_new(
     account: AccountLedger, evidence: Sequence[CertificateEvidence], scope: frozenset[tuple[str, str]]
-) -> tuple[list[Recorded], int]:
+) -> tuple[list[Recorded], int, int]:
     """What record will write for the report, from the ledger's loaded view: new (or back) certificates,
-    and ones it held that are no longer listed; and how many read it held already."""
-    written, already, present = [], 0, set()
+    and ones it held that are no longer listed; how many read it held already, and of those how many it
+    marks seen again (ledger_run's refresh rule)."""
+    written, already, refreshed, present = [], 0, 0, set()
     for item in evidence:
         meta = item.metadata
         present.add((meta.arn, meta.certificate_id))
@@ -185,11 +189,12 @@ def _what_is_new(
             written.append(Recorded(account.account, where, meta.name, item.body.key_fingerprint))
         else:
             already += 1
+            refreshed += account.now - earlier.last_seen > REFRESH_LAST_SEEN
     for ident, holder in account.known.items():
         if ident not in present and holder.deleted_since is None and (holder.service, holder.region) in scope:
             where = _where(holder.service, holder.region)
             written.append(Recorded(account.account, where, holder.name, holder.key, gone=True))
-    return written, already
+    return written, already, refreshed
 
 
 def _where(service: str, region: str) -> str:

@@ -26,8 +26,9 @@ from moto.core.authorization import enable_iam_authentication
 from simulated_organization import PARAMETERS, LambdaContext, copy_event, copy_of, serve_organization_rule
 from template_roles import create_roles
 
-from heartbleed import evidence
+from heartbleed import evidence, ledger_run
 from heartbleed.organization_guard import forget
+from heartbleed_audit import ledger_backfill
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
@@ -142,7 +143,8 @@ def test_the_backfill_records_the_excluded_account_and_the_next_rule_run_turns_i
     assert f"recorded: {estate.s} IAM Legacy2013" in err
     for account in (estate.b, estate.c):
         assert f"queued: re-evaluation of {copy_of(account)[0]} in {account} (us-east-1)" in err
-    assert "1 certificates recorded, 0 recorded deleted, 2 already held; 1 keys with older evidence" in err
+    counts = "1 certificates recorded, 0 recorded deleted, 2 already held (0 last seen again); 1 keys with older"
+    assert counts in err
     assert "2 re-evaluations queued, 1 accounts owed one have no rule recorded" in err
     assert all(aws.started_evaluations(account) == [] for account in (estate.b, estate.c))  # queued, not asked
     assert verdicts(aws, estate.b) == verdicts(aws, estate.c) == {"COMPLIANT"}
@@ -201,6 +203,17 @@ def test_a_second_backfill_changes_nothing_and_says_so(
     assert ledger_items(aws) == before
     assert f"backfill of {TABLE}: nothing changed: the ledger held all 3 certificates read" in err
     assert "queued:" not in err and "recorded:" not in err
+
+
+def test_a_backfill_a_day_later_rewrites_last_seen_dates_and_says_so(
+    aws: AwsDouble, estate: Estate, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the rule does: a certificate's last-seen date is rewritten at most once a day (here: every run)."""
+    assert audit(aws, capfd, *BACKFILL)[0] == 1
+    monkeypatch.setattr(ledger_run, "REFRESH_LAST_SEEN", timedelta(0))
+    monkeypatch.setattr(ledger_backfill, "REFRESH_LAST_SEEN", timedelta(0))
+    code, _, err = audit(aws, capfd, *BACKFILL)
+    assert code == 1 and "3 already held (3 last seen again)" in err and "nothing changed" not in err
 
 
 def test_a_backfill_stopped_before_its_certificate_items_is_completed_by_running_it_again(
