@@ -16,7 +16,7 @@ from heartbleed.account import assess_account
 from heartbleed.parameters import ROLE_NAME, RuleParameters, shown
 from heartbleed.verdict import Compliance, Verdict
 
-from . import asff, estate, ledger_audit
+from . import asff, estate, ledger_audit, ledger_backfill
 from .cli_shared import (
     ERROR,
     FOUND,
@@ -71,6 +71,7 @@ def add_parser(commands: Any) -> None:
         "--acm-regions", metavar="R,R...", help="with --include-acm: the Regions to read (default: the session's)"
     )
     ledger_audit.add_option(estate_options)
+    ledger_backfill.add_option(estate_options)
     add_rule_options(check)
     add_aws_options(check)
     check.set_defaults(run=audit)
@@ -100,6 +101,7 @@ def check_estate_options(args: argparse.Namespace) -> None:
     if not args.organization and (args.accounts or args.role_name):
         raise CliError("--accounts and --role-name need --organization")
     ledger_audit.check_option(args)
+    ledger_backfill.check_option(args)
     if args.acm_regions and not args.include_acm:
         raise CliError("--acm-regions needs --include-acm")
     args.role_name = args.role_name or DEFAULT_MEMBER_ROLE
@@ -135,11 +137,15 @@ def _audit_estate(args: argparse.Namespace, clients: estate.Clients, params: Rul
         ]
     regions = (args.acm_regions or [clients.region]) if args.include_acm else []
     show = progress_line(sys.stderr, "accounts") if sys.stdout.isatty() and args.organization else None
-    with ledger_audit.ledger_errors():
-        result = estate.audit_estate(clients, targets, params, regions, show, ledger)
+    backfill = ledger_backfill.Backfill(ledger) if ledger is not None and args.record else None
+    with ledger_backfill.ledger_errors() if backfill else ledger_audit.ledger_errors():
+        record = backfill.record if backfill else None
+        result = estate.audit_estate(clients, targets, params, regions, show, ledger, record)
     code = report(result.verdicts, args.output, clients.region, wide=True)
     if ledger is not None:
         print(f"{result.bodies_known} certificate bodies taken from the key ledger {args.ledger}", file=sys.stderr)
+    if backfill is not None:
+        backfill.report(args.ledger, [failure.account for failure in result.failures])
     for failure in result.failures:
         print(f"account {failure.account} not audited: {failure.reason}", file=sys.stderr)
     if result.failures:  # a partial audit must never look clean

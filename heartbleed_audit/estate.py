@@ -7,6 +7,7 @@ verdict function judges the pool, and key reuse is found across accounts and ser
     heartbleed-audit audit --include-acm            this account, IAM and ACM
     heartbleed-audit audit --organization ...       every ACTIVE account of the organization
     heartbleed-audit audit --organization --ledger  the same, with the bodies the key ledger holds (ledger_audit.py)
+    ... --ledger TABLE --record                     the same, and records what it read (ledger_backfill.py)
 
 An account that cannot be read is reported as a failure, never skipped in silence.
 """
@@ -98,7 +99,10 @@ def organization_accounts(clients: Clients) -> list[str]:
     return sorted(active_accounts(clients.client("organizations")))
 
 
-AccountOutcome = tuple[list[CertificateEvidence], list[Verdict], int]  # evidence, unjudged, bodies known
+# evidence, unjudged, bodies known, (service, Region) listed in full
+AccountOutcome = tuple[list[CertificateEvidence], list[Verdict], int, frozenset[tuple[str, str]]]
+# Records one account's evidence through its AccountLedger (loaded), given what the account listed in full.
+Recorder = Callable[[AccountLedger, list[CertificateEvidence], frozenset[tuple[str, str]]], None]
 
 
 def _gather(
@@ -118,7 +122,7 @@ def _gather(
     held = 0
     if known and params.check_body:
         held = sum((meta.arn, meta.certificate_id) in known for meta in listing.judged)
-    return collected.evidence, collected.unjudged, held
+    return collected.evidence, collected.unjudged, held, listing.scope
 
 
 def _reason(error: Exception, limit: int = 300) -> str:
@@ -139,6 +143,7 @@ def audit_estate(
     acm_regions: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
     ledger: Ledger | None = None,
+    record: Recorder | None = None,
 ) -> EstateAudit:
     """Gather every target account concurrently (bounded), then judge the pool at once.
 
@@ -146,28 +151,40 @@ def audit_estate(
     again, and the pool is judged with the ledger's summary of every key in it, so evidence of
     deleted certificates, imported backups and accounts outside the audit counts, as in the rule.
     A ledger that cannot be read raises LedgerError: the audit never judges without it.
+
+    With record (the backfill, which needs a ledger), each account read in full is recorded through its
+    loaded AccountLedger before the pool is judged, so the verdicts use what the backfill wrote.
     """
     result = EstateAudit()
     pool: list[CertificateEvidence] = []
-    loaded: dict[str, KnownBodies] = {}
+    loaded: dict[str, tuple[AccountLedger, KnownBodies]] = {}
+
+    def load(account: str) -> tuple[AccountLedger, KnownBodies]:
+        assert ledger is not None
+        account_ledger = AccountLedger(ledger, account, cutoff=params.cutoff)
+        return account_ledger, account_ledger.load()
+
     if ledger is not None and targets:  # the first account's alone: a missing table fails before any role
-        loaded[targets[0].account] = AccountLedger(ledger, targets[0].account).load()
+        loaded[targets[0].account] = load(targets[0].account)
 
     def one(target: Target) -> AccountOutcome | AccountFailure:
-        known = loaded.get(target.account)
-        if known is None and ledger is not None:
-            known = AccountLedger(ledger, target.account).load()
+        account_ledger, known = loaded.get(target.account) or (None, None)
+        if account_ledger is None and ledger is not None:
+            account_ledger, known = load(target.account)
         try:
-            return _gather(clients, target, params, acm_regions, known)
+            outcome = _gather(clients, target, params, acm_regions, known)
         except (ClientError, BotoCoreError) as error:
             return AccountFailure(target.account, _reason(error))
+        if record is not None and account_ledger is not None:
+            record(account_ledger, outcome[0], outcome[3])  # a LedgerError ends the whole run
+        return outcome
 
     with ThreadPoolExecutor(max_workers=ACCOUNT_CONCURRENCY) as workers:
         for done, outcome in enumerate(workers.map(one, targets), start=1):
             if isinstance(outcome, AccountFailure):
                 result.failures.append(outcome)
             else:
-                evidence, gone, held = outcome
+                evidence, gone, held, _ = outcome
                 pool += evidence
                 result.verdicts += gone
                 result.bodies_known += held
