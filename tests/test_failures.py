@@ -45,6 +45,19 @@ def test_throttling_that_outlasts_the_retries_fails_a_change_event_for_lambda_to
     assert aws.put_calls() == []
 
 
+@pytest.mark.parametrize("fault", ["throttle", "500"])
+def test_put_evaluations_failing_past_the_retries_fails_the_run_for_lambda_to_retry(aws: AwsDouble, fault: str) -> None:
+    """rdklib calls PutEvaluations itself and would answer with an error document (no retry: results lost)."""
+    shop(aws)
+    aws.conditions.inject("config:PutEvaluations", fault, times=10)  # every attempt
+    event = events.scheduled_event(aws.result_token(events.RULE_NAME), events.LOCAL_ROLE)
+    with pytest.raises(RetryableFailure, match="Lambda retries the event"):
+        lambda_handler(event, None)
+    assert aws.put_calls() == []
+    assert isinstance(lambda_handler(event, None), list)  # Lambda's retry delivers
+    assert len(aws.put_calls()) == 1
+
+
 def test_access_denied_stays_an_error_document_that_no_retry_would_change(aws: AwsDouble) -> None:
     shop(aws)
     aws.conditions.inject("iam:ListServerCertificates", "denied")

@@ -26,8 +26,10 @@ import boto3
 import botocore.session
 import botocore.utils
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from .evidence import MAX_CONCURRENT_READS
+from .failures import for_lambda, is_retryable
 from .run_log import APICalls
 
 # Standard mode retries throttling and server errors with jittered backoff; the
@@ -46,7 +48,18 @@ class EvaluationsRejectedError(RuntimeError):
 
 
 def check_put_evaluations(**kwargs: Any) -> None:
-    """Fail loudly on FailedEvaluations, which rdklib would otherwise drop (botocore after-call hook)."""
+    """Fail loudly on FailedEvaluations, which rdklib would otherwise drop (botocore after-call hook).
+
+    rdklib calls PutEvaluations itself, after the rule's evaluate_* methods, and answers a ClientError
+    with an error document, which Lambda counts as a success: a throttle or 5xx that outlasted the
+    client's retries would lose the run's results for good. This hook runs on the final answer, after
+    botocore's retries, so such an answer is raised here for Lambda to retry the event.
+    """
+    if kwargs["http_response"].status_code >= 300:
+        error = ClientError(kwargs["parsed"], "PutEvaluations")
+        if is_retryable(error):
+            raise for_lambda(error)
+        return  # any other refusal stays rdklib's error document
     failed = kwargs["parsed"].get("FailedEvaluations") or []
     if failed:
         ids = ", ".join(str(item.get("ComplianceResourceId")) for item in failed[:5])

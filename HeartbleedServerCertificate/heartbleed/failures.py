@@ -54,6 +54,12 @@ def is_retryable(error: ClientError) -> bool:
     return status >= 500 or code in THROTTLING_CODES or _role_refused(error)
 
 
+def for_lambda(error: ClientError) -> RetryableFailure:
+    """The retryable error as the failure that Lambda retries, saying why."""
+    why = "the execution role may not be deployed yet" if _role_refused(error) else "outlasted the client's retries"
+    return RetryableFailure(f"{error} ({why}; Lambda retries the event)")
+
+
 @contextmanager
 def retried_by_lambda() -> Iterator[None]:
     """Let throttling and server errors fail the invocation; every other ClientError stays rdklib's."""
@@ -62,5 +68,4 @@ def retried_by_lambda() -> Iterator[None]:
     except ClientError as error:
         if not is_retryable(error):
             raise
-        why = "the execution role may not be deployed yet" if _role_refused(error) else "outlasted the client's retries"
-        raise RetryableFailure(f"{error} ({why}; Lambda retries the event)") from error
+        raise for_lambda(error) from error
