@@ -275,6 +275,7 @@ def play(scenario: Scenario, fault: Fault | None = None) -> Played:
             continue
         failed += perform(world, step, index if step.faulted else None)
     calls = list(ACTIVE.calls)
+    lapse_claims(world)  # the next periodic run comes hours later
     for step in scenario.final:
         result = _attempt(world, None, step)
         assert result == "ok", f"the final fault-free run {step.name}: {result}"
@@ -291,23 +292,27 @@ def perform(world: World, step: Step, index: int | None) -> list[str]:
         return failed  # a success to Lambda: no retry; the next periodic run is what comes
     if result == "died":
         cold_container()
-        lapse_leases(world)  # Lambda's retry comes after the dead run's time budget, and its lease, ran out
+    lapse_claims(world)  # Lambda retries a minute or more later: the failed run's leases and claims ran out
     again = _attempt(world, None, step)  # Lambda's retry of the same event, or the command run again
     if again != "ok":
         failed.append(f"{step.name} (retry): {again}")
     return failed
 
 
-def lapse_leases(world: World) -> None:
-    """Time passes: every lease in the ledger has expired (its holder's deadline is past)."""
+def lapse_claims(world: World) -> None:
+    """Time passes: every lease and claim in the ledger (an `expires` or `*_expires` attribute) has expired,
+    as the dead run's had by the time Lambda retries (a minute or more later; a claim lasts at most that)."""
     for item in _scan(world):
-        if item["sk"]["S"] == "#LEASE":
-            world.dynamodb.update_item(
-                TableName=world.table,
-                Key={"pk": item["pk"], "sk": item["sk"]},
-                UpdateExpression="SET expires = :past",
-                ExpressionAttributeValues={":past": {"S": "2000-01-01T00:00:00.000000Z"}},
-            )
+        lapsed = sorted(name for name in item if name == "expires" or name.endswith("_expires"))
+        if not lapsed:
+            continue
+        world.dynamodb.update_item(
+            TableName=world.table,
+            Key={"pk": item["pk"], "sk": item["sk"]},
+            UpdateExpression="SET " + ", ".join(f"#a{i} = :past" for i in range(len(lapsed))),
+            ExpressionAttributeNames={f"#a{i}": name for i, name in enumerate(lapsed)},
+            ExpressionAttributeValues={":past": {"S": "2000-01-01T00:00:00.000000Z"}},
+        )
 
 
 def _scan(world: World) -> list[dict[str, Any]]:
