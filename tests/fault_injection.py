@@ -39,7 +39,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto.config.models import config_backends
 
-from heartbleed import evidence, organization_guard, propagation
+from heartbleed import evidence, propagation
+from heartbleed.organization_guard import forget as forget_member_list
 from heartbleed_audit.double.config_evaluations import evaluation_state
 
 FAULT_KINDS = ("500", "throttle", "die")
@@ -183,7 +184,7 @@ def cold_container() -> None:
     """A new Lambda container: nothing the dead one kept in memory."""
     evidence._BODIES.clear()
     propagation.forget()
-    organization_guard.forget()
+    forget_member_list()
 
 
 # ---- scenarios ---------------------------------------------------------------------------------

@@ -35,9 +35,8 @@ FAILING: dict[str, dict[str, list[str]]] = {}  # "backend: scenario" -> the faul
 KNOWN_FAILURES: frozenset[tuple[str, str, str]] = frozenset()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report() -> Iterator[None]:
-    yield
+def write_report() -> None:
+    """The counts so far, and each case that did not converge with its differences (after every scenario)."""
     REPORT.parent.mkdir(exist_ok=True)
     totals = {backend: dict(sorted(counts.items())) for backend, counts in sorted(STATS.items())}
     REPORT.write_text(json.dumps({"totals": totals, "not converged": FAILING}, indent=2) + "\n")
@@ -91,7 +90,8 @@ def run_catalogue(backend: str, scenario: Scenario, only: str = "", kinds: tuple
     counts["positions"] += len(calls)
     counts["seconds"] += round(time.monotonic() - started)
     counts["cpu seconds"] += round(time.process_time() - cpu)  # the double serves in this process
-    FAILING[f"{backend}: {scenario.name}"] = sorted(failed)
+    FAILING[f"{backend}: {scenario.name}"] = dict(sorted(failed.items()))
+    write_report()
     known = {fault for where, name, fault in KNOWN_FAILURES if (where, name) == (backend, scenario.name)}
     lines = [f"{fault}: {'; '.join(diff)}" for fault, diff in sorted(failed.items()) if fault not in known]
     fixed = sorted(known - set(failed))
