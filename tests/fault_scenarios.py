@@ -7,6 +7,7 @@ so that outcomes of different plays compare (fault_injection.normaliser).
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -129,11 +130,14 @@ def one_account(aws: AwsDouble, table: Table, *uploads: tuple[str, datetime]) ->
     return world
 
 
+_TABLES = itertools.count(1)  # dynalite's tables, numbered across the module's tests
+
+
 class Table:
     """Where the ledger lives: the double's DynamoDB, or dynalite. `create` makes it anew for each play."""
 
     def __init__(self, aws: AwsDouble, dynamodb: Any = None) -> None:
-        self.aws, self._dynamodb, self.count = aws, dynamodb, 0
+        self.aws, self._dynamodb = aws, dynamodb
         self.name = "HeartbleedKeyLedger"
 
     def client(self) -> Any:
@@ -141,8 +145,7 @@ class Table:
 
     def create(self) -> None:
         if self._dynamodb is not None:  # dynalite outlives the double's reset: a new table per play
-            self.count += 1
-            self.name = f"HeartbleedKeyLedger{self.count}"
+            self.name = f"HeartbleedKeyLedger{next(_TABLES)}"
         create_table(self.client(), self.name)
 
     def recreate(self) -> None:
