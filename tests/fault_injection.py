@@ -44,6 +44,7 @@ from heartbleed.organization_guard import forget as forget_member_list
 from heartbleed_audit.double.config_evaluations import evaluation_state
 
 FAULT_KINDS = ("500", "throttle", "die")
+ANY_OPERATION = "*"  # Call(step, "*", n): the n-th call of the step, whatever its operation
 
 
 class RunDied(BaseException):
@@ -96,9 +97,11 @@ class Injector:
             if self.step is None:
                 return None
             call = Call(self.step, operation, self.counts[operation])
+            anything = Call(self.step, ANY_OPERATION, self.counts[ANY_OPERATION])
             self.counts[operation] += 1
+            self.counts[ANY_OPERATION] += 1
             self.calls.append(call)
-            if self.fault is not None and not self.fired and self.fault.call == call:
+            if self.fault is not None and not self.fired and self.fault.call in (call, anything):
                 self.fired = True
                 return self.fault.kind
             return None

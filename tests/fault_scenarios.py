@@ -291,10 +291,13 @@ def organization_world(aws: AwsDouble, table: Table, count: int) -> World:
         create_roles(aws, "member-execution-role.yaml", member, CentralFunctionRoleArn=function_role)
         aws.set_start_interval(0, account=member)
 
+    # One session of the function's role for every run, as a container keeps its credentials (new ones
+    # each run would make the rule build a new botocore session each run: most of a play's time).
+    got = aws.client("sts").assume_role(RoleArn=function_role, RoleSessionName="function")
+
     @contextmanager
     def central() -> Iterator[None]:
         with pytest.MonkeyPatch.context() as patch:
-            got = aws.client("sts").assume_role(RoleArn=function_role, RoleSessionName="function")
             use_credentials(patch, got["Credentials"])
             with enable_iam_authentication():
                 yield
