@@ -49,7 +49,7 @@ KEYS = 3
 CUTOFF = datetime(2014, 4, 8, tzinfo=UTC)
 ERAS = {"2013": datetime(2013, 6, 1, tzinfo=UTC), "2024": datetime(2024, 6, 1, tzinfo=UTC)}
 SEEN: Counter[str] = Counter()  # what the sequences did, for the test's own check and its report
-# A fault lands on the n-th call of a run or command, whatever it is (a run makes 10 to 20 calls; an empty account's fewer).
+# A fault lands on the n-th call of a run or command, whatever it is (a run makes 10 to 20 calls).
 a_fault = st.builds(
     lambda position, kind: Fault(Call(0, ANY_OPERATION, position), kind),
     st.integers(0, 9),
