@@ -47,8 +47,11 @@ def known(backend: str, scenario: str) -> set[str]:
 def write_report() -> None:
     """The counts so far, and each case that did not converge with its differences (after every scenario)."""
     REPORT.parent.mkdir(exist_ok=True)
-    totals = {backend: dict(sorted(counts.items())) for backend, counts in sorted(STATS.items())}
-    REPORT.write_text(json.dumps({"totals": totals, "not converged": FAILING}, indent=2) + "\n")
+    # Merged into what is there: the two backends' tests may run in separate sessions.
+    report = json.loads(REPORT.read_text()) if REPORT.is_file() else {"totals": {}, "not converged": {}}
+    report["totals"] |= {backend: dict(sorted(counts.items())) for backend, counts in STATS.items()}
+    report["not converged"] |= FAILING
+    REPORT.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
 @pytest.fixture
