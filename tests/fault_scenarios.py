@@ -63,8 +63,9 @@ def key_of(name: str) -> str:
 
 
 def parameters(world: World) -> dict[str, str]:
+    """The rule's parameters: a ledger, and IAM reported in the home Region only (the rule runs in two)."""
     base = {"ExecutionRoleName": MEMBER_ROLE} if world.run_as else dict(events.LOCAL_ROLE)
-    return {**base, "KeyLedgerTable": world.table}
+    return {**base, "KeyLedgerTable": world.table, "HomeRegion": REGION}
 
 
 def handled(world: World, event: dict[str, Any]) -> str:
