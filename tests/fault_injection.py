@@ -374,6 +374,18 @@ def normaliser(world: World) -> Callable[[str], str]:
     return normal
 
 
+def canonical(value: Any, normal: Callable[[str], str]) -> Any:
+    """An item's value with its strings normalised and its sets (SS, NS) sorted: DynamoDB keeps no set order."""
+    if isinstance(value, dict):
+        return {
+            name: sorted(normal(part) for part in inner) if name in ("SS", "NS") else canonical(inner, normal)
+            for name, inner in value.items()
+        }
+    if isinstance(value, list):
+        return [canonical(inner, normal) for inner in value]
+    return normal(value) if isinstance(value, str) else value
+
+
 def observe(world: World) -> Outcome:
     normal = normaliser(world)
     items, kept = set(), set()
@@ -383,7 +395,7 @@ def observe(world: World) -> Outcome:
         if item["pk"]["S"] == "PENDING":
             kept.add(normal(f"{item['account']['S']}/{item['region']['S']}/{item['rule']['S']}"))
             continue
-        items.add(normal(json.dumps(item, sort_keys=True)))
+        items.add(json.dumps(canonical(item, normal), sort_keys=True))
     rows, asked = {}, set()
     for account, region in world.places:
         state = evaluation_state(config_backends[account][region])
