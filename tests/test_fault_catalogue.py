@@ -33,7 +33,23 @@ FAILING: dict[str, dict[str, list[str]]] = {}  # "backend: scenario" -> the faul
 # Cases known not to converge yet: (backend, scenario, fault kind, step, operation, occurrence, why).
 # The catalogue leaves them out; test_a_known_unconverged_case plays each under a strict xfail, so a fix
 # makes it fail until its line is removed here.
-KNOWN_FAILURES: tuple[tuple[str, str, str, int, str, int, str], ...] = ()
+PUT_EVALUATIONS_NOT_RETRIED = (
+    "PutEvaluations failing past the client's retries is answered by rdklib with an error document, which Lambda "
+    "counts as a success: the event is not retried, the first rows are never sent, and the 2013 certificate's row "
+    "is then not retired after its deletion (the ledger itself converges)"
+)
+KNOWN_FAILURES: tuple[tuple[str, str, str, int, str, int, str], ...] = tuple(
+    (
+        "moto",
+        "one account: a reissue, then the 2013 certificate deleted",
+        kind,
+        0,
+        "config:PutEvaluations",
+        0,
+        PUT_EVALUATIONS_NOT_RETRIED,
+    )
+    for kind in ("500", "throttle")
+)
 
 
 def known(backend: str, scenario: str) -> set[str]:
