@@ -34,6 +34,7 @@ from heartbleed_audit.double.config_evaluations import evaluation_state
 from HeartbleedServerCertificate import lambda_handler
 
 SECOND_REGION = "eu-west-1"
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/"  # the ledger's table ARN, without its name
 OLD = datetime(2013, 6, 1, tzinfo=UTC)
 
 
@@ -65,7 +66,8 @@ def key_of(name: str) -> str:
 def parameters(world: World) -> dict[str, str]:
     """The rule's parameters: a ledger, and IAM reported in the home Region only (the rule runs in two)."""
     base = {"ExecutionRoleName": MEMBER_ROLE} if world.run_as else dict(events.LOCAL_ROLE)
-    return {**base, "KeyLedgerTable": world.table, "HomeRegion": REGION}
+    table = world.table if not world.values.get("ledger by ARN") else f"{TABLE_ARN}{world.table}"
+    return {**base, "KeyLedgerTable": table, "HomeRegion": REGION}
 
 
 def handled(world: World, event: dict[str, Any]) -> str:
@@ -140,6 +142,10 @@ class Table:
     def __init__(self, aws: AwsDouble, dynamodb: Any = None) -> None:
         self.aws, self._dynamodb = aws, dynamodb
         self.name = "HeartbleedKeyLedger"
+
+    @property
+    def on_the_double(self) -> bool:
+        return self._dynamodb is None
 
     def client(self) -> Any:
         return self._dynamodb or self.aws.client("dynamodb")
@@ -259,6 +265,8 @@ def acm_start(aws: AwsDouble, table: Table) -> Callable[[], World]:
         aws.set_start_interval(0)
         world = one_account(aws, table, ("Api2020", datetime(2020, 3, 2, tzinfo=UTC)))
         world.places.append((ACCOUNT_ID, SECOND_REGION))
+        # One ledger in the home Region, named by its ARN (dynalite, which has no Regions, takes no ARN).
+        world.values["ledger by ARN"] = table.on_the_double
         aws.result_token(events.RULE_NAME, ACCOUNT_ID, SECOND_REGION)  # the rule exists there too
         return world
 
