@@ -24,7 +24,7 @@ which the rule does not, so rule / floor also measured that setup, not the rule'
 --ledger-floor is the floor of a periodic run whose key ledger already holds every body (a second cold
 run): bare boto3 making the calls the rule then makes, and nothing else. One list; the ledger's reads
 (the Query of the account's partition, every page, and BatchGetItem of its keys' summaries, 100 at a
-time, both strongly consistent); the put that records the rule's name, the Query of the re-evaluations
+time, both strongly consistent); the put that records the rule's name, the two Queries of a window of the re-evaluations
 kept pending; the verdicts 100 per call; and, in a background thread as the rule has it, the clean-up's
 GetComplianceDetailsByConfigRule pages. The item keys are written out here, not imported from the rule.
 
@@ -193,12 +193,15 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
         record = {"account": account, "region": region, "rule": rule, "role": ""}
         item = {"pk": f"A#{account}", "sk": f"#RULE#{region}", **record}
         dynamodb.put_item(TableName=table, Item={**{k: {"S": v} for k, v in item.items()}, "v": {"N": "1"}})
-        dynamodb.query(
-            TableName=table,
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": "PENDING"}},
-            ConsistentRead=True,
-        )
+        # A window of the kept re-evaluations from a random point, then from the start: two Queries of 100.
+        for condition in ("sk >= :s", "sk < :s"):
+            dynamodb.query(
+                TableName=table,
+                KeyConditionExpression=f"pk = :p AND {condition}",
+                ExpressionAttributeValues={":p": {"S": "PENDING"}, ":s": {"S": "500000000000"}},
+                ConsistentRead=True,
+                Limit=100,
+            )
     return put_verdicts(config, event, listed)
 
 

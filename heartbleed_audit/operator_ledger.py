@@ -51,12 +51,20 @@ def _removal(item: dict[str, Any]) -> Removal:
 class OperatorLedger(Ledger):
     def keys(self) -> list[str]:
         """Every key with a summary: a Scan of the whole table, every page, strongly consistent."""
-        items = self.store.scan(
-            FilterExpression="sk = :summary AND begins_with(pk, :k)",
-            ProjectionExpression="pk",
-            ExpressionAttributeValues={":summary": {"S": SUMMARY}, ":k": {"S": key_pk("")}},
-        )
-        return sorted(str(item["pk"]["S"]).removeprefix(key_pk("")) for item in items)
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "sk = :summary AND begins_with(pk, :k)",
+            "ProjectionExpression": "pk",
+            "ExpressionAttributeValues": {":summary": {"S": SUMMARY}, ":k": {"S": key_pk("")}},
+            "ConsistentRead": True,
+        }
+        found = []
+        while True:  # the rule's own code never scans: Scan is the operator's alone
+            page = self.store.call("read", "scan", **request)
+            found += [str(item["pk"]["S"]).removeprefix(key_pk("")) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return sorted(found)
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def key_items(self, key: str) -> list[dict[str, Any]]:
         """Every item under the key, as stored: its summary and its certificates."""

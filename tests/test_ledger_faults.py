@@ -1,19 +1,19 @@
 """The key ledger through the faults an operator meets: a run stopped after any prefix of its writes is
-completed by the next run, and kept re-evaluations are claimed, so concurrent runs ask each rule once.
+completed by the next run, and so is an operator's forget or import stopped part-way.
 
 What the protocol is: HeartbleedServerCertificate/heartbleed/ledger_schema.py's docstring (the write
-order, the repair on read, the outbox). Real Config events through lambda_handler, botocore over HTTP to
-the double; a fault is either an HTTP 500 past the client's retries (the double's conditions) or a run
-that dies right after a call succeeded: a BaseException from a botocore after-call hook, which passes
-every `except Exception` and runs no clean-up of the rule's, as a Lambda timeout does.
+order, the repair on read, the outbox); kept requests and their claims: tests/test_kept_requests.py.
+Real Config events through lambda_handler, botocore over HTTP to the double. A fault is either an HTTP
+500 past the client's retries (the double's conditions) or a run that dies right after a call
+succeeded: a BaseException from a botocore after-call hook, which passes every `except Exception` and
+runs no clean-up of the rule's, as a Lambda timeout does.
 """
 
 from __future__ import annotations
 
-import threading
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,8 @@ from ledger_table import TABLE, create_table
 from simulated_organization import PARAMETERS, as_central_function, build_organization, invoke, stored
 
 from heartbleed import clients, propagation
-from heartbleed.deadline import Deadline
 from heartbleed.ledger import Ledger
-from heartbleed.ledger_schema import Claim, KeptRequest, key_pk
+from heartbleed.ledger_schema import key_pk
 from heartbleed_audit import events
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue, new_key
@@ -149,8 +148,14 @@ def test_a_failed_summary_write_in_one_account_reaches_the_other_accounts_holder
 # ---- A run that dies after its lowering, before its asks -------------------------------------------
 
 
+def run_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+    """The last run's log line (heartbleed/run_log.py)."""
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "heartbleed" and '"outcome"' in r.message]
+    return dict(lines[-1])
+
+
 def test_a_run_that_dies_after_lowering_leaves_the_re_evaluation_owed(
-    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch
+    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     organization = build_organization(aws, shared_key=True)
     create_table(aws.client("dynamodb"))
@@ -163,6 +168,8 @@ def test_a_run_that_dies_after_lowering_leaves_the_re_evaluation_owed(
         assert aws.started_evaluations(second) == []
         invoke(aws, first, parameters)  # Lambda's retry
         assert [started.rules for started in aws.started_evaluations(second)] == [(events.RULE_NAME,)]
+        counts = run_line(caplog)["ledger"]
+        assert (counts["owed_written_out"], counts["kept"], counts["claimed"], counts["accepted"]) == (1, 1, 1, 1)
         invoke(aws, second, parameters)
     assert stored(aws, second) == {organization.certificates[second]: "NON_COMPLIANT"}
     assert Ledger(aws.client("dynamodb"), TABLE).pending() == []
@@ -184,6 +191,26 @@ def test_a_change_event_that_dies_after_lowering_asks_its_own_rule_on_the_retry(
     assert [started.rules for started in aws.started_evaluations()] == [(events.RULE_NAME,)]
     periodic(aws)  # what Config runs when asked
     assert verdict(aws, holder["Arn"])[0] == "NON_COMPLIANT"
+
+
+def test_an_owed_re_evaluation_written_out_is_not_asked_again_by_later_runs(
+    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A's lowering owes B nothing (B had not run); once written out, the mark is gone, even after its claim."""
+    monkeypatch.setattr(propagation, "CLAIM_FOR", timedelta(0))  # every claim has expired by the next run
+    organization = build_organization(aws, shared_key=True)
+    create_table(aws.client("dynamodb"))
+    first, second, _ = organization.members
+    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
+    with as_central_function(aws, organization, monkeypatch):
+        invoke(aws, first, parameters)
+        invoke(aws, second, parameters)  # sees the evidence itself
+        invoke(aws, first, parameters)
+    assert aws.started_evaluations(first) == aws.started_evaluations(second) == []
+    ledger = Ledger(aws.client("dynamodb"), TABLE)
+    assert ledger.pending() == []
+    [key] = {holder.key for holder in ledger.account_certificates(first).values()}
+    assert ledger.summaries([key])[key].owed is None
 
 
 # ---- Ledgers written by the landed order heal by themselves -----------------------------------------
@@ -326,15 +353,16 @@ def test_an_import_stopped_after_its_summary_write_queues_on_the_next_import(
     holder = aws.upload("Shop2025", live.body, live.private_key)
     (tmp_path / "shop-2013.pem").write_text(issue("shop.example.com", OLD, key=key).body)
     periodic(aws)
-    writes = OperatorLedger.put_certificates
+    lowers = OperatorLedger.add_evidence
 
-    def stops(self: OperatorLedger, holders: Any) -> None:
+    def lowers_then_stops(self: OperatorLedger, *args: Any, **kwargs: Any) -> bool:
+        lowers(self, *args, **kwargs)
         raise Stopped("the terminal closed")
 
-    monkeypatch.setattr(OperatorLedger, "put_certificates", stops)
+    monkeypatch.setattr(OperatorLedger, "add_evidence", lowers_then_stops)
     with pytest.raises(Stopped):
         cli(aws, capfd, "import", str(tmp_path / "shop-2013.pem"), "--reason", "tape 7")
-    monkeypatch.setattr(OperatorLedger, "put_certificates", writes)
+    monkeypatch.setattr(OperatorLedger, "add_evidence", lowers)
     code, out, _ = cli(aws, capfd, "import", str(tmp_path / "shop-2013.pem"), "--reason", "tape 7")
     assert code == 0 and "its rule is queued to evaluate again" in out
     assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
@@ -342,123 +370,29 @@ def test_an_import_stopped_after_its_summary_write_queues_on_the_next_import(
     assert verdict(aws, holder["Arn"])[0] == "NON_COMPLIANT"
 
 
-# ---- Kept requests: claimed, kept when refused, taken over when a claim expires ---------------------
-
-MEMBERS = [f"{100000000000 + n}" for n in range(6)]
-
-
-@dataclass
-class Kept:
-    """Kept requests of MEMBERS' rules, and how a run reaches each member's Config."""
-
-    ledger: Ledger
-    own: dict[str, str]
-
-    def clients(self, aws: AwsDouble) -> propagation.ConfigClients:
-        return lambda account, region, role: propagation.without_retries(aws.client("config", account, region))
-
-
-@pytest.fixture
-def kept(aws: AwsDouble, ledger: Ledger) -> Kept:
-    for account in MEMBERS:
-        aws.result_token(events.RULE_NAME, account)  # the rule exists there
-        ledger.keep(KeptRequest(account, "us-east-1", events.RULE_NAME, "", owed="lowered"))
-    return Kept(ledger, {"account": ACCOUNT_ID, "region": "us-east-1", "rule": events.RULE_NAME, "role": ""})
-
-
-def asks(aws: AwsDouble) -> dict[str, int]:
-    return {account: len(aws.started_evaluations(account)) for account in MEMBERS}
-
-
-def test_two_concurrent_runs_ask_each_kept_rule_once(
-    aws: AwsDouble, kept: Kept, monkeypatch: pytest.MonkeyPatch
+def test_a_forget_made_while_a_run_is_under_way_is_not_undone_by_its_repair(
+    aws: AwsDouble, ledger: Ledger, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    both_read = threading.Barrier(2, timeout=30)
-    window = Ledger.kept_window
+    """The run loaded Shop2013's item before the operator forgot the key; finding the summary gone, it
+    must not write Shop2013's evidence back."""
+    arn, fingerprint = reissued_key(aws)
+    periodic(aws)
+    delete_the_2013_certificate(aws)
+    periodic(aws)
+    loads = Ledger.account_certificates
+    forgotten: list[int] = []
 
-    def read_together(self: Ledger, start: str, limit: int) -> list[KeptRequest]:
-        found = window(self, start, limit)
-        both_read.wait()  # each run has read every request before either claims one
-        return found
+    def load_then_forget(self: Ledger, account: str) -> Any:
+        held = loads(self, account)
+        if not forgotten:
+            forgotten.append(cli(aws, capfd, "forget", fingerprint, "--reason", "a test CA", "--yes")[0])
+        return held
 
-    monkeypatch.setattr(Ledger, "kept_window", read_together)
-    results: list[propagation.Propagation] = []
-
-    def run(owner: str) -> None:
-        results.append(propagation.work(kept.ledger, kept.clients(aws), owner, Deadline(), kept.own))
-
-    threads = [threading.Thread(target=run, args=(owner,)) for owner in ("run-1", "run-2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert asks(aws) == dict.fromkeys(MEMBERS, 1)
-    assert aws.conditions.calls["config:StartConfigRulesEvaluation"] == len(MEMBERS)
-    assert sorted(len(result.accepted) for result in results) == sorted([r.claimed for r in results])
-    assert sum(len(result.accepted) for result in results) == len(MEMBERS)
-    assert kept.ledger.pending() == []
-
-
-def test_a_refused_request_stays_kept_and_is_asked_after_the_minute(
-    aws: AwsDouble, kept: Kept, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    refusing = MEMBERS[0]
-    aws.set_start_interval(3600, account=refusing)
-    aws.client("config", refusing).start_config_rules_evaluation(ConfigRuleNames=[events.RULE_NAME])  # someone's
-    done = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
-    assert done.refused == 1 and len(done.accepted) == len(MEMBERS) - 1
-    [left] = kept.ledger.pending()
-    assert left["account"] == refusing and left["asked"]
-    aws.conditions.reset_counts()
-    again = propagation.work(kept.ledger, kept.clients(aws), "run-2", Deadline(), kept.own)
-    assert again.claimed == 0 and aws.conditions.calls["config:StartConfigRulesEvaluation"] == 0  # within the minute
-    assert [p["account"] for p in kept.ledger.pending()] == [refusing]  # refused again: still kept
-    monkeypatch.setattr(propagation, "ASK_AGAIN_AFTER", timedelta(0))
-    aws.set_start_interval(0, account=refusing)
-    assert propagation.work(kept.ledger, kept.clients(aws), "run-3", Deadline(), kept.own).accepted == [
-        f"{refusing}/us-east-1/{events.RULE_NAME}"
-    ]
-    assert kept.ledger.pending() == []
-
-
-def test_an_expired_claim_is_taken_over_and_a_held_one_is_not(aws: AwsDouble, kept: Kept) -> None:
-    dead, busy = MEMBERS[0], MEMBERS[1]
-    past, future = NOW - timedelta(minutes=5), NOW + timedelta(minutes=5)
-    assert kept.ledger.claim_kept(dead, "us-east-1", "a run that died", past, past, past) is not None
-    assert kept.ledger.claim_kept(busy, "us-east-1", "a run still asking", NOW, future, NOW) is not None
-    done = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
-    assert asks(aws) == {account: 0 if account == busy else 1 for account in MEMBERS}
-    assert len(done.accepted) == len(MEMBERS) - 1
-    [left] = kept.ledger.pending()
-    assert left["account"] == busy
-
-
-def test_a_request_kept_again_while_it_was_asked_stays_kept(aws: AwsDouble, kept: Kept) -> None:
-    """Accepted, but new evidence kept it again meanwhile: the evaluation started may predate that evidence."""
-    member = MEMBERS[0]
-    claimed = kept.ledger.claim_kept(member, "us-east-1", "run-1", NOW, NOW + timedelta(minutes=1), NOW)
-    assert claimed is not None and claimed.claim == Claim("run-1", claimed.claim.expires if claimed.claim else NOW)
-    kept.ledger.keep(replace(claimed, owed="a newer lowering", claim=None))
-    assert kept.ledger.finish_kept(claimed, "run-1") is False
-    kept.ledger.release_kept(claimed, "run-1", NOW)
-    assert member in [p["account"] for p in kept.ledger.pending()]
-
-
-def test_what_a_run_has_no_turn_or_time_for_stays_kept_for_the_next_runs(
-    aws: AwsDouble, kept: Kept, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(propagation, "ASKS_PER_RUN", 4)
-    first = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
-    assert len(first.accepted) == 4 and len(kept.ledger.pending()) == len(MEMBERS) - 4
-
-    class RunningOut:
-        def get_remaining_time_in_millis(self) -> int:
-            return 16_000  # 1 s above the reserve: no time for an ask
-
-    late = propagation.work(kept.ledger, kept.clients(aws), "run-2", Deadline(RunningOut()), kept.own)
-    assert late.claimed == 0 and late.out_of_time == len(MEMBERS) - 4
-    assert len(kept.ledger.pending()) == len(MEMBERS) - 4
-    last = propagation.work(kept.ledger, kept.clients(aws), "run-3", Deadline(), kept.own)
-    assert len(last.accepted) == len(MEMBERS) - 4
-    assert asks(aws) == dict.fromkeys(MEMBERS, 1)
-    assert kept.ledger.pending() == []
+    monkeypatch.setattr(Ledger, "account_certificates", load_then_forget)
+    periodic(aws)
+    assert forgotten == [0]
+    monkeypatch.setattr(Ledger, "account_certificates", loads)
+    assert ledger.summaries([fingerprint]) == {}
+    periodic(aws)  # records the reissue again, alone
+    assert ledger.summaries([fingerprint])[fingerprint].earliest.name == "Shop2020"
+    assert verdict(aws, arn)[0] == "COMPLIANT"
