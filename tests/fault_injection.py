@@ -40,6 +40,7 @@ from botocore.awsrequest import AWSResponse
 from moto.config.models import config_backends
 
 from heartbleed import evidence, propagation
+from heartbleed.ledger_schema import run_sk
 from heartbleed.organization_guard import forget as forget_member_list
 from heartbleed_audit.double.config_evaluations import evaluation_state
 
@@ -305,7 +306,10 @@ def perform(world: World, step: Step, index: int | None) -> list[str]:
 
 def lapse_claims(world: World) -> None:
     """Time passes: every lease and claim in the ledger (an `expires` or `*_expires` attribute) has expired,
-    as the dead run's had by the time Lambda retries (a minute or more later; a claim lasts at most that)."""
+    as the dead run's had by the time Lambda retries (a minute or more later; a claim lasts at most that).
+    The guard's interval between reads of the member list for an unknown account (under a minute) has passed
+    too, so the member list is dropped as a new container would."""
+    forget_member_list()
     for item in _scan(world):
         lapsed = sorted(name for name in item if name == "expires" or name.endswith("_expires"))
         if not lapsed:
@@ -335,6 +339,9 @@ def _scan(world: World) -> list[dict[str, Any]]:
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|\+00:00)?")
 # Not evidence: a lease (a dead run's stays, expired) and kept requests (compared as owed re-evaluations).
 _NOT_COMPARED = ("#LEASE",)
+# A member's run record keeps the last failure by design (ledger show --accounts): a faulted play has one where
+# the fault-free play has none. What must converge is its last success.
+_RUN_HISTORY = ("last_failure", "failure")
 
 
 @dataclass(frozen=True)
@@ -395,6 +402,8 @@ def observe(world: World) -> Outcome:
         if item["pk"]["S"] == "PENDING":
             kept.add(normal(f"{item['account']['S']}/{item['region']['S']}/{item['rule']['S']}"))
             continue
+        if item["sk"]["S"].startswith(run_sk("")):
+            item = {name: value for name, value in item.items() if name not in _RUN_HISTORY}
         items.add(json.dumps(canonical(item, normal), sort_keys=True))
     rows, asked = {}, set()
     for account, region in world.places:

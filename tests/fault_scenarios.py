@@ -22,7 +22,7 @@ from identities import use_credentials
 from ledger_table import create_table
 from moto.config.models import config_backends
 from moto.core.authorization import enable_iam_authentication
-from simulated_organization import MEMBER_ROLE, LambdaContext
+from simulated_organization import MEMBER_ROLE, MEMBER_RULE, LambdaContext, member_copy
 from template_roles import create_roles
 
 from heartbleed.certificate import read_body
@@ -350,8 +350,13 @@ def organization(aws: AwsDouble, table: Table, order: str) -> Scenario:
         return world
 
     def member(index: int) -> Callable[[World], str]:
+        """The periodic event of the member's copy of the organization rule, as Config sends it."""
+
         def run(world: World) -> str:
-            return periodic(world.values["members"][index])(world)
+            account = world.values["members"][index]
+            token = world.aws.result_token(MEMBER_RULE, account, REGION)
+            event = events.scheduled_event(token, parameters(world), account=account, region=REGION)
+            return handled(world, member_copy(event, account))
 
         return run
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from dynalite import Dynalite, DynaliteMissing, node
-from fault_injection import FAULT_KINDS, Call, Fault, Injector, Played, Scenario, install, play, positions
+from fault_injection import FAULT_KINDS, Fault, Injector, Played, Scenario, install, play, positions
 from fault_scenarios import Table, scenarios
 
 from heartbleed import propagation
@@ -29,51 +29,6 @@ REPORT = Path(__file__).resolve().parents[1] / "build" / "fault_catalogue.json"
 NAMES = [scenario.name for scenario in scenarios(None, None)]
 STATS: dict[str, Counter[str]] = {}
 FAILING: dict[str, dict[str, list[str]]] = {}  # "backend: scenario" -> the faults that did not converge
-
-# Cases known not to converge yet: (backend, scenario, fault kind, step, operation, occurrence, why).
-# The catalogue leaves them out; test_a_known_unconverged_case plays each under a strict xfail, so a fix
-# makes it fail until its line is removed here.
-PUT_EVALUATIONS_NOT_RETRIED = (
-    "PutEvaluations failing past the client's retries is answered by rdklib with an error document, which Lambda "
-    "counts as a success: the event is not retried, the first rows are never sent, and the 2013 certificate's row "
-    "is then not retired after its deletion (the ledger itself converges)"
-)
-MEMBER_LIST_NOT_RETRIED = (
-    "organizations:ListAccounts failing past the client's retries refuses the member's event with an error "
-    "document, which Lambda does not retry: the member is not recorded, so the other member's lowering owes it "
-    "no re-evaluation, and its rows wait for its next periodic run"
-)
-KNOWN_FAILURES: tuple[tuple[str, str, str, int, str, int, str], ...] = tuple(
-    (
-        "moto",
-        "one account: a reissue, then the 2013 certificate deleted",
-        kind,
-        0,
-        "config:PutEvaluations",
-        0,
-        PUT_EVALUATIONS_NOT_RETRIED,
-    )
-    for kind in ("500", "throttle")
-) + tuple(
-    (
-        "moto",
-        "an organization, the recent account first",
-        kind,
-        0,
-        "organizations:ListAccounts",
-        0,
-        MEMBER_LIST_NOT_RETRIED,
-    )
-    for kind in ("500", "throttle")
-)
-
-
-def known(backend: str, scenario: str) -> set[str]:
-    return {
-        str(Fault(Call(step, op, n), kind))
-        for b, name, kind, step, op, n, _ in KNOWN_FAILURES
-        if (b, name) == (backend, scenario)
-    }
 
 
 def write_report() -> None:
@@ -136,8 +91,7 @@ def run_catalogue(backend: str, scenario: Scenario, only: str = "", kinds: tuple
     counts["cpu seconds"] += round(time.process_time() - cpu)  # the double serves in this process
     FAILING[f"{backend}: {scenario.name}"] = dict(sorted(failed.items()))
     write_report()
-    listed = known(backend, scenario.name)
-    lines = [f"{fault}: {'; '.join(diff)}" for fault, diff in sorted(failed.items()) if fault not in listed]
+    lines = [f"{fault}: {'; '.join(diff)}" for fault, diff in sorted(failed.items())]
     assert not lines, f"{len(failed)} of {len(calls) * len(kinds)} cases did not converge:\n" + "\n".join(lines)
 
 
@@ -155,37 +109,3 @@ def test_every_fault_at_every_ledger_call_converges_on_dynalite(
     # it. (A call that fails leaves the same prefix, one write shorter; the double plays those.)
     scenario = scenarios(aws, Table(aws, dynalite_server.client()))[index]
     run_catalogue("dynalite", scenario, only="dynamodb:", kinds=("die",))
-
-
-@pytest.mark.parametrize(
-    ("backend", "name", "kind", "step", "operation", "occurrence"),
-    [
-        pytest.param(
-            *case[:6],
-            marks=pytest.mark.xfail(strict=True, reason=case[6]),
-            id=f"{case[0]}: {case[1]}: {case[2]} at step {case[3]} {case[4]}#{case[5]}",
-        )
-        for case in KNOWN_FAILURES
-    ],
-)
-def test_a_known_unconverged_case(
-    aws: AwsDouble,
-    injector: Injector,
-    request: pytest.FixtureRequest,
-    monkeypatch: pytest.MonkeyPatch,
-    backend: str,
-    name: str,
-    kind: str,
-    step: int,
-    operation: str,
-    occurrence: int,
-) -> None:
-    table = Table(aws)
-    if backend == "dynalite":
-        server = request.getfixturevalue("dynalite_server")
-        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", server.endpoint_url)
-        table = Table(aws, server.client())
-    scenario = scenarios(aws, table)[NAMES.index(name)]
-    reference = play(scenario)
-    played = play(scenario, Fault(Call(step, operation, occurrence), kind))
-    assert played.outcome.differences(reference.outcome) == []
