@@ -28,6 +28,12 @@ time, both strongly consistent); the put that records the rule's name, the Query
 kept pending; the verdicts 100 per call; and, in a background thread as the rule has it, the clean-up's
 GetComplianceDetailsByConfigRule pages. The item keys are written out here, not imported from the rule.
 
+--stream is a container of the rule that Lambda's queue feeds (bench/org_scale.py): it imports, says
+"ready", then takes one event a line until stdin closes. Each result line carries, besides wall, CPU and
+verdicts, the calls the invocation made, counted inside the container (bench/call_log.py), since
+several containers share the double; an invocation that raises is reported with its error and the
+container goes on, as a Lambda container does; an error document (not a list) is reported as such.
+
 With BENCH_FUNCTION_ACCOUNT set, the rule gets a Lambda context naming a function of that account, with
 300 s left at each event's start: the organization guard then serves only that account and the
 organization's members, as the central function does.
@@ -231,17 +237,55 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _rule_handler() -> Callable[[dict[str, Any]], Any]:
+    from HeartbleedServerCertificate import lambda_handler
+
+    account = os.environ.get("BENCH_FUNCTION_ACCOUNT")
+    return lambda event: lambda_handler(event, _Context(account) if account else None)
+
+
+def stream() -> None:
+    """Lambda's queue feeds this container one event a line (--stream)."""
+    from bench.call_log import CallLog, install
+
+    log = CallLog()
+    install(log)
+    handler = _rule_handler()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        event = json.loads(line)
+        log.reset()
+        started, cpu = time.perf_counter(), _cpu_seconds()
+        error = ""
+        try:
+            sent = handler(event)
+        except Exception as raised:  # Lambda reports it as a failed invocation and keeps the container
+            sent, error = None, f"{type(raised).__name__}: {str(raised)[:300]}"
+        wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+        report = {
+            "wall": wall,
+            "cpu": cpu,
+            "error": error,
+            "error_document": not error and not isinstance(sent, list),
+            "verdicts": {e["ComplianceResourceId"]: e["ComplianceType"] for e in sent}
+            if isinstance(sent, list)
+            else {},
+            **log.snapshot(),
+        }
+        print(json.dumps(report), flush=True)
+
+
 def main() -> None:
+    if "--stream" in sys.argv[1:]:
+        stream()
+        return
     modes = {"--baseline": "baseline", "--floor": "floor", "--ledger-floor": "ledger-floor"}
     mode = next((modes[arg] for arg in sys.argv[1:] if arg in modes), "rule")
     events = json.loads(sys.stdin.readline())
     handler: Callable[[dict[str, Any]], Any]
     # Imports happen before the clock starts, as a Lambda container imports before its first event.
     if mode == "rule":
-        from HeartbleedServerCertificate import lambda_handler
-
-        account = os.environ.get("BENCH_FUNCTION_ACCOUNT")
-        handler = lambda event: lambda_handler(event, _Context(account) if account else None)  # noqa: E731
+        handler = _rule_handler()
     else:
         import boto3  # noqa: F401
 
