@@ -314,13 +314,12 @@ def serve(
     serving = _Serving(queue, event_of, env)
     with ExitStack() as stack:
         stderrs = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in range(concurrency)]
-        booted = time.perf_counter()
-        spawned = [start_container(env, "stream", stderr) for stderr in stderrs]
-        for child in spawned:  # closed on the way out, also if one of them does not start
-            stack.callback(_close, child)
-        inits = []
-        for child, stderr in zip(spawned, stderrs, strict=True):  # they import side by side
-            _ready(child, stderr)
+        spawned, inits = [], []
+        for stderr in stderrs:
+            # One at a time, so that each cold start is the interpreter's own, not the others' on these cores.
+            booted = time.perf_counter()
+            spawned.append(_boot(env, stderr))
+            stack.callback(_close, spawned[-1])
             inits.append(time.perf_counter() - booted)
         aws.conditions.reset_counts()
         with config_reinvokes(queue) as accepted:
@@ -406,6 +405,7 @@ def day_cost(
         "gb_seconds": gb_seconds,
         "lambda_usd": lambda_usd,
         "usd": dynamodb_usd + lambda_usd,
+        "cpu_seconds": sum(r.get("cpu", 0.0) for r in results),
         "unpriced": _summed(results, "unpriced"),
     }
 
