@@ -19,9 +19,11 @@ Scenarios and verdicts: heartbleed/verdict.py. Parameters: heartbleed/parameters
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from rdklib import ConfigRule, Evaluation, Evaluator, InvalidParametersError
@@ -40,14 +42,15 @@ from heartbleed.deadline import NO_DEADLINE, Deadline
 from heartbleed.earlier_evaluations import reported_resources
 from heartbleed.event_document import EventError, check_event
 from heartbleed.failures import retried_by_lambda
-from heartbleed.ledger import open_ledger
+from heartbleed.ledger import LedgerError, open_ledger
 from heartbleed.ledger_run import AccountLedger
-from heartbleed.organization_guard import NotInOrganization, check_account
+from heartbleed.organization_guard import Refused, check_account, check_origin, organization_rule
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
 from heartbleed.propagation import accounts_to_ask, ask, config_clients, register
 from heartbleed.run_log import log_summary, summary
 from heartbleed.verdict import Verdict, not_applicable
 
+LOG = logging.getLogger(__name__)
 RETIRED = {
     RESOURCE_TYPE: "Not in IAM at the periodic run: the certificate was deleted or renamed.",
     ACM_RESOURCE_TYPE: "Not in ACM in this Region at the periodic run: the certificate was deleted.",
@@ -151,6 +154,9 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         valid_rule_parameters: RuleParameters,
     ) -> list[Evaluation]:
         with retried_by_lambda():
+            # The execution role is assumed here, where a refusal is retried, on every path: a deleted
+            # item's path reads nothing, and rdklib would otherwise assume it first to report the row.
+            client_factory.build_client("config")
             return self._change(event, client_factory, configuration_item, valid_rule_parameters)
 
     def _change(
@@ -178,10 +184,13 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         return [to_evaluation(verdict)]
 
 
-def refusal(code: str, message: str) -> dict[str, Any]:
+REFUSED_BY_GUARD = "The event was refused: not the organization's rule, or not a member of the organization"
+
+
+def refusal(code: str, message: str, internal: str = "The event was refused before evaluation") -> dict[str, Any]:
     """An error response in rdklib's shape: Config shows customerErrorMessage to the user."""
     return {
-        "internalErrorMessage": "The event was refused before evaluation",
+        "internalErrorMessage": internal,
         "internalErrorDetails": message,
         "customerErrorCode": code,
         "customerErrorMessage": message,
@@ -196,20 +205,47 @@ def handle(event: Any, context: Any) -> Any:
         return refusal("InvalidEventDocument", str(error))
     try:
         # Checked here too: rdklib reads its own parameters (AssumeRoleMode...) before evaluate_parameters.
-        parse_rule_parameters(parameters)
+        params = parse_rule_parameters(parameters)
     except ParameterError as error:
         return refusal("InvalidParameterValueException", str(error))
-    try:  # before any role is assumed: an organization rule's function serves its own organization only
+    # Before any role is assumed, anything read or the ledger written: an organization rule's function
+    # serves its own organization's copies of its rule only (heartbleed/organization_guard.py).
+    try:
+        served = organization_rule()
+        if served is not None:
+            check_origin(event, served)
         check_account(str(event.get("accountId", "")), context)
-    except NotInOrganization as error:
-        return refusal("AccessDeniedException", str(error))
+    except Refused as error:
+        return refusal("AccessDeniedException", str(error), REFUSED_BY_GUARD)
     # rdklib parses ruleParameters itself: give it the checked object (a blank string means none).
     event = {**event, "ruleParameters": json.dumps(parameters)}
     rule = HeartbleedServerCertificate(Deadline(context))
     # is_applicable_status=True: deleted and out-of-scope items reach evaluate_change,
     # which reports them under the certificate ARN instead of Config's resourceId.
     evaluator = Evaluator(rule, list(RESOURCE_TYPES), is_applicable_status=True)
-    return evaluator.handle(event, context)
+    try:
+        result = evaluator.handle(event, context)
+    except Exception as error:
+        note_run(params, event, f"{type(error).__name__}: {error}")
+        raise
+    if isinstance(result, list):
+        note_run(params, event, None)
+    else:
+        note_run(params, event, f"{result.get('customerErrorCode')}: {result.get('customerErrorMessage')}")
+    return result
+
+
+def note_run(params: RuleParameters, event: dict[str, Any], failure: str | None) -> None:
+    """Record in the key ledger, if there is one, that this account's run here succeeded or failed
+    (heartbleed-audit ledger show --accounts). Never fails the run: the evaluations are already sent,
+    or the run's own error is the one to report."""
+    if not params.ledger_table:
+        return
+    account, rule, region = str(event["accountId"]), str(event["configRuleName"]), rule_region(event)
+    try:
+        open_ledger(params.ledger_table).note_run(account, region, rule, datetime.now(UTC), failure)
+    except LedgerError as error:
+        LOG.warning("the run of %s in %s (%s) was not recorded in the key ledger: %s", rule, account, region, error)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
@@ -227,5 +263,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     else:
         # rdklib's details name the failing operation ("... when calling the X operation").
         detail = result.get("internalErrorDetails") or result.get("customerErrorMessage")
-        log_summary(summary(event, "error", None, calls, elapsed, f"{result.get('customerErrorCode')}: {detail}"))
+        # A refusal by the guard is its own outcome, so that it can be counted apart from failures.
+        outcome = "refused" if result.get("internalErrorMessage") == REFUSED_BY_GUARD else "error"
+        log_summary(summary(event, outcome, None, calls, elapsed, f"{result.get('customerErrorCode')}: {detail}"))
     return result

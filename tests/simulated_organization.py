@@ -14,7 +14,7 @@ from identities import use_credentials
 from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
 
-from heartbleed.organization_guard import forget
+from heartbleed.organization_guard import ORGANIZATION_RULE_VARIABLE, forget
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
@@ -82,3 +82,34 @@ def invoke(aws: AwsDouble, account: str, parameters: Mapping[str, str] = PARAMET
 
 def stored(aws: AwsDouble, account: str) -> dict[str, str]:
     return {arn: e.compliance_type for arn, e in aws.evaluations(events.RULE_NAME, account).items()}
+
+
+# --- the organization rule's own copies (ORGANIZATION_RULE_NAME set on the function) -----------------
+
+ORGANIZATION_RULE = "HeartbleedServerCertificate"  # OrganizationConfigRuleName in rules/organization.yaml
+
+
+def member_copy(account: str) -> tuple[str, str]:
+    """The name and ARN Config gives the account's copy of the organization rule (the suffix is Config's
+    choice; here one per account)."""
+    suffix = f"hb{account[-6:]}"
+    path = "config-rule/aws-service-rule/config-multiaccountsetup.amazonaws.com"
+    arn = f"arn:aws:config:us-east-1:{account}:{path}/config-rule-{suffix}"
+    return f"OrgConfigRule-{ORGANIZATION_RULE}-{suffix}", arn
+
+
+def serve_organization_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The function's environment as rules/organization.yaml sets it: the organization rule it serves."""
+    monkeypatch.setenv(ORGANIZATION_RULE_VARIABLE, ORGANIZATION_RULE)
+
+
+def copy_event(aws: AwsDouble, account: str, parameters: Mapping[str, str] = PARAMETERS, **fields: str) -> Any:
+    """A periodic event of the account's copy of the organization rule (fields override the event's)."""
+    name, arn = member_copy(account)
+    rule = fields.get("configRuleName", name)
+    event = events.scheduled_event(aws.result_token(rule, account), parameters, account=account)
+    return {**event, "configRuleName": name, "configRuleArn": arn, **fields}
+
+
+def invoke_copy(aws: AwsDouble, account: str, parameters: Mapping[str, str] = PARAMETERS, **fields: str) -> Any:
+    return lambda_handler(copy_event(aws, account, parameters, **fields), LambdaContext())

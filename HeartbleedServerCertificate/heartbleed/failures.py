@@ -7,6 +7,12 @@ the client's retries, which a later try may well pass. Those leave the rule as R
 which rdklib does not catch, so the invocation fails and Lambda retries the event, then keeps it in
 the dead-letter queue. (Timeouts and connection errors are BotoCoreErrors, which rdklib never
 caught.)
+
+One AccessDenied is retryable too: STS refusing AssumeRole into the execution role. In an
+organization the rule reaches a member as soon as it is created, and the StackSet that deploys the
+member's role may reach it minutes later; until then the role does not exist, and a retry a minute
+or two later succeeds. A role that never comes ends in the dead-letter queue, where it is seen
+(README.md, "When a member has no results").
 """
 
 from __future__ import annotations
@@ -38,9 +44,14 @@ class RetryableFailure(RuntimeError):
     """A failure a later invocation may not meet: raised past rdklib so that Lambda retries the event."""
 
 
+def _role_refused(error: ClientError) -> bool:
+    return error.operation_name == "AssumeRole" and "AccessDenied" in str(error.response.get("Error", {}).get("Code"))
+
+
 def is_retryable(error: ClientError) -> bool:
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    return status >= 500 or str(error.response.get("Error", {}).get("Code", "")) in THROTTLING_CODES
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    return status >= 500 or code in THROTTLING_CODES or _role_refused(error)
 
 
 @contextmanager
@@ -51,4 +62,5 @@ def retried_by_lambda() -> Iterator[None]:
     except ClientError as error:
         if not is_retryable(error):
             raise
-        raise RetryableFailure(f"{error} (outlasted the client's retries; Lambda retries the event)") from error
+        why = "the execution role may not be deployed yet" if _role_refused(error) else "outlasted the client's retries"
+        raise RetryableFailure(f"{error} ({why}; Lambda retries the event)") from error

@@ -27,6 +27,7 @@ from .ledger_schema import (
     Holder,
     KeySummary,
     LedgerFormatError,
+    MemberRun,
     account_pk,
     certificate_items,
     certificate_sk,
@@ -34,7 +35,9 @@ from .ledger_schema import (
     holder_from_item,
     instant,
     key_pk,
+    member_run_from_item,
     rule_sk,
+    run_sk,
     summary_from_item,
 )
 
@@ -346,6 +349,31 @@ class Ledger:
                 "v": {"N": str(SCHEMA_VERSION)},
             },
         )
+
+    def note_run(self, account: str, region: str, rule: str, when: datetime, failure: str | None = None) -> None:
+        """Record that a run for the account and Region delivered its evaluations (failure None) or failed,
+        and why; an update, so a failure keeps the time of the last success and the other way round."""
+        field, values = ("last_failure", {":why": {"S": failure[:500]}}) if failure else ("last_success", {})
+        self._call(
+            "written",
+            "update_item",
+            Key={"pk": {"S": account_pk(account)}, "sk": {"S": run_sk(region)}},
+            UpdateExpression=f"SET #a = :a, #r = :r, #rule = :rule, v = :v, {field} = :t"
+            + (", failure = :why" if failure else ""),
+            ExpressionAttributeNames={"#a": "account", "#r": "region", "#rule": "rule"},
+            ExpressionAttributeValues={
+                ":a": {"S": account},
+                ":r": {"S": region},
+                ":rule": {"S": rule},
+                ":v": {"N": str(SCHEMA_VERSION)},
+                ":t": instant(when),
+                **values,
+            },
+        )
+
+    def member_runs(self, account: str) -> list[MemberRun]:
+        """The account's recorded runs, one per Region the rule ran in."""
+        return [member_run_from_item(item) for item in self._query(account_pk(account), run_sk(""))]
 
     def keep_pending(self, account: str, region: str, rule: str, asked: str) -> None:
         """A re-evaluation Config did not accept yet: a later run asks again (never dropped)."""

@@ -10,6 +10,7 @@ version; an item of another version is refused with LedgerFormatError, never gue
   pk = K#<key>       sk = #                the key's summary: its earliest evidence, and its accounts
   pk = A#<account>   sk = #RULE#<region>   how to ask that account's rule to evaluate again
   pk = A#<account>   sk = #LEASE           the run reading the account's unknown bodies, until expires
+  pk = A#<account>   sk = #RUN#<region>    the rule's last successful and last failed run there (MemberRun)
   pk = PENDING       sk = <account>#<region>
                                            a re-evaluation asked for and not yet accepted
   pk = FORGOTTEN     sk = <instant>#<key>  an operator's removal of a key's evidence: who, when, why, what
@@ -111,6 +112,30 @@ def rule_sk(region: str) -> str:
     return f"#RULE#{region}"
 
 
+def run_sk(region: str) -> str:
+    return f"#RUN#{region}"
+
+
+@dataclass(frozen=True)
+class MemberRun:
+    """What the rule last did for one account in one Region: the copy of the rule that ran, when a run
+    last delivered its evaluations, and when one last failed, and why. Each outcome keeps the other's time."""
+
+    account: str
+    region: str
+    rule: str
+    last_success: datetime | None = None
+    last_failure: datetime | None = None
+    failure: str | None = None
+
+    @property
+    def needs_evaluation(self) -> bool:
+        """No run has delivered results here, or the latest run failed."""
+        if self.last_success is None:
+            return True
+        return self.last_failure is not None and self.last_failure > self.last_success
+
+
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
@@ -122,6 +147,23 @@ def instant(value: datetime) -> dict[str, str]:
 
 def _read_instant(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def member_run_from_item(item: Mapping[str, Any]) -> MemberRun:
+    check_version(item)
+
+    def maybe(name: str) -> datetime | None:
+        value = item.get(name, {}).get("S")
+        return _read_instant(value) if value else None
+
+    return MemberRun(
+        account=str(item.get("account", {}).get("S", "")),
+        region=str(item.get("region", {}).get("S", "")),
+        rule=str(item.get("rule", {}).get("S", "")),
+        last_success=maybe("last_success"),
+        last_failure=maybe("last_failure"),
+        failure=item.get("failure", {}).get("S"),
+    )
 
 
 def check_version(item: Mapping[str, Any]) -> None:
