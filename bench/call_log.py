@@ -7,8 +7,8 @@ attempts: a retried request counts once), with:
 
 - the calls that asked other accounts' rules to evaluate again: the AssumeRole of a propagation session
   and StartConfigRulesEvaluation, accepted or refused;
-- the ledger's calls by the items they touch: kept re-evaluation requests, rule registrations, the lease,
-  or evidence (certificates and key summaries);
+- the ledger's calls by the items they touch: kept re-evaluation requests, rule registrations, run
+  outcomes, the lease, or evidence (certificates and key summaries);
 - the request units of each DynamoDB call (bench/ledger_cost.py), from the request and its answer.
 
 Light on purpose: botocore and the ledger's key layout only, nothing of moto.
@@ -24,12 +24,12 @@ from typing import Any
 import botocore.client
 from botocore.exceptions import ClientError
 
-from heartbleed.ledger_schema import LEASE, PENDING, rule_sk
+from heartbleed.ledger_schema import LEASE, PENDING, rule_sk, run_sk
 
 from .ledger_cost import request_units
 
 PROPAGATION_SESSION = "HeartbleedPropagation"  # the RoleSessionName heartbleed/propagation.py assumes with
-RULE_PREFIX = rule_sk("")
+RULE_PREFIX, RUN_PREFIX = rule_sk(""), run_sk("")
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -52,6 +52,8 @@ def ledger_part(params: Mapping[str, Any]) -> str:
         return "kept requests"
     if any(value.startswith(RULE_PREFIX) for value in values):
         return "rule registrations"
+    if any(value.startswith(RUN_PREFIX) for value in values):
+        return "run outcomes"
     if LEASE in values:
         return "lease"
     return "evidence"

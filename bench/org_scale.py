@@ -49,6 +49,7 @@ from typing import IO, Any
 
 from moto.config.responses import ConfigResponse
 
+from heartbleed.organization_guard import ORGANIZATION_RULE_VARIABLE
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, REGION, AwsDouble
@@ -303,14 +304,16 @@ class _Serving:
 
 
 def serve(
-    aws: AwsDouble, accounts: list[str], event_of: Callable[[str], dict[str, Any]], concurrency: int
+    aws: AwsDouble, accounts: list[str], event_of: Callable[[str], dict[str, Any]], concurrency: int, rule: str
 ) -> dict[str, Any]:
     """The accounts' periodic events through `concurrency` warm containers, with the re-evaluations Config
     runs on the way; every invocation's result, the containers' cold starts and the re-evaluations accepted."""
     queue = LambdaQueue()
     for account in accounts:
         queue.put(account, "periodic")
-    env = {**double_env(aws), "BENCH_FUNCTION_ACCOUNT": ACCOUNT_ID}  # the function's ARN: the guard applies
+    # The function's ARN in its context, and the organization rule it serves, as rules/organization.yaml
+    # sets it: the guard serves only members' copies of that rule.
+    env = {**double_env(aws), "BENCH_FUNCTION_ACCOUNT": ACCOUNT_ID, ORGANIZATION_RULE_VARIABLE: rule}
     serving = _Serving(queue, event_of, env)
     with ExitStack() as stack:
         stderrs = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in range(concurrency)]
@@ -432,7 +435,9 @@ def org_scale_line(
     create_ledger(aws)  # in the central account, where the function runs
     aws.conditions.latency = latency_ms / 1000
     try:
-        served = serve(aws, accounts, lambda account: member_event(aws, account, rules[account]), concurrency)
+        served = serve(
+            aws, accounts, lambda account: member_event(aws, account, rules[account]), concurrency, defaults["rule"]
+        )
     finally:
         aws.conditions.latency = 0.0
     results = served["results"]

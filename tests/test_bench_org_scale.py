@@ -26,6 +26,7 @@ def test_the_shared_key_reaches_every_holder_through_the_queue(aws: AwsDouble) -
     assert line["wrong"] == [] and line["verdicts"] == members * per_member
     assert line["holders_not_non_compliant"] == [] and line["without_rows"] == []
     assert line["failed"] == [] and line["kept_requests_left"] == 0 and not line["timed_out"]
+    assert line["error_documents"] == 0  # the guard served every member's copy of the organization rule
     assert line["evidence_recorded_at"] <= line["non_compliant_wall"] <= line["wall"]
     assert line["rows_wall"] <= line["wall"]
     # When the old member's event is taken, at most one other event is still running: at least 3 of the 4
@@ -117,4 +118,5 @@ def test_the_ledger_calls_are_told_apart_by_the_items_they_touch() -> None:
     rules = {"ExpressionAttributeValues": {":pk": _s("A#1"), ":r": _s("#RULE#")}}
     assert ledger_part(rules) == "rule registrations"
     assert ledger_part({"Item": {"pk": _s("A#1"), "sk": _s("#LEASE")}}) == "lease"
+    assert ledger_part({"Key": {"pk": _s("A#1"), "sk": _s("#RUN#us-east-1")}}) == "run outcomes"
     assert ledger_part({"RequestItems": {"t": {"Keys": [{"pk": _s("K#ab"), "sk": _s("#")}]}}}) == "evidence"
