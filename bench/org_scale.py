@@ -421,8 +421,11 @@ def org_scale_line(
     latency_ms: float = LATENCY_MS,
     concurrency: int | None = None,
     old_at: float = OLD_AT,
+    later_day: bool = True,
 ) -> dict[str, Any]:
-    """The line: build the organization, serve every member's periodic event once, and measure."""
+    """The line: build the organization, serve every member's periodic event once, and measure; then, with
+    later_day, every member's periodic event once more on the ledger the first day left (new containers, as
+    a day later), which is what each following day costs."""
     defaults = template_defaults()
     concurrency = concurrency or defaults["concurrency"]
     aws.reset()
@@ -438,10 +441,14 @@ def org_scale_line(
         served = serve(
             aws, accounts, lambda account: member_event(aws, account, rules[account]), concurrency, defaults["rule"]
         )
+        items = ledger_items(aws)  # the first day's UpdateItem calls are priced at the sizes it left
+        if later_day:
+            next_day = serve(
+                aws, accounts, lambda account: member_event(aws, account, rules[account]), concurrency, defaults["rule"]
+            )
     finally:
         aws.conditions.latency = 0.0
     results = served["results"]
-    items = ledger_items(aws)
     wildcard = {accounts[i]: next(iter(expected[accounts[i]])) for i in sharing}  # each holder's first upload
     wrong = [
         f"{account} {arn.rsplit('/', 1)[-1]}: {stored.compliance_type if stored else 'none'}, expected {verdict}"
@@ -519,8 +526,40 @@ def org_scale_line(
             for r in results
         ],
     }
+    if later_day:
+        line["later_day"] = _later_day(aws, next_day, expected, rules, defaults["memory_mb"])
     print(summary(line), flush=True)
     return line
+
+
+def _later_day(
+    aws: AwsDouble,
+    served: dict[str, Any],
+    expected: dict[str, dict[str, str]],
+    rules: dict[str, str],
+    memory_mb: int,
+) -> dict[str, Any]:
+    """A day after the first: what every member's periodic run costs once the ledger holds the organization."""
+    results = served["results"]
+    wrong = [
+        f"{account} {arn.rsplit('/', 1)[-1]}"
+        for account, rows in expected.items()
+        for arn, verdict in rows.items()
+        if (stored := aws.evaluations(rules[account], account).get(arn)) is None or stored.compliance_type != verdict
+    ]
+    return {
+        "wall": served["wall"],
+        "timed_out": served["timed_out"],
+        "invocations": len(results),
+        "re_evaluations": sum(r["kind"] == "re-evaluation" for r in results),
+        "failed": [f"{r['account']} ({r['kind']}): {r['error']}" for r in results if r["error"]],
+        "wrong": wrong,
+        "calls_per_periodic_event": _by_operation([r for r in results if r["kind"] == "periodic"]),
+        "propagation": _summed(results, "propagation"),
+        "ledger_calls": _summed(results, "ledger"),
+        "container_init_s": served["inits"],
+        "cost": day_cost(results, served["inits"], ledger_items(aws), memory_mb),
+    }
 
 
 def summary(line: dict[str, Any]) -> str:
@@ -539,6 +578,12 @@ def summary(line: dict[str, Any]) -> str:
         f"propagation {line['propagation']}; function-minutes {cost['function_seconds'] / 60:.1f}; "
         f"day: {cost['rru']:.0f} RRU + {cost['wru']:.0f} WRU = ${cost['dynamodb_usd']:.4f}, "
         f"Lambda ${cost['lambda_usd']:.4f}"
+        + (
+            f"; later day: {later['invocations']} invocations in {later['wall']:.1f} s, {len(later['failed'])} failed, "
+            f"{len(later['wrong'])} wrong, ${later['cost']['dynamodb_usd']:.4f} + ${later['cost']['lambda_usd']:.4f}"
+            if (later := line.get("later_day"))
+            else ""
+        )
     )
 
 
@@ -549,9 +594,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--holders", type=int, default=HOLDERS)
     parser.add_argument("--latency-ms", type=float, default=LATENCY_MS)
     parser.add_argument("--concurrency", type=int, default=None, help="default: the template's ReservedConcurrency")
+    parser.add_argument("--first-day-only", action="store_true", help="not the later day on the warm ledger")
     args = parser.parse_args(argv)
     with AwsDouble() as aws:
-        org_scale_line(aws, args.members, args.per_member, args.holders, args.latency_ms, args.concurrency)
+        org_scale_line(
+            aws,
+            args.members,
+            args.per_member,
+            args.holders,
+            args.latency_ms,
+            args.concurrency,
+            later_day=not args.first_day_only,
+        )
 
 
 if __name__ == "__main__":

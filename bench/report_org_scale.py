@@ -105,29 +105,48 @@ def org_scale_section(results: Results) -> list[str]:
         f"{_calls(line['ledger_calls'])}. Requests the double counted: {integer(line['requests_at_the_double'])}; "
         f"calls the containers counted: {integer(line['calls_counted'])}."
     )
-    rru, wru = cost["rru"], cost["wru"]
-    rows = [
-        [
-            "DynamoDB on-demand",
-            f"{integer(rru)} RRU + {integer(wru)} WRU",
-            money(cost["dynamodb_usd"]),
-            money(cost["dynamodb_usd"] * DAYS_A_MONTH),
-        ],
-        [
-            f"Lambda, {line['memory_mb']} MB x86_64",
-            f"{integer(cost['invocations'])} requests, {number(cost['function_seconds'] / 60, 1)} function-minutes "
-            f"+ {number(cost['init_seconds'], 1)} s of cold starts = {integer(cost['gb_seconds'])} GB-s",
-            money(cost["lambda_usd"]),
-            money(cost["lambda_usd"] * DAYS_A_MONTH),
-        ],
-        ["together", "", bold(money(cost["usd"])), bold(money(cost["usd"] * DAYS_A_MONTH))],
-    ]
+    later = line.get("later_day")
+    days = [("first day, empty ledger", cost)] + ([("a later day", later["cost"])] if later else [])
+    month = cost["usd"] + (DAYS_A_MONTH - 1) * (later["cost"]["usd"] if later else cost["usd"])
     cost_table = markdown_table(
-        [("one organization-day", False), ("used", False), ("cost", True), (f"{DAYS_A_MONTH} days", True)], rows
+        [("", False)] + [(title, False) for title, _ in days] + [(f"{DAYS_A_MONTH} days", True)],
+        [
+            ["DynamoDB on-demand"]
+            + [f"{integer(c['rru'])} RRU + {integer(c['wru'])} WRU: {money(c['dynamodb_usd'])}" for _, c in days]
+            + [money(cost["dynamodb_usd"] + (DAYS_A_MONTH - 1) * days[-1][1]["dynamodb_usd"])],
+            [f"Lambda, {line['memory_mb']} MB x86_64"]
+            + [
+                f"{integer(c['invocations'])} requests, {number(c['function_seconds'] / 60, 1)} function-minutes "
+                f"+ {number(c['init_seconds'], 1)} s of cold starts = {integer(c['gb_seconds'])} GB-s: "
+                f"{money(c['lambda_usd'])}"
+                for _, c in days
+            ]
+            + [money(cost["lambda_usd"] + (DAYS_A_MONTH - 1) * days[-1][1]["lambda_usd"])],
+            ["together"] + [bold(money(c["usd"])) for _, c in days] + [bold(money(month))],
+        ],
+    )
+    later_text = (
+        (
+            f"The later day: every member's periodic event again, on the ledger the first day left, through "
+            f"{len(later['container_init_s'])} new containers: {integer(later['invocations'])} invocations in "
+            f"{seconds(later['wall'], 1)}, {integer(later['re_evaluations'])} re-evaluations, "
+            + (bold(f"{len(later['failed'])} failed") if later["failed"] else "none failed")
+            + ", "
+            + (bold(f"{len(later['wrong'])} rows wrong") if later["wrong"] else "every row still right")
+            + "; calls per periodic event (median): "
+            + ", ".join(
+                f"{action_name(op)} {number(c['median'])}"
+                for op, c in sorted(later["calls_per_periodic_event"].items())
+            )
+            + ". "
+        )
+        if later
+        else ""
     )
     notes = (
-        "The organization-day is this run: every member's periodic run once (the first day: an empty ledger, so "
-        "every body is read and recorded; later days write less) and the re-evaluations it caused. Request units "
+        later_text + "An organization-day is every member's periodic run once and the re-evaluations it causes; "
+        f"the first day finds the ledger empty, so every body is read and recorded; {DAYS_A_MONTH} days are the "
+        f"first and {DAYS_A_MONTH - 1} days like the later one. Request units "
         "are computed per call from its request and answer (`bench/ledger_cost.py`): a strongly consistent read "
         "one RRU per 4 KB (a Query page's items together, a BatchGetItem's each), a write one WRU per 1 KB, an "
         "UpdateItem at its item's size in the table afterwards (an upper bound), at least one unit a request. "
@@ -135,11 +154,12 @@ def org_scale_section(results: Results) -> list[str]:
         f"${number(USD_PER_MILLION_RRU, 3)} per million RRU and ${number(USD_PER_MILLION_WRU, 3)} per million WRU "
         f"(units: {DYNAMODB_UNITS_PAGE}; the rates since the reduction of 1 November 2024, as quoted at "
         f"{DYNAMODB_RATES_QUOTED}); Lambda, x86_64, ${PRICE_PER_GB_SECOND:.10f} per GB-second and "
-        f"${number(PRICE_PER_REQUEST * 1e6)} per million requests, initialization billed as duration "
+        f"${PRICE_PER_REQUEST * 1e6:.2f} per million requests, initialization billed as duration "
         f"({LAMBDA_PAGE}). The function-minutes are the sum of the invocations' wall times on this machine, where "
-        f"{line['concurrency']} containers and the double share its cores (the containers' own CPU: "
-        f"{number(cost['cpu_seconds'] / 60, 1)} minutes), so they are an estimate, not Lambda's; Config's own "
-        "charge per evaluation recorded is not in this table (README, Cost)."
+        f"{line['concurrency']} containers and the double share its cores; the containers' own CPU was "
+        f"{number(cost['cpu_seconds'] / 60, 1)} minutes of them, the rest waiting on the double (one process "
+        "serving every container) and its added latency. So the Lambda figures are an upper bound, not Lambda's "
+        "measurement. Config's own charge per evaluation recorded is not in this table (README, Cost)."
     )
     return [
         paragraph(intro),
