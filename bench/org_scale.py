@@ -521,10 +521,7 @@ def org_scale_line(
         "calls_counted": sum(sum(r["calls"].values()) for r in results),
         "requests_at_the_double": sum(served["double_calls"].values()),
         "cost": day_cost(results, served["inits"], items, defaults["memory_mb"]),
-        "invocations_log": [
-            {k: r.get(k) for k in ("account", "kind", "attempt", "begun", "ended", "wall", "cpu", "error")}
-            for r in results
-        ],
+        "invocations_log": [_logged(r) for r in results],
     }
     if later_day:
         line["later_day"] = _later_day(aws, next_day, expected, rules, defaults["memory_mb"])
@@ -560,6 +557,12 @@ def _later_day(
         "container_init_s": served["inits"],
         "cost": day_cost(results, served["inits"], ledger_items(aws), memory_mb),
     }
+
+
+def _logged(result: dict[str, Any]) -> dict[str, Any]:
+    """One invocation as results.json keeps it: whose, which, when (seconds, to the millisecond) and how."""
+    kept = {k: result.get(k) for k in ("account", "kind", "attempt", "error")}
+    return kept | {k: round(float(result.get(k) or 0.0), 3) for k in ("begun", "ended", "wall", "cpu")}
 
 
 def summary(line: dict[str, Any]) -> str:

@@ -16,6 +16,11 @@ LAMBDA_PAGE = "https://aws.amazon.com/lambda/pricing/"
 DAYS_A_MONTH = 30
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{integer(n)}{suffix}"
+
+
 def _at(value: float | None) -> str:
     return bold("never", True) if value is None else seconds(value, 1)
 
@@ -55,7 +60,7 @@ def org_scale_section(results: Results) -> list[str]:
         f"waits in Lambda's queue, in member order, and {line['concurrency']} warm containers (the organization "
         "template's default ReservedConcurrency, each a fresh interpreter) take them in turn, at "
         f"{number(line['latency_ms'])} ms a request. The member with the 2013 certificate is "
-        f"{integer(line['old_member_position'])}th in the queue, after {integer(line['holders_before_old'])} "
+        f"{_ordinal(line['old_member_position'])} in the queue, after {integer(line['holders_before_old'])} "
         "holders, which report their wildcard row COMPLIANT at first. Each StartConfigRulesEvaluation the double "
         "accepts puts that member's periodic event at the end of the queue, as Config would run the rule again; "
         f"the double refuses a rule asked again within {line['start_interval_s']} s (LimitExceededException), as "
@@ -160,6 +165,7 @@ def org_scale_section(results: Results) -> list[str]:
         f"{number(cost['cpu_seconds'] / 60, 1)} minutes of them, the rest waiting on the double (one process "
         "serving every container) and its added latency. So the Lambda figures are an upper bound, not Lambda's "
         "measurement. Config's own charge per evaluation recorded is not in this table (README, Cost)."
+        + (f" Not priced here: {_calls(cost['unpriced'])} calls." if cost["unpriced"] else "")
     )
     return [
         paragraph(intro),
