@@ -25,8 +25,9 @@ which the rule does not, so rule / floor also measured that setup, not the rule'
 run): bare boto3 making the calls the rule then makes, and nothing else. One list; the ledger's reads
 (the Query of the account's partition, every page, and BatchGetItem of its keys' summaries, 100 at a
 time, both strongly consistent); the put that records the rule's name, the Query of the re-evaluations
-kept pending; the verdicts 100 per call; and, in a background thread as the rule has it, the clean-up's
-GetComplianceDetailsByConfigRule pages. The item keys are written out here, not imported from the rule.
+kept pending; the verdicts 100 per call; the update that notes the run's outcome; and, in a background
+thread as the rule has it, the clean-up's GetComplianceDetailsByConfigRule pages. The item keys are
+written out here, not imported from the rule.
 
 --stream is a container of the rule that Lambda's queue feeds (bench/org_scale.py): it imports, says
 "ready", then takes one event a line until stdin closes. Each result line carries, besides wall, CPU and
@@ -205,7 +206,22 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
             ExpressionAttributeValues={":p": {"S": "PENDING"}},
             ConsistentRead=True,
         )
-    return put_verdicts(config, event, listed)
+    sent = put_verdicts(config, event, listed)
+    # The run's outcome, noted after its evaluations are sent (the rule's note_run): one update of its item.
+    dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": f"A#{account}"}, "sk": {"S": f"#RUN#{region}"}},
+        UpdateExpression="SET #a = :a, #r = :r, #rule = :rule, v = :v, last_success = :t",
+        ExpressionAttributeNames={"#a": "account", "#r": "region", "#rule": "rule"},
+        ExpressionAttributeValues={
+            ":a": {"S": account},
+            ":r": {"S": region},
+            ":rule": {"S": rule},
+            ":v": {"N": "1"},
+            ":t": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+        },
+    )
+    return sent
 
 
 class _Context:
