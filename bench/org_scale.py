@@ -35,6 +35,8 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import os
+import platform
 import statistics
 import tempfile
 import threading
@@ -476,6 +478,7 @@ def org_scale_line(
     kept_left = [i for i in items if str(i.get("pk", {}).get("S", "")).startswith("PENDING")]
     line = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "members": members,
         "per_member": per_member,
         "holders": holders,
