@@ -6,10 +6,12 @@
                            [--ledger [TABLE]]
     heartbleed-audit invoke (--event FILE | --scheduled | --change NAME [--deleted]) [--parameter K=V ...]
     heartbleed-audit replace OLD_NAME --certificate-body F --private-key F [--certificate-chain F] [--apply]
-    heartbleed-audit ledger (show | import FILE_OR_DIR... | forget FINGERPRINT) [--table NAME]
+    heartbleed-audit ledger (show [--accounts] | import FILE_OR_DIR... | forget FINGERPRINT) [--table NAME]
+    heartbleed-audit reevaluate --organization [--rule-name NAME] [--role-name NAME] [--exclude IDS] [--table NAME]
 
-audit and invoke use the evaluation core of the Lambda, so they cannot disagree with it. One module
-per subcommand (audit_command, invoke_command, replace_command, ledger_command); what they share is in cli_shared.
+audit and invoke use the evaluation core of the Lambda, so they cannot disagree with it. One module per
+subcommand (audit_command, invoke_command, replace_command, ledger_command, reevaluate_command); what they
+share is in cli_shared.
 Exit codes: 0 nothing found (or done), 1 findings, 2 an error.
 """
 
@@ -21,10 +23,10 @@ from collections.abc import Sequence
 
 from heartbleed.clients import quiet_sdk_logging
 
-from . import audit_command, invoke_command, ledger_command, remediation, replace_command
+from . import audit_command, invoke_command, ledger_command, reevaluate_command, remediation, replace_command
 from .cli_shared import ERROR, CliError
 
-COMMANDS = ("audit", "invoke", "replace", "ledger")
+COMMANDS = ("audit", "invoke", "replace", "ledger", "reevaluate")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 nothing found (or done), 1 findings, 2 an error. 'audit' is the default subcommand.",
     )
     commands = top.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
-    for module in (audit_command, invoke_command, replace_command, ledger_command):
+    for module in (audit_command, invoke_command, replace_command, ledger_command, reevaluate_command):
         module.add_parser(commands)
     return top
 

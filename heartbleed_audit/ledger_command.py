@@ -1,6 +1,7 @@
 """heartbleed-audit ledger: look at the key ledger's evidence, import old certificates, forget a key.
 
     heartbleed-audit ledger show [--key FINGERPRINT] [--account ID] [--output table|json]
+    heartbleed-audit ledger show --accounts [--account ID] [--output table|json]
     heartbleed-audit ledger import FILE_OR_DIR... --reason TEXT [--not-before DATE]
     heartbleed-audit ledger forget FINGERPRINT --reason TEXT [--yes]
 
@@ -27,6 +28,7 @@ from heartbleed.ledger_schema import (
     NO_ACCOUNT,
     Holder,
     KeySummary,
+    MemberRun,
     account_pk,
     certificate_sk,
     holder_from_item,
@@ -58,6 +60,11 @@ def add_parser(commands: Any) -> None:
     show = actions.add_parser("show", help="every key with evidence, and the certificates that carried it")
     show.add_argument("--key", metavar="FINGERPRINT", help="only this key (SHA-256 of its SubjectPublicKeyInfo)")
     show.add_argument("--account", metavar="ID", help="only the keys this account's certificates carry")
+    show.add_argument(
+        "--accounts",
+        action="store_true",
+        help="instead of keys: each account's last successful and last failed run of the rule, per Region",
+    )
     show.add_argument("--output", choices=("table", "json"), default="table")
     show.set_defaults(run=show_command)
     load = actions.add_parser("import", help="certificates or public keys from files, as evidence against their keys")
@@ -195,8 +202,51 @@ def _key_table(summary: KeySummary, holders: list[Holder]) -> list[str]:
     return lines
 
 
+def _run_state(run: MemberRun) -> str:
+    if run.last_success is None:
+        return "no result"
+    return "failed last" if run.needs_evaluation else "ok"
+
+
+def _run_json(run: MemberRun) -> dict[str, Any]:
+    return {
+        "account": run.account,
+        "region": run.region,
+        "rule": run.rule,
+        "state": _run_state(run),
+        "last_success": stamp(run.last_success) if run.last_success else None,
+        "last_failure": stamp(run.last_failure) if run.last_failure else None,
+        "failure": run.failure,
+    }
+
+
+def show_accounts(args: argparse.Namespace, ledger: OperatorLedger) -> int:
+    """Which accounts the rule last served, and when: the rule records every run it was not refused."""
+    if args.key:
+        raise CliError("--accounts lists runs, not keys: leave out --key")
+    with ledger_errors(args):
+        runs = ledger.member_runs(args.account.strip()) if args.account else ledger.all_member_runs()
+    if args.output == "json":
+        print(json.dumps([_run_json(run) for run in runs], indent=2))
+        return 0
+    rows = [("ACCOUNT", "REGION", "STATE", "LAST SUCCESS", "LAST FAILURE", "RULE", "LAST FAILURE'S REASON")]
+    for run in runs:
+        last_success = stamp(run.last_success) if run.last_success else "-"
+        last_failure = stamp(run.last_failure) if run.last_failure else "-"
+        reason = run.failure if run.last_failure else ""
+        rows.append((run.account, run.region, _run_state(run), last_success, last_failure, run.rule, reason or "-"))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]))
+    accounts = len({run.account for run in runs})
+    print(f"\n{accounts} accounts with recorded runs in {args.table}; an account never served has none")
+    return 0
+
+
 def show_command(args: argparse.Namespace) -> int:
     ledger = open_table(args)
+    if args.accounts:
+        return show_accounts(args, ledger)
     wanted = fingerprint(args.key) if args.key else None
     with ledger_errors(args):
         if args.account:

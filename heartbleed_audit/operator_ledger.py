@@ -12,7 +12,17 @@ from datetime import datetime
 from typing import Any
 
 from heartbleed.ledger import Ledger
-from heartbleed.ledger_schema import FORGOTTEN, SCHEMA_VERSION, SUMMARY, instant, key_pk
+from heartbleed.ledger_schema import (
+    FORGOTTEN,
+    SCHEMA_VERSION,
+    SUMMARY,
+    MemberRun,
+    account_pk,
+    instant,
+    key_pk,
+    member_run_from_item,
+    run_sk,
+)
 from heartbleed.propagation import ASK_AGAIN_AFTER
 
 
@@ -31,6 +41,21 @@ class OperatorLedger(Ledger):
             found += [str(item["pk"]["S"]).removeprefix(key_pk("")) for item in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 return sorted(found)
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def all_member_runs(self) -> list[MemberRun]:
+        """Every account's recorded runs, per Region (a Scan: the rule reads them by account only)."""
+        request: dict[str, Any] = {
+            "FilterExpression": "begins_with(pk, :a) AND begins_with(sk, :run)",
+            "ExpressionAttributeValues": {":a": {"S": account_pk("")}, ":run": {"S": run_sk("")}},
+            "ConsistentRead": True,
+        }
+        found = []
+        while True:
+            page = self._call("read", "scan", **request)
+            found += [member_run_from_item(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return sorted(found, key=lambda run: (run.account, run.region))
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def key_items(self, key: str) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from heartbleed import organization_guard
 from heartbleed.failures import RetryableFailure
 from heartbleed.ledger import Ledger
 from heartbleed.organization_guard import MembershipUnknown
+from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
@@ -180,3 +181,21 @@ def test_a_member_whose_role_arrives_later_gets_its_results_on_lambdas_retry(
     (succeeded,) = ledger.member_runs(third)
     assert succeeded.rule == member_copy(third)[0] and succeeded.last_failure == failed.last_failure
     assert not succeeded.needs_evaluation
+
+
+def test_a_deleted_certificates_change_event_is_retried_too_while_the_role_is_missing(
+    aws: AwsDouble, organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deleted item's path reads nothing; the role is still assumed where its refusal is retried."""
+    third = organization.members[2]
+    name, arn = member_copy(third)
+    gone = f"arn:aws:iam::{third}:server-certificate/Gone"
+    item = {**events.configuration_item("Gone", gone, status="ResourceDeleted"), "awsAccountId": third}
+    event = {
+        **events.change_event(item, aws.result_token(name, third), PARAMETERS),
+        "configRuleName": name,
+        "configRuleArn": arn,
+    }
+    with as_central_function(aws, organization, monkeypatch), pytest.raises(RetryableFailure, match="AssumeRole"):
+        lambda_handler(event, LambdaContext())
+    assert aws.put_calls(third) == []
