@@ -46,8 +46,8 @@ from heartbleed.ledger import LedgerError, open_ledger
 from heartbleed.ledger_run import AccountLedger
 from heartbleed.organization_guard import Refused, check_account, check_origin, organization_rule
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
-from heartbleed.propagation import accounts_to_ask, ask, config_clients, register
-from heartbleed.run_log import log_summary, summary
+from heartbleed.propagation import config_clients, propagate, register
+from heartbleed.run_log import log_summary, start_tally, summary, tally_ledger
 from heartbleed.verdict import Verdict, not_applicable
 
 LOG = logging.getLogger(__name__)
@@ -105,14 +105,16 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         if not params.ledger_table:
             return assess(iam, params, self.deadline, acm=acm)
         account = str(event["accountId"])
-        ledger = AccountLedger(open_ledger(params.ledger_table), account)
+        ledger = AccountLedger(
+            open_ledger(params.ledger_table), account, cutoff=params.cutoff, changed_only=changed_only, region=region
+        )
         assessment = assess(iam, params, self.deadline, ledger=ledger, acm=acm)
         role = self.get_execution_role_arn(event) if self.get_assume_role_mode(event) else ""
         own = {"account": account, "region": region, "rule": str(event["configRuleName"]), "role": role}
         register(ledger.ledger, own)
-        asked = accounts_to_ask(assessment.ledger, params, account, assessment.evidence, changed_only)
         clients = config_clients(account, lambda where: client_factory.build_client("config", where))
-        ask(ledger.ledger, asked, clients, ledger.now, own)
+        done = propagate(ledger.ledger, assessment.ledger, own, clients, ledger.owner, self.deadline)
+        tally_ledger({**done.counts(), "repaired": len(assessment.ledger.repaired)})
         return assessment
 
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> RuleParameters:
@@ -251,6 +253,7 @@ def note_run(params: RuleParameters, event: dict[str, Any], failure: str | None)
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     started = time.monotonic()
     calls = install_client_defaults()
+    start_tally()
     try:
         result = handle(event, context)
     except Exception as error:  # logged, then raised: the invocation fails loudly

@@ -7,8 +7,8 @@ attempts: a retried request counts once), with:
 
 - the calls that asked other accounts' rules to evaluate again: the AssumeRole of a propagation session
   and StartConfigRulesEvaluation, accepted or refused;
-- the ledger's calls by the items they touch: kept re-evaluation requests, rule registrations, run
-  outcomes, the lease, or evidence (certificates and key summaries);
+- the ledger's calls by the items they touch: kept re-evaluation requests, owed markers, rule
+  registrations, run outcomes, the lease, or evidence (certificates and key summaries);
 - the request units of each DynamoDB call (bench/ledger_cost.py), from the request and its answer.
 
 Light on purpose: botocore and the ledger's key layout only, nothing of moto.
@@ -50,6 +50,13 @@ def ledger_part(params: Mapping[str, Any]) -> str:
     values = list(_strings(params))
     if any(value.startswith(PENDING) for value in values):
         return "kept requests"
+    # The outbox's marker on a key's summary, claimed and cleared on its own (a lowering writes it with the
+    # evidence, under the condition on the earliest evidence: that write counts as evidence).
+    owed = "owed" in str(params.get("UpdateExpression", "")) and "earliest" not in str(
+        params.get("ConditionExpression", "")
+    )
+    if owed:
+        return "owed markers"
     if any(value.startswith(RULE_PREFIX) for value in values):
         return "rule registrations"
     if any(value.startswith(RUN_PREFIX) for value in values):

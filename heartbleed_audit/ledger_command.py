@@ -16,7 +16,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,12 +26,15 @@ from heartbleed.ledger import LedgerError, LedgerMissing
 from heartbleed.ledger_schema import (
     IMPORTED,
     NO_ACCOUNT,
+    SUMMARY,
     Holder,
     KeySummary,
     MemberRun,
+    Owed,
     account_pk,
     certificate_sk,
     holder_from_item,
+    instant,
 )
 from heartbleed.parameters import DEFAULT_CUTOFF, ParameterError, parse_cutoff, parse_rule_parameters
 from heartbleed.verdict import stamp
@@ -46,7 +49,7 @@ _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 NEEDS = {
     "show": "dynamodb:Scan, dynamodb:Query and dynamodb:BatchGetItem",
     "import": "dynamodb:Query, dynamodb:BatchWriteItem, dynamodb:UpdateItem and dynamodb:PutItem",
-    "forget": "dynamodb:Query, dynamodb:PutItem and dynamodb:BatchWriteItem",
+    "forget": "dynamodb:Query, dynamodb:PutItem, dynamodb:UpdateItem and dynamodb:BatchWriteItem",
 }
 
 
@@ -325,9 +328,18 @@ QUEUED = "its rule is queued to evaluate again (the rule's next run anywhere ask
 def _import_key(
     ledger: OperatorLedger, new: list[Holder], cutoff: datetime, now: datetime, say: Callable[[str], None]
 ) -> None:
-    """Write one key's new evidence; what is there already is kept as it is (so import is idempotent)."""
+    """Write one key's new evidence; what is there already is kept as it is (so import is idempotent).
+
+    As the rule writes: the summary first (a lowering to before the cutoff marks the re-evaluations it
+    owes, in the same write), the certificate items next, then the owed re-evaluations are kept as
+    requests and the mark removed. An import stopped anywhere is finished by running it again.
+    """
     held = {(holder.arn, holder.certificate_id): holder for holder in ledger.key_holders(new[0].key)}
     fresh = list({(h.arn, h.certificate_id): h for h in new if (h.arn, h.certificate_id) not in held}.values())
+    mine = [held.get((h.arn, h.certificate_id), h) for h in new]
+    first = min(mine, key=_order)
+    owed = Owed(f"{instant(now)['S']}#import", None) if first.evidence_date < cutoff else None
+    lowered = ledger.add_evidence(first, owed=owed)
     ledger.put_certificates(fresh)
     for holder in new:
         before = "before" if holder.evidence_date < cutoff else "NOT before"
@@ -335,16 +347,14 @@ def _import_key(
         say(
             f"{state}: {holder.name}, key {holder.key}, dated {stamp(holder.evidence_date)} ({before} {DEFAULT_CUTOFF})"
         )
-    # The summary is written for stored evidence too: a run that stopped after the items resumes here.
-    mine = [held.get((h.arn, h.certificate_id), h) for h in new]
-    lowered = ledger.add_evidence(min(mine, key=_order))
     others = [h for h in held.values() if h.service != IMPORTED and h.deleted_since is None]
-    earliest = min(mine, key=_order).evidence_date
-    asked: set[str] = set()
     if lowered:
-        say(f"  the key's earliest evidence is now {stamp(earliest)}")
-        if earliest < cutoff:  # new evidence: the holders' rules are asked to evaluate again
-            asked = {rule["account"] for rule in ledger.ask_again({h.account for h in others}, now)}
+        say(f"  the key's earliest evidence is now {stamp(first.evidence_date)}")
+    summary = ledger.summaries([first.key]).get(first.key)
+    asked: set[str] = set()
+    if summary is not None and summary.owed is not None:  # this import's, or one stopped before it queued
+        asked = {rule["account"] for rule in ledger.ask_again(summary.accounts, now)}
+        ledger.clear_owed(summary.key, summary.owed.token)
     for holder in sorted(others, key=_order):
         then = QUEUED if holder.account in asked else "judged again at its next evaluation"
         say(f"  carried by {holder.name} ({holder.account}, {_where(holder)}): {then}")
@@ -367,15 +377,23 @@ def forget_command(args: argparse.Namespace) -> int:
         raise CliError("--reason is empty: say why this evidence is removed")
     ledger = open_table(args)
     with ledger_errors(args):
+        finished = ledger.unfinished(key)
+        for removal in finished:  # stopped part-way: already logged and confirmed, so finished without asking
+            count = len(removal.removed)
+            print(f"finishes the removal logged as FORGOTTEN {removal.sk} (by {removal.who}): {count} items")
+            _remove(ledger, removal.sk, removal.removed, removal.accounts)
         items = ledger.key_items(key)
         if not items:
+            if finished:
+                return 0
             raise CliError(f"no evidence against key {key} in {args.table}: nothing to forget")
-        removed = [(item["pk"]["S"], item["sk"]["S"]) for item in items]
         holders = [holder_from_item(item) for item in items if item["sk"]["S"].startswith("C#")]
-        # The same certificates under their accounts (imported evidence has none).
-        removed += [
+        # The certificates under their accounts first and the summary last, so that no run meets a
+        # summary-less certificate item of this key halfway (it would write the summary again).
+        removed = [
             (account_pk(h.account), certificate_sk(h.arn, h.certificate_id)) for h in holders if h.service != IMPORTED
         ]
+        removed += sorted(((item["pk"]["S"], item["sk"]["S"]) for item in items), key=lambda pair: pair[1] == SUMMARY)
         print(f"removes {len(removed)} items from {args.table}:")
         for pk, sk in removed:
             print(f"  {pk} {sk}")
@@ -386,15 +404,20 @@ def forget_command(args: argparse.Namespace) -> int:
             print("nothing removed")
             return 0
         who = client(args, session_for(args), "sts").get_caller_identity()["Arn"]
-        # Logged first: a removal interrupted halfway is then on record, and running forget again finishes it.
-        now = datetime.now(UTC)
-        logged = ledger.log_forget(key, who, now, reason, removed)
-        ledger.delete_items(removed)
-        asked = ledger.ask_again({holder.account for holder in live}, now)  # they may be COMPLIANT now
+        # Logged first, with what it removes and whom it queues: running forget again finishes it.
+        logged = ledger.log_forget(key, who, datetime.now(UTC), reason, removed, {h.account for h in live})
+        _remove(ledger, logged, removed, [h.account for h in live])
     print(f"removed {len(removed)} items; logged as FORGOTTEN {logged} (by {who})")
-    for rule in asked:
-        print(f"queued: {rule['rule']} in {rule['account']} ({rule['region']}) evaluates again at the rule's next run")
     return 0
+
+
+def _remove(ledger: OperatorLedger, logged: str, removed: Sequence[tuple[str, str]], accounts: Sequence[str]) -> None:
+    """Delete a logged removal's items, queue its accounts' rules (they may be COMPLIANT now), mark it done."""
+    ledger.delete_items(removed)
+    now = datetime.now(UTC)
+    for rule in ledger.ask_again(accounts, now):
+        print(f"queued: {rule['rule']} in {rule['account']} ({rule['region']}) evaluates again at the rule's next run")
+    ledger.finish_forget(logged, now)
 
 
 def _confirmed(count: int) -> bool:

@@ -1,16 +1,17 @@
 """The key ledger in DynamoDB: the thin AWS layer under ledger_schema's items.
 
 A run writes its own facts before it reads anyone's (strongly consistent reads on the table's own
-keys), so of two concurrent runs at least one sees the other's evidence (design section 11).
-Any failure to read or write a configured ledger raises LedgerError: the rule never judges
-without the evidence it was asked to use.
+keys), so of two concurrent runs at least one sees the other's evidence (README.md, "The key ledger").
+Facts that others depend on are written before the items that say "done" (ledger_schema's docstring
+gives the order). Any failure to read or write a configured ledger raises LedgerError: the rule never
+judges without the evidence it was asked to use.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -25,17 +26,23 @@ from .ledger_schema import (
     SCHEMA_VERSION,
     SUMMARY,
     Holder,
+    KeptRequest,
     KeySummary,
     LedgerFormatError,
     MemberRun,
+    Owed,
     account_pk,
     certificate_items,
     certificate_sk,
     earliest_attributes,
     holder_from_item,
     instant,
+    kept_request_attributes,
+    kept_request_from_item,
     key_pk,
     member_run_from_item,
+    pending_sk,
+    read_instant,
     rule_sk,
     run_sk,
     summary_from_item,
@@ -61,9 +68,13 @@ class LedgerMissing(LedgerError):
         self.table = table
 
 
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
 def _failure(table: str, doing: str, error: Exception) -> LedgerError:
     if isinstance(error, ClientError):
-        code = str(error.response.get("Error", {}).get("Code", ""))
+        code = _code(error)
         if code == "ResourceNotFoundException":
             return LedgerMissing(
                 f"KeyLedgerTable {table!r} does not exist (or is not in this Region): create it from "
@@ -78,6 +89,18 @@ def _pause(round_: int) -> None:
     time.sleep(min(1.0, 0.05 * 2**round_))
 
 
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _assignments(attributes: Mapping[str, Any], tag: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """`#t0 = :t0, ...` for a SET, with its names and values (every name through a placeholder: some of
+    the ledger's attribute names are DynamoDB reserved words)."""
+    names = {f"#{tag}{i}": name for i, name in enumerate(attributes)}
+    values = {f":{tag}{i}": value for i, value in enumerate(attributes.values())}
+    return ", ".join(f"#{tag}{i} = :{tag}{i}" for i in range(len(attributes))), names, values
+
+
 def open_ledger(table: str) -> Ledger:
     """The ledger named by KeyLedgerTable, with the function's own credentials (never a member's role).
 
@@ -89,75 +112,160 @@ def open_ledger(table: str) -> Ledger:
     return Ledger(boto3.client("dynamodb", region_name=region), table)
 
 
+class Table:
+    """One DynamoDB table. Every call's AWS error becomes a LedgerError here, and only here; a batch is
+    called again until DynamoDB has processed all of it (the one retry policy above botocore's own)."""
+
+    def __init__(self, dynamodb: Any, name: str) -> None:
+        self.dynamodb = dynamodb
+        self.name = name
+
+    def call(self, doing: str, operation: str, *, conditional: bool = False, **request: Any) -> Any:
+        """One DynamoDB call. conditional: None where the write's condition did not hold."""
+        try:
+            return getattr(self.dynamodb, operation)(**request)
+        except (ClientError, BotoCoreError) as error:
+            if conditional and isinstance(error, ClientError) and _code(error) == "ConditionalCheckFailedException":
+                return None
+            raise _failure(self.name, doing, error) from None
+
+    def query(
+        self,
+        pk: str,
+        sk_prefix: str | None = None,
+        *,
+        from_sk: str | None = None,
+        below_sk: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The items of one partition (sort key starting with sk_prefix, or >= from_sk, or < below_sk),
+        in sort-key order, all pages or the first `limit` items, strongly consistent."""
+        condition, values = "pk = :pk", {":pk": _s(pk)}
+        for clause, value in (
+            ("begins_with(sk, :sk)", sk_prefix),  # DynamoDB refuses an empty key value
+            ("sk >= :sk", from_sk),
+            ("sk < :sk", below_sk),
+        ):
+            if value:
+                condition, values[":sk"] = f"{condition} AND {clause}", _s(value)
+        request: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        left = limit
+        while left is None or left > 0:
+            if left is not None:
+                request["Limit"] = left
+            page = self.call("read", "query", TableName=self.name, **request)
+            items = page.get("Items", [])
+            yield from items
+            left = None if left is None else left - len(items)
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def scan(self, **request: Any) -> Iterator[dict[str, Any]]:
+        """Every item a Scan returns, all pages, strongly consistent (the operator's commands only)."""
+        request = {**request, "ConsistentRead": True}
+        while True:
+            page = self.call("read", "scan", TableName=self.name, **request)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def put(self, item: Mapping[str, Any], **condition: Any) -> bool:
+        """PutItem; False where its ConditionExpression (with its names and values) did not hold."""
+        request = {"TableName": self.name, "Item": item, **condition}
+        answer = self.call("written", "put_item", conditional=bool(condition), **request)
+        return answer is not None
+
+    def update(self, key: Mapping[str, Any], expression: str, **rest: Any) -> dict[str, Any] | None:
+        """UpdateItem; its attributes as returned (ReturnValues), or None where its condition did not hold."""
+        answer = self.call(
+            "written",
+            "update_item",
+            conditional="ConditionExpression" in rest,
+            TableName=self.name,
+            Key=key,
+            UpdateExpression=expression,
+            **rest,
+        )
+        return None if answer is None else dict(answer.get("Attributes", {}))
+
+    def delete(self, key: Mapping[str, Any], **condition: Any) -> bool:
+        """DeleteItem; False where its condition did not hold."""
+        request = {"TableName": self.name, "Key": key, **condition}
+        answer = self.call("written", "delete_item", conditional=bool(condition), **request)
+        return answer is not None
+
+    def batch_get(self, keys: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The items of these keys that exist, 100 keys a call, strongly consistent."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            wanted = {self.name: {"Keys": list(keys[start : start + BATCH_GET_LIMIT]), "ConsistentRead": True}}
+            for answer in self._until_processed("read", "batch_get_item", wanted, "UnprocessedKeys", "keys"):
+                items += answer.get("Responses", {}).get(self.name, [])
+        return items
+
+    def batch_write(self, requests: Sequence[Mapping[str, Any]]) -> None:
+        """PutRequests and DeleteRequests, 25 a call."""
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            batch = {self.name: list(requests[start : start + BATCH_WRITE_LIMIT])}
+            for _ in self._until_processed("written", "batch_write_item", batch, "UnprocessedItems", "items"):
+                pass
+
+    def _until_processed(
+        self, doing: str, operation: str, batch: Mapping[str, Any], unprocessed: str, what: str
+    ) -> Iterator[dict[str, Any]]:
+        for round_ in range(UNPROCESSED_ROUNDS + 1):
+            answer = dict(self.call(doing, operation, RequestItems=batch))
+            yield answer
+            batch = answer.get(unprocessed) or {}
+            if not batch:
+                return
+            if round_ < UNPROCESSED_ROUNDS:
+                _pause(round_)
+        raise LedgerError(f"the key ledger {self.name!r} left {what} unprocessed after {UNPROCESSED_ROUNDS} retries")
+
+
+def _summary_key(key: str) -> dict[str, Any]:
+    return {"pk": _s(key_pk(key)), "sk": _s(SUMMARY)}
+
+
+def _pending_key(account: str, region: str) -> dict[str, Any]:
+    return {"pk": _s(PENDING), "sk": _s(pending_sk(account, region))}
+
+
+def _unless_held(prefix: str = "") -> str:
+    """The condition of a claim: nobody holds it, its holder's time ran out, or it is this run's."""
+    return f"(attribute_not_exists({prefix}expires) OR {prefix}expires < :now OR #owner = :me)"
+
+
 class Ledger:
     """One ledger table, through a DynamoDB client of the function's own account."""
 
     def __init__(self, dynamodb: Any, table: str) -> None:
         self.dynamodb = dynamodb
         self.table = table
-
-    def _call(self, doing: str, operation: str, **request: Any) -> Any:
-        try:
-            return getattr(self.dynamodb, operation)(TableName=self.table, **request)
-        except (ClientError, BotoCoreError) as error:
-            raise _failure(self.table, doing, error) from None
+        self.store = Table(dynamodb, table)
 
     # Reads -----------------------------------------------------------------------------------
 
-    def _query(self, pk: str, sk_prefix: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of one partition (whose sort key starts with sk_prefix), all pages, strongly consistent."""
-        request: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ConsistentRead": True,
-        }
-        if sk_prefix:  # DynamoDB refuses an empty key value
-            request["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
-            request["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix}
-        while True:
-            page = self._call("read", "query", **request)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
     def account_certificates(self, account: str) -> dict[tuple[str, str], Holder]:
         """Every certificate the ledger holds for the account, by (ARN, id), deleted ones included."""
-        holders = (holder_from_item(item) for item in self._query(account_pk(account), "C#"))
+        holders = (holder_from_item(item) for item in self.store.query(account_pk(account), "C#"))
         return {(holder.arn, holder.certificate_id): holder for holder in holders}
 
     def key_holders(self, key: str) -> list[Holder]:
         """Every certificate that carries or carried the key."""
-        return [holder_from_item(item) for item in self._query(key_pk(key), "C#")]
-
-    def _batch_get(self, keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for start in range(0, len(keys), BATCH_GET_LIMIT):
-            wanted: Mapping[str, Any] = {
-                self.table: {"Keys": list(keys[start : start + BATCH_GET_LIMIT]), "ConsistentRead": True}
-            }
-            for round_ in range(UNPROCESSED_ROUNDS + 1):
-                try:
-                    page = self.dynamodb.batch_get_item(RequestItems=wanted)
-                except (ClientError, BotoCoreError) as error:
-                    raise _failure(self.table, "read", error) from None
-                items += page.get("Responses", {}).get(self.table, [])
-                wanted = page.get("UnprocessedKeys") or {}
-                if not wanted:
-                    break
-                if round_ < UNPROCESSED_ROUNDS:
-                    _pause(round_)
-            else:
-                raise LedgerError(
-                    f"the key ledger {self.table!r} left keys unprocessed after {UNPROCESSED_ROUNDS} retries"
-                )
-        return items
+        return [holder_from_item(item) for item in self.store.query(key_pk(key), "C#")]
 
     def summaries(self, keys: Iterable[str]) -> dict[str, KeySummary]:
         """The summary of each key that has one (strongly consistent)."""
-        wanted = [{"pk": {"S": key_pk(key)}, "sk": {"S": SUMMARY}} for key in sorted(set(keys))]
         found = {}
-        for item in self._batch_get(wanted):
+        for item in self.store.batch_get([_summary_key(key) for key in sorted(set(keys))]):
             summary = summary_from_item(item)
             found[summary.key] = summary
         return found
@@ -167,204 +275,175 @@ class Ledger:
         return [
             {name: str(item.get(name, {}).get("S", "")) for name in ("account", "region", "rule", "role")}
             for account in sorted(set(accounts))
-            for item in self._query(account_pk(account), "#RULE#")
+            for item in self.store.query(account_pk(account), "#RULE#")
         ]
 
-    # Writes ----------------------------------------------------------------------------------
-
-    def _batch_write(self, items: Sequence[dict[str, Any]]) -> None:
-        self._batch_requests([{"PutRequest": {"Item": item}} for item in items])
-
-    def _batch_requests(self, requests: Sequence[dict[str, Any]]) -> None:
-        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-            pending: Mapping[str, Any] = {self.table: list(requests[start : start + BATCH_WRITE_LIMIT])}
-            for round_ in range(UNPROCESSED_ROUNDS + 1):
-                try:
-                    answer = self.dynamodb.batch_write_item(RequestItems=pending)
-                except (ClientError, BotoCoreError) as error:
-                    raise _failure(self.table, "written", error) from None
-                pending = answer.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                if round_ < UNPROCESSED_ROUNDS:
-                    _pause(round_)
-            else:
-                raise LedgerError(
-                    f"the key ledger {self.table!r} left items unprocessed after {UNPROCESSED_ROUNDS} retries"
-                )
+    # Evidence ----------------------------------------------------------------------------------
 
     def put_certificates(self, holders: Sequence[Holder]) -> None:
         """Write both items of each certificate (idempotent: the same facts give the same items)."""
-        self._batch_write([item for holder in holders for item in certificate_items(holder)])
+        self.store.batch_write(
+            [{"PutRequest": {"Item": item}} for holder in holders for item in certificate_items(holder)]
+        )
 
-    def add_evidence(self, holder: Holder, accounts: Iterable[str] = ()) -> bool:
+    def add_evidence(self, holder: Holder, accounts: Iterable[str] = (), owed: Owed | None = None) -> bool:
         """Add the holder's account (and accounts: other holders' of the same write) to its key's summary,
-        and make the holder the earliest evidence if it is.
+        and make the holder the earliest evidence if it is; a lowering also records owed, the
+        re-evaluations it owes (ledger_schema), in the same conditional write.
 
         Returns whether this write lowered the key's earliest evidence date (or created the summary):
-        new evidence, which other holders of the key must hear of.
+        new evidence, which other holders of the key must hear of. Idempotent: applied again, it
+        changes nothing and returns False.
         """
-        key = {"pk": {"S": key_pk(holder.key)}, "sk": {"S": SUMMARY}}
-        earliest = earliest_attributes(holder)
-        names = {f"#e{i}": name for i, name in enumerate(earliest)}
-        values = {f":e{i}": value for i, value in enumerate(earliest.values())}
-        assignments = ", ".join(f"#e{i} = :e{i}" for i in range(len(earliest)))
-        removed = [name for name in OPTIONAL_EARLIEST if name not in earliest]
+        assignments, names, values = _assignments(earliest_attributes(holder), "e")
+        removed = [name for name in OPTIONAL_EARLIEST if name not in names.values()]
+        if owed is not None:  # a newer lowering's marker replaces an older one (and any claim on it)
+            more, more_names, more_values = _assignments(
+                {"owed": _s(owed.token), **({"owed_spare": _s(owed.spare)} if owed.spare else {})}, "o"
+            )
+            assignments, names, values = f"{assignments}, {more}", names | more_names, values | more_values
+            removed += ["owed_owner", "owed_expires"] + ([] if owed.spare else ["owed_spare"])
         # Imported evidence belongs to no account: the summary's accounts stay the accounts that carry the key.
         holders = sorted({*accounts, *([] if holder.service == IMPORTED else [holder.account])})
         expression = f"SET v = :v, {assignments}" + (" ADD accounts :a" if holders else "")
         expression += f" REMOVE {', '.join(removed)}" if removed else ""
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key=key,
-                UpdateExpression=expression,
-                ConditionExpression="attribute_not_exists(earliest_evidence_date) OR earliest_evidence_date > :d",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={
-                    **values,
-                    ":v": {"N": str(SCHEMA_VERSION)},
-                    ":d": instant(holder.evidence_date),
-                    **({":a": {"SS": holders}} if holders else {}),
-                },
-            )
+        lowered = self.store.update(
+            _summary_key(holder.key),
+            expression,
+            ConditionExpression="attribute_not_exists(earliest_evidence_date) OR earliest_evidence_date > :d",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                **values,
+                ":v": {"N": str(SCHEMA_VERSION)},
+                ":d": instant(holder.evidence_date),
+                **({":a": {"SS": holders}} if holders else {}),
+            },
+        )
+        if lowered is not None:
             return True
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _failure(self.table, "written", error) from None
-        except BotoCoreError as error:
-            raise _failure(self.table, "written", error) from None
         if holders:
-            self._call(
-                "written",
-                "update_item",
-                Key=key,
-                UpdateExpression="ADD accounts :a",
-                ExpressionAttributeValues={":a": {"SS": holders}},
+            self.store.update(
+                _summary_key(holder.key), "ADD accounts :a", ExpressionAttributeValues={":a": {"SS": holders}}
             )
         return False
 
-    def mark_deleted(self, holder: Holder) -> None:
-        """Keep a deleted certificate's evidence, saying since when it is gone (never removes it)."""
+    def mark_summary_deleted(self, holder: Holder) -> None:
+        """The summary says since when its earliest holder is gone, if that is this holder (the first
+        mark stays: a retry does not move it)."""
         assert holder.deleted_since is not None
-        self.put_certificates([holder])
-        try:  # the summary says so too, if this certificate is its earliest evidence
-            self.dynamodb.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": key_pk(holder.key)}, "sk": {"S": SUMMARY}},
-                UpdateExpression="SET earliest_deleted_since = :d",
-                ConditionExpression="earliest_arn = :arn AND earliest_certificate_id = :id",
-                ExpressionAttributeValues={
-                    ":d": instant(holder.deleted_since),
-                    ":arn": {"S": holder.arn},
-                    ":id": {"S": holder.certificate_id},
-                },
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _failure(self.table, "written", error) from None
-        except BotoCoreError as error:
-            raise _failure(self.table, "written", error) from None
+        self.store.update(
+            _summary_key(holder.key),
+            "SET earliest_deleted_since = :d",
+            ConditionExpression=(
+                "earliest_arn = :arn AND earliest_certificate_id = :id AND attribute_not_exists(earliest_deleted_since)"
+            ),
+            ExpressionAttributeValues={
+                ":d": instant(holder.deleted_since),
+                ":arn": _s(holder.arn),
+                ":id": _s(holder.certificate_id),
+            },
+        )
 
-    def record(self, new: Sequence[Holder], refreshed: Sequence[Holder], deleted: Sequence[Holder]) -> set[str]:
-        """Write a run's facts: new certificates, ones seen again, ones gone. Returns the keys with new evidence."""
-        self.put_certificates([*new, *refreshed])
+    def mark_deleted(self, holder: Holder) -> None:
+        """Keep a deleted certificate's evidence, saying since when it is gone (never removes it): the
+        summary first, then the certificate's items, which tell a later run it was recorded gone."""
+        self.mark_summary_deleted(holder)
+        self.put_certificates([holder])
+
+    def record(
+        self,
+        new: Sequence[Holder],
+        refreshed: Sequence[Holder],
+        deleted: Sequence[Holder],
+        owed: Callable[[Holder], Owed | None] = lambda _: None,
+    ) -> set[str]:
+        """Write a run's facts: new certificates, ones seen again, ones gone. Returns the keys with new evidence.
+
+        The summaries first, the certificate items last: a run stopped in between has written no item
+        that makes its retry skip a summary. owed(holder) is what a lowering by that holder owes.
+        """
+        lowered = self.write_summaries(new, deleted, owed)
+        self.put_certificates([*new, *refreshed, *deleted])
+        return lowered
+
+    def write_summaries(
+        self, holders: Sequence[Holder], deleted: Sequence[Holder], owed: Callable[[Holder], Owed | None]
+    ) -> set[str]:
+        """The summary writes for these holders (and deletion marks for deleted), all idempotent.
+        Returns the keys whose earliest evidence they lowered."""
         # One summary write per key: a run's own holders of one key never race each other.
         earliest: dict[str, Holder] = {}
         accounts: dict[str, set[str]] = {}
-        for holder in new:
+        for holder in holders:
             if holder.key not in earliest or holder.evidence_date < earliest[holder.key].evidence_date:
                 earliest[holder.key] = holder
             accounts.setdefault(holder.key, set()).add(holder.account)
         firsts = list(earliest.values())
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_UPDATES) as pool:
-            writes = pool.map(lambda holder: self.add_evidence(holder, accounts[holder.key]), firsts)
+            writes = pool.map(lambda holder: self.add_evidence(holder, accounts[holder.key], owed(holder)), firsts)
             lowered = {holder.key for holder, low in zip(firsts, writes, strict=True) if low}
-            list(pool.map(self.mark_deleted, deleted))
+            list(pool.map(self.mark_summary_deleted, deleted))  # after the lowerings, which may name them
         return lowered
+
+    # The lease -----------------------------------------------------------------------------------
 
     def take_lease(self, account: str, owner: str, now: datetime, expires: datetime) -> bool:
         """Take the account's lease for reading its bodies, unless another run holds an unexpired one."""
-        try:
-            self.dynamodb.put_item(
-                TableName=self.table,
-                Item={
-                    "pk": {"S": account_pk(account)},
-                    "sk": {"S": LEASE},
-                    "owner": {"S": owner},
-                    "expires": instant(expires),
-                    "v": {"N": str(SCHEMA_VERSION)},
-                },
-                ConditionExpression="attribute_not_exists(pk) OR expires < :now OR #o = :me",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":now": instant(now), ":me": {"S": owner}},
-            )
-            return True
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise _failure(self.table, "written", error) from None
-        except BotoCoreError as error:
-            raise _failure(self.table, "written", error) from None
+        return self.store.put(
+            {
+                "pk": _s(account_pk(account)),
+                "sk": _s(LEASE),
+                "owner": _s(owner),
+                "expires": instant(expires),
+                "v": {"N": str(SCHEMA_VERSION)},
+            },
+            ConditionExpression=f"attribute_not_exists(pk) OR {_unless_held()}",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":now": instant(now), ":me": _s(owner)},
+        )
 
     def lease_held(self, account: str, now: datetime) -> bool:
         """Whether a run holds the account's lease now (a cheap read: one item)."""
-        page = self._call(
-            "read",
-            "query",
-            KeyConditionExpression="pk = :pk AND sk = :l",
-            ExpressionAttributeValues={":pk": {"S": account_pk(account)}, ":l": {"S": LEASE}},
-            ConsistentRead=True,
-        )
-        return any(item.get("expires", {}).get("S", "") >= instant(now)["S"] for item in page.get("Items", []))
+        items = self.store.query(account_pk(account), LEASE)
+        return any(item.get("expires", {}).get("S", "") >= instant(now)["S"] for item in items)
 
     def release_lease(self, account: str, owner: str) -> None:
         """Give the lease up, if it is still this run's (an expired one may have passed to another run)."""
-        try:
-            self.dynamodb.delete_item(
-                TableName=self.table,
-                Key={"pk": {"S": account_pk(account)}, "sk": {"S": LEASE}},
-                ConditionExpression="#o = :me",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":me": {"S": owner}},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _failure(self.table, "written", error) from None
-        except BotoCoreError as error:
-            raise _failure(self.table, "written", error) from None
+        self.store.delete(
+            {"pk": _s(account_pk(account)), "sk": _s(LEASE)},
+            ConditionExpression="#owner = :me",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":me": _s(owner)},
+        )
+
+    # Rules, owed re-evaluations and kept requests --------------------------------------------------
 
     def register_rule(self, account: str, region: str, rule: str, role: str) -> None:
         """What another run needs to ask this account's rule to evaluate again."""
-        self._call(
-            "written",
-            "put_item",
-            Item={
-                "pk": {"S": account_pk(account)},
-                "sk": {"S": rule_sk(region)},
-                "account": {"S": account},
-                "region": {"S": region},
-                "rule": {"S": rule},
-                "role": {"S": role},
+        self.store.put(
+            {
+                "pk": _s(account_pk(account)),
+                "sk": _s(rule_sk(region)),
+                "account": _s(account),
+                "region": _s(region),
+                "rule": _s(rule),
+                "role": _s(role),
                 "v": {"N": str(SCHEMA_VERSION)},
-            },
+            }
         )
 
     def note_run(self, account: str, region: str, rule: str, when: datetime, failure: str | None = None) -> None:
         """Record that a run for the account and Region delivered its evaluations (failure None) or failed,
         and why; an update, so a failure keeps the time of the last success and the other way round."""
-        field, values = ("last_failure", {":why": {"S": failure[:500]}}) if failure else ("last_success", {})
-        self._call(
-            "written",
-            "update_item",
-            Key={"pk": {"S": account_pk(account)}, "sk": {"S": run_sk(region)}},
-            UpdateExpression=f"SET #a = :a, #r = :r, #rule = :rule, v = :v, {field} = :t"
-            + (", failure = :why" if failure else ""),
+        field, values = ("last_failure", {":why": _s(failure[:500])}) if failure else ("last_success", {})
+        self.store.update(
+            {"pk": _s(account_pk(account)), "sk": _s(run_sk(region))},
+            f"SET #a = :a, #r = :r, #rule = :rule, v = :v, {field} = :t" + (", failure = :why" if failure else ""),
             ExpressionAttributeNames={"#a": "account", "#r": "region", "#rule": "rule"},
             ExpressionAttributeValues={
-                ":a": {"S": account},
-                ":r": {"S": region},
-                ":rule": {"S": rule},
+                ":a": _s(account),
+                ":r": _s(region),
+                ":rule": _s(rule),
                 ":v": {"N": str(SCHEMA_VERSION)},
                 ":t": instant(when),
                 **values,
@@ -373,41 +452,127 @@ class Ledger:
 
     def member_runs(self, account: str) -> list[MemberRun]:
         """The account's recorded runs, one per Region the rule ran in."""
-        return [member_run_from_item(item) for item in self._query(account_pk(account), run_sk(""))]
+        return [member_run_from_item(item) for item in self.store.query(account_pk(account), run_sk(""))]
 
-    def keep_pending(self, account: str, region: str, rule: str, asked: str) -> None:
-        """A re-evaluation Config did not accept yet: a later run asks again (never dropped)."""
-        self._call(
-            "written",
-            "put_item",
-            Item={
-                "pk": {"S": PENDING},
-                "sk": {"S": f"{account}#{region}"},
-                "account": {"S": account},
-                "region": {"S": region},
-                "rule": {"S": rule},
-                "asked": {"S": asked},
-                "v": {"N": str(SCHEMA_VERSION)},
-            },
+    def claim_owed(self, key: str, token: str, owner: str, now: datetime, expires: datetime) -> bool:
+        """Take the writing-out of the key's owed re-evaluations (token), unless another run holds it."""
+        return (
+            self.store.update(
+                _summary_key(key),
+                "SET owed_owner = :me, owed_expires = :until",
+                ConditionExpression=f"owed = :t AND {_unless_held('owed_')}",
+                ExpressionAttributeNames={"#owner": "owed_owner"},
+                ExpressionAttributeValues={
+                    ":t": _s(token),
+                    ":me": _s(owner),
+                    ":now": instant(now),
+                    ":until": instant(expires),
+                },
+            )
+            is not None
         )
 
+    def clear_owed(self, key: str, token: str) -> bool:
+        """Remove the owed marker once its requests are kept; a newer lowering's marker (another token) stays."""
+        return (
+            self.store.update(
+                _summary_key(key),
+                "REMOVE owed, owed_spare, owed_owner, owed_expires",
+                ConditionExpression="owed = :t",
+                ExpressionAttributeValues={":t": _s(token)},
+            )
+            is not None
+        )
+
+    def keep(self, request: KeptRequest) -> None:
+        """Keep a re-evaluation until Config accepts it (idempotent; a claim on it is left alone)."""
+        assignments, names, values = _assignments(kept_request_attributes(request), "k")
+        self.store.update(
+            _pending_key(request.account, request.region),
+            f"SET {assignments}",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def claim_kept(
+        self, account: str, region: str, owner: str, now: datetime, expires: datetime, asked_before: datetime
+    ) -> KeptRequest | None:
+        """Take one kept request to ask it: only if it exists, nobody else holds it, and it was not
+        refused after asked_before (Config accepts one request a minute per rule). Returns it as claimed."""
+        claimed = self.store.update(
+            _pending_key(account, region),
+            "SET #owner = :me, expires = :until",
+            ConditionExpression=(
+                f"attribute_exists(pk) AND {_unless_held()} AND (attribute_not_exists(asked) OR asked <= :before)"
+            ),
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={
+                ":me": _s(owner),
+                ":now": instant(now),
+                ":until": instant(expires),
+                ":before": instant(asked_before),
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return None if claimed is None else kept_request_from_item(claimed)
+
+    def release_kept(self, request: KeptRequest, owner: str, asked: datetime) -> None:
+        """Leave a claimed request kept, refused (or overtaken) at asked, for a later run."""
+        self.store.update(
+            _pending_key(request.account, request.region),
+            "SET asked = :asked REMOVE #owner, expires",
+            ConditionExpression="#owner = :me",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":asked": instant(asked), ":me": _s(owner)},
+        )
+
+    def finish_kept(self, request: KeptRequest, owner: str) -> bool:
+        """Delete a claimed request Config accepted, unless it was kept again since it was claimed."""
+        same = "owed = :t" if request.owed is not None else "attribute_not_exists(owed)"
+        return self.store.delete(
+            _pending_key(request.account, request.region),
+            ConditionExpression=f"#owner = :me AND {same}",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":me": _s(owner), **({":t": _s(request.owed)} if request.owed else {})},
+        )
+
+    def kept_window(self, start: str, limit: int) -> list[KeptRequest]:
+        """At most limit kept requests, from sort key start on and then from the partition's beginning:
+        a run reads a window of the PENDING partition, not all of it."""
+        found = [kept_request_from_item(item) for item in self.store.query(PENDING, from_sk=start, limit=limit)]
+        if len(found) < limit and start:
+            found += [
+                kept_request_from_item(item)
+                for item in self.store.query(PENDING, below_sk=start, limit=limit - len(found))
+            ]
+        return found
+
+    def keep_pending(self, account: str, region: str, rule: str, asked: str, role: str | None = None) -> None:
+        """Keep a re-evaluation refused at asked (an instant as ledger_schema writes it)."""
+        self.keep(KeptRequest(account, region, rule, role, asked=read_instant(asked)))
+
     def pending(self) -> list[dict[str, str]]:
+        """Every kept request (the whole PENDING partition: for operators and tests, not for a run)."""
         return [
             {name: str(item.get(name, {}).get("S", "")) for name in ("account", "region", "rule", "asked")}
-            for item in self._query(PENDING)
+            for item in self.store.query(PENDING)
         ]
 
     def done_pending(self, account: str, region: str) -> None:
-        self._call("written", "delete_item", Key={"pk": {"S": PENDING}, "sk": {"S": f"{account}#{region}"}})
+        """Delete a kept request whatever its state (an operator's act; a run uses finish_kept)."""
+        self.store.delete(_pending_key(account, region))
 
 
 __all__ = [
     "Holder",
+    "KeptRequest",
     "KeySummary",
     "Ledger",
     "LedgerError",
     "LedgerFormatError",
     "LedgerMissing",
+    "Owed",
+    "Table",
     "certificate_sk",
     "open_ledger",
 ]

@@ -1,9 +1,14 @@
 """One run's use of the key ledger: what it knows already, what it records, what it reads back.
 
-Order matters for convergence (design section 11): the run writes its own facts, then reads the
-summaries of its keys with strongly consistent reads, so of two concurrent runs on one key at
-least one sees the other's evidence, and a run whose write lowered a key's earliest evidence
-asks the key's other accounts to evaluate again (propagation.py).
+Order matters for convergence (README.md, "The key ledger"): the run writes its own facts, then reads
+the summaries of its keys with strongly consistent reads, so of two concurrent runs on one key at
+least one sees the other's evidence; a lowering to before the cutoff leaves an owed marker on the
+summary, which propagation.py turns into re-evaluations of the key's other accounts.
+
+Within the writes, a key's summary comes before the certificate items that mark the certificate as
+recorded, and every run checks each certificate of its account against its key's summary and writes
+the summary again where it falls short (repairs): a run stopped after any prefix of its writes, or a
+table written by an earlier version that wrote the items first, is completed by the next run.
 
 A run that must read bodies the ledger lacks first takes the account's lease (a conditional write);
 a concurrent run on the same account waits for it, then takes the bodies from the ledger, so a
@@ -15,7 +20,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence, Set
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +29,7 @@ from .certificate import BodyFacts, CertificateEvidence, CertificateMetadata
 from .deadline import Deadline
 from .evidence import KnownBodies
 from .ledger import Ledger
-from .ledger_schema import Holder, KeySummary
+from .ledger_schema import Holder, KeySummary, Owed, instant, pending_sk
 
 # "Last seen" is rewritten at most this often per certificate, not on every run (N writes a run).
 REFRESH_LAST_SEEN = timedelta(days=1)
@@ -37,6 +43,7 @@ class LedgerFindings:
 
     summaries: Mapping[str, KeySummary]
     new_evidence: frozenset[str]  # keys whose earliest evidence this run lowered (or first recorded)
+    repaired: frozenset[str] = frozenset()  # keys whose summary fell short of the account's certificates
 
 
 @dataclass
@@ -49,6 +56,12 @@ class AccountLedger:
     known: dict[tuple[str, str], Holder] = field(default_factory=dict)
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     leased: bool = False
+    # The run's CutoffDate: a lowering to before it owes the key's other accounts a re-evaluation.
+    # None: a reader of the ledger (the organization audit), which records nothing.
+    cutoff: datetime | None = None
+    # A change event reports one certificate: its account's other holders of a lowered key are owed too.
+    changed_only: bool = False
+    region: str = ""  # the run's rule's Region: the rule that needs no re-evaluation for its own lowering
 
     def load(self) -> KnownBodies:
         """Read what the ledger holds for the account; return its bodies' facts by (ARN, certificate id)."""
@@ -96,12 +109,31 @@ class AccountLedger:
             last_seen=self.now,
         )
 
+    def _owed(self, evidence: Sequence[CertificateEvidence]) -> Callable[[Holder], Owed | None]:
+        """What a lowering by a holder owes: a re-evaluation of every other account of the key, and of
+        this one on a change event when another of its certificates carries the key."""
+        if self.cutoff is None:
+            raise ValueError("AccountLedger.record needs the run's cutoff")
+        cutoff = self.cutoff
+        token = f"{instant(self.now)['S']}#{self.owner}"
+        own = Counter(item.body.key_fingerprint for item in evidence if item.body is not None)
+
+        def owed(holder: Holder) -> Owed | None:
+            if holder.evidence_date >= cutoff:
+                return None  # no verdict changes under this cutoff
+            spare = None if self.changed_only and own[holder.key] > 1 else pending_sk(self.account, self.region)
+            return Owed(token, spare)
+
+        return owed
+
     def record(self, evidence: Sequence[CertificateEvidence], scope: Set[tuple[str, str]]) -> LedgerFindings:
-        """Record the run's certificates, mark the ones gone, then read back every key's summary.
+        """Record the run's certificates, mark the ones gone, then read back every key's summary, and
+        repair the summaries that fall short of the account's certificates.
 
         scope names the (service, Region) pairs the run listed in full: a certificate the ledger
         holds elsewhere (ACM in another Region, IAM for a rule outside its home Region) is not gone.
         """
+        owed = self._owed(evidence)
         new, refreshed = [], []
         for item in evidence:
             holder = self._holder(item)
@@ -119,6 +151,34 @@ class AccountLedger:
             for ident, holder in self.known.items()
             if ident not in present and holder.deleted_since is None and (holder.service, holder.region) in scope
         ]
-        lowered = self.ledger.record(new, refreshed, gone)
+        lowered = self.ledger.record(new, refreshed, gone, owed)
+        holders = {**self.known, **{(h.arn, h.certificate_id): h for h in [*new, *refreshed, *gone]}}
         keys = {item.body.key_fingerprint for item in evidence if item.body is not None}
-        return LedgerFindings(self.ledger.summaries(keys), frozenset(lowered))
+        summaries = self.ledger.summaries(keys | {holder.key for holder in holders.values()})
+        short = shortfalls(holders.values(), summaries)
+        if short:
+            gone_short = [holder for holder in short if holder.deleted_since is not None]
+            lowered |= self.ledger.write_summaries(short, gone_short, owed)
+            summaries.update(self.ledger.summaries({holder.key for holder in short}))
+        return LedgerFindings(summaries, frozenset(lowered), frozenset(holder.key for holder in short))
+
+
+def shortfalls(holders: Iterable[Holder], summaries: Mapping[str, KeySummary]) -> list[Holder]:
+    """The certificates whose key's summary falls short of them: no summary, not their account, a later
+    evidence date, or (their key's earliest) no deletion mark. Applying the summary writes again for
+    them is what a run stopped part-way, or an earlier rule version's write order, left undone."""
+    short = []
+    for holder in holders:
+        summary = summaries.get(holder.key)
+        if (
+            summary is None
+            or holder.account not in summary.accounts
+            or summary.earliest.evidence_date > holder.evidence_date
+            or (
+                holder.deleted_since is not None
+                and summary.earliest.deleted_since is None
+                and (summary.earliest.arn, summary.earliest.certificate_id) == (holder.arn, holder.certificate_id)
+            )
+        ):
+            short.append(holder)
+    return short

@@ -7,13 +7,15 @@ version; an item of another version is refused with LedgerFormatError, never gue
 
   pk = A#<account>   sk = C#<arn>#<id>     a certificate of the account, as the ledger knows it
   pk = K#<key>       sk = C#<arn>#<id>     the same certificate, under the key it carries
-  pk = K#<key>       sk = #                the key's summary: its earliest evidence, and its accounts
+  pk = K#<key>       sk = #                the key's summary: its earliest evidence, its accounts, and
+                                           the re-evaluations a lowering still owes (owed_*)
   pk = A#<account>   sk = #RULE#<region>   how to ask that account's rule to evaluate again
   pk = A#<account>   sk = #LEASE           the run reading the account's unknown bodies, until expires
   pk = A#<account>   sk = #RUN#<region>    the rule's last successful and last failed run there (MemberRun)
   pk = PENDING       sk = <account>#<region>
-                                           a re-evaluation asked for and not yet accepted
-  pk = FORGOTTEN     sk = <instant>#<key>  an operator's removal of a key's evidence: who, when, why, what
+                                           a kept request: a re-evaluation owed and not yet accepted
+  pk = FORGOTTEN     sk = <instant>#<key>  an operator's removal of a key's evidence: who, when, why, what;
+                                           `done` once every logged item is deleted and the holders queued
 
 <key> is the SHA-256 of the DER SubjectPublicKeyInfo, in hex; <id> the ServerCertificateId (IAM) or,
 for ACM, whose re-import keeps the ARN, the ImportedAt instant with the listed NotBefore, NotAfter and
@@ -30,6 +32,28 @@ The summary's earliest_* attributes name the holder with the earliest evidence d
 upload and NotBefore), which is all a cutoff needs: a key is compromised under a cutoff exactly when
 that date is before it. They are lowered only by a conditional write, so concurrent runs converge
 on the minimum.
+
+Write order, so that a run stopped after any prefix of its writes is completed by the next run:
+- facts others depend on first, the item that says "done" last: a key's summary (and its deletion
+  mark) is written before the certificate items that make a later run treat the certificate as
+  recorded; a crash in between makes the retry write the summary again (the writes are conditional
+  and idempotent), never skip it;
+- repair on read: every run checks each certificate of its account against its key's summary (it
+  reads both anyway) and applies the same conditional write again where the summary lacks the
+  account, names a later evidence date, or lacks the deletion mark of its earliest holder. Tables
+  written by earlier rule versions, which wrote the certificate items first, heal this way;
+- the outbox: a lowering to before the cutoff writes, in the same conditional UpdateItem of the
+  summary, an `owed` token (and `owed_spare`, the one account that needs no re-evaluation: the
+  lowering run reports it itself). The accounts to ask are known only from the summary, so any run
+  that reads a summary with `owed` claims it (`owed_owner` until `owed_expires`, like the lease),
+  writes one kept request per account's recorded rule, and then removes the marker if its token is
+  unchanged (a newer lowering's marker stays for its own expansion). A run that dies anywhere leaves
+  the marker or the kept requests: re-evaluations are owed until Config accepts them;
+- kept requests carry `owed`, the token of their last keep. A run claims one (`owner` until
+  `expires`, a conditional update that also skips a rule asked less than a minute ago, `asked`)
+  and asks Config; accepted, it deletes the request only if `owed` is still the token it claimed
+  (kept again meanwhile: it stays); refused, it stays with `asked` set and the claim released.
+  Only a run's own claims are read item by item; the PENDING partition is read a window at a time.
 """
 
 from __future__ import annotations
@@ -85,12 +109,51 @@ class Holder:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A run's hold on shared work (writing out owed re-evaluations, asking a kept request), until expires:
+    a run that dies does not hold the work for ever."""
+
+    owner: str
+    expires: datetime
+
+    def held(self, now: datetime) -> bool:
+        return self.expires >= now
+
+
+@dataclass(frozen=True)
+class Owed:
+    """Re-evaluations a lowering of the summary owes to the key's accounts, not yet kept as requests."""
+
+    token: str  # unique per lowering: the marker is removed only by the run that expanded this token
+    spare: str | None = None  # the account that needs none: the lowering run reports it itself
+    claim: Claim | None = None
+
+
+@dataclass(frozen=True)
 class KeySummary:
     """What the ledger holds against one key: its earliest holder, and every account that carried it."""
 
     key: str
     earliest: Holder
     accounts: frozenset[str]
+    owed: Owed | None = None
+
+
+@dataclass(frozen=True)
+class KeptRequest:
+    """A re-evaluation of one account's rule in one Region, owed and not yet accepted by Config."""
+
+    account: str
+    region: str
+    rule: str
+    role: str | None = None  # how to reach the rule; None: kept by an earlier version, look the rule up
+    owed: str | None = None  # the token of its last keep: an accepted ask that saw another leaves it kept
+    asked: datetime | None = None  # the last ask Config refused (it accepts one a minute per rule)
+    claim: Claim | None = None
+
+    @property
+    def sk(self) -> str:
+        return pending_sk(self.account, self.region)
 
 
 def account_pk(account: str) -> str:
@@ -106,6 +169,10 @@ def certificate_sk(arn: str, certificate_id: str) -> str:
 
 
 LEASE = "#LEASE"
+
+
+def pending_sk(account: str, region: str) -> str:
+    return f"{account}#{region}"
 
 
 def rule_sk(region: str) -> str:
@@ -145,8 +212,15 @@ def instant(value: datetime) -> dict[str, str]:
     return {"S": value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
 
 
-def _read_instant(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+def read_instant(text: str) -> datetime:
+    """An instant as instant() writes it, or any ISO 8601 instant with a zone (an operator may write one)."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        value = datetime.fromisoformat(text)
+        if value.tzinfo is None:
+            raise LedgerFormatError(f"instant {text!r} has no time zone") from None
+        return value.astimezone(UTC)
 
 
 def member_run_from_item(item: Mapping[str, Any]) -> MemberRun:
@@ -154,7 +228,7 @@ def member_run_from_item(item: Mapping[str, Any]) -> MemberRun:
 
     def maybe(name: str) -> datetime | None:
         value = item.get(name, {}).get("S")
-        return _read_instant(value) if value else None
+        return read_instant(value) if value else None
 
     return MemberRun(
         account=str(item.get("account", {}).get("S", "")),
@@ -208,10 +282,10 @@ def _holder_from(item: Mapping[str, Any], prefix: str = "") -> Holder:
 
     def maybe(name: str) -> datetime | None:
         value = item.get(f"{prefix}{name}", {}).get("S")
-        return _read_instant(value) if value else None
+        return read_instant(value) if value else None
 
     def when(name: str) -> datetime:
-        return _read_instant(text(name))
+        return read_instant(text(name))
 
     return Holder(
         key=text("key"),
@@ -245,10 +319,62 @@ def holder_from_item(item: Mapping[str, Any]) -> Holder:
     return _holder_from(item)
 
 
+def _text(item: Mapping[str, Any], name: str) -> str | None:
+    value = item.get(name, {}).get("S")
+    return None if value is None else str(value)
+
+
+def _when(item: Mapping[str, Any], name: str) -> datetime | None:
+    value = _text(item, name)
+    return read_instant(value) if value else None
+
+
+def _claim(item: Mapping[str, Any], owner: str, expires: str) -> Claim | None:
+    who, until = _text(item, owner), _when(item, expires)
+    return Claim(who, until) if who is not None and until is not None else None
+
+
 def summary_from_item(item: Mapping[str, Any]) -> KeySummary:
     check_version(item)
     earliest = _holder_from(item, "earliest_")
-    return KeySummary(earliest.key, earliest, frozenset(item.get("accounts", {}).get("SS", [])))
+    token = _text(item, "owed")
+    owed = Owed(token, _text(item, "owed_spare"), _claim(item, "owed_owner", "owed_expires")) if token else None
+    return KeySummary(earliest.key, earliest, frozenset(item.get("accounts", {}).get("SS", [])), owed)
+
+
+def kept_request_from_item(item: Mapping[str, Any]) -> KeptRequest:
+    check_version(item)
+    names = {name: _text(item, name) for name in ("account", "region", "rule")}
+    missing = [name for name, value in names.items() if not value]
+    if missing:
+        raise LedgerFormatError(f"kept request {item.get('sk', {}).get('S', '?')} lacks {', '.join(missing)}")
+    return KeptRequest(
+        account=str(names["account"]),
+        region=str(names["region"]),
+        rule=str(names["rule"]),
+        role=_text(item, "role"),
+        owed=_text(item, "owed"),
+        asked=_when(item, "asked"),
+        claim=_claim(item, "owner", "expires"),
+    )
+
+
+def kept_request_attributes(request: KeptRequest) -> dict[str, Any]:
+    """What a keep writes: the rule to ask, the keep's token and the last ask if given; never a claim,
+    so a keep does not take a request from the run asking it (its token tells that run to keep it)."""
+    attributes = {
+        "account": _s(request.account),
+        "region": _s(request.region),
+        "rule": _s(request.rule),
+        "v": {"N": str(SCHEMA_VERSION)},
+    }
+    if request.role is not None:
+        attributes["role"] = _s(request.role)
+    if request.owed is not None:
+        attributes["owed"] = _s(request.owed)
+    if request.asked is not None:
+        attributes["asked"] = instant(request.asked)
+    return attributes
 
 
 def earliest_attributes(holder: Holder) -> dict[str, Any]:

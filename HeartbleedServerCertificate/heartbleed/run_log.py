@@ -18,6 +18,32 @@ LOG = logging.getLogger("heartbleed")
 LOG.setLevel(logging.INFO)  # Lambda's root handler writes INFO records of this logger
 
 
+class LedgerTally:
+    """What this invocation's run did with the key ledger's repairs and re-evaluations (propagation.py):
+    owed markers written out, requests kept, claimed, accepted, refused, left for later runs."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, counts: dict[str, int]) -> None:
+        with self._lock:
+            self.counts.update(counts)
+
+
+# One invocation at a time per Lambda container: lambda_handler starts a new tally for each.
+_TALLY = LedgerTally()
+
+
+def start_tally() -> None:
+    global _TALLY
+    _TALLY = LedgerTally()
+
+
+def tally_ledger(counts: dict[str, int]) -> None:
+    _TALLY.add(counts)
+
+
 class APICalls:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
@@ -62,6 +88,8 @@ def summary(
         "retries": calls.retries,
         "duration_ms": round(duration_ms),
     }
+    if _TALLY.counts:
+        line["ledger"] = dict(sorted(_TALLY.counts.items()))
     if error:
         line["error"] = error[:500]
     return line

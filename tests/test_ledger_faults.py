@@ -1,0 +1,464 @@
+"""The key ledger through the faults an operator meets: a run stopped after any prefix of its writes is
+completed by the next run, and kept re-evaluations are claimed, so concurrent runs ask each rule once.
+
+What the protocol is: HeartbleedServerCertificate/heartbleed/ledger_schema.py's docstring (the write
+order, the repair on read, the outbox). Real Config events through lambda_handler, botocore over HTTP to
+the double; a fault is either an HTTP 500 past the client's retries (the double's conditions) or a run
+that dies right after a call succeeded: a BaseException from a botocore after-call hook, which passes
+every `except Exception` and runs no clean-up of the rule's, as a Lambda timeout does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.retries import standard
+from ledger_table import TABLE, create_table
+from simulated_organization import PARAMETERS, as_central_function, build_organization, invoke, stored
+
+from heartbleed import clients, propagation
+from heartbleed.deadline import Deadline
+from heartbleed.ledger import Ledger
+from heartbleed.ledger_schema import Claim, KeptRequest, key_pk
+from heartbleed_audit import events
+from heartbleed_audit.cli import main
+from heartbleed_audit.demo.pki import issue, new_key
+from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
+from heartbleed_audit.operator_ledger import OperatorLedger
+from HeartbleedServerCertificate import lambda_handler
+
+WITH_LEDGER = {**events.LOCAL_ROLE, "KeyLedgerTable": TABLE}
+ATTEMPTS = int(clients.CLIENT_CONFIG.retries["total_max_attempts"])  # type: ignore[attr-defined]
+OLD = datetime(2013, 6, 1, tzinfo=UTC)
+REISSUED = datetime(2020, 1, 1, tzinfo=UTC)
+NOW = datetime.now(UTC)
+
+
+class Stopped(BaseException):
+    """The run stops here, as at a Lambda timeout."""
+
+
+@pytest.fixture
+def ledger(aws: AwsDouble) -> Ledger:
+    create_table(aws.client("dynamodb"))
+    return Ledger(aws.client("dynamodb"), TABLE)
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's retries without their pauses: the same attempts, in a fraction of the time."""
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+
+
+@contextmanager
+def stopped_after(operation: str, nth: int = 1) -> Iterator[list[str]]:
+    """The rule's run dies right after its nth successful DynamoDB call of operation."""
+    clients.install_client_defaults()  # the session lambda_handler keeps, where the rule's clients come from
+    session = clients._Container.botocore_session
+    assert session is not None
+    seen: list[str] = []
+
+    def hook(**kwargs: Any) -> None:
+        if kwargs["http_response"].status_code < 300:
+            seen.append(operation)
+            if len(seen) == nth:
+                raise Stopped(f"stopped after {operation} #{nth}")
+
+    session.register(f"after-call.dynamodb.{operation}", hook, unique_id="test-stop")
+    try:
+        yield seen
+    finally:
+        session.unregister(f"after-call.dynamodb.{operation}", unique_id="test-stop")
+
+
+def periodic(aws: AwsDouble) -> Any:
+    return lambda_handler(events.scheduled_event(aws.result_token(events.RULE_NAME), WITH_LEDGER), None)
+
+
+def verdict(aws: AwsDouble, arn: str) -> tuple[str, str]:
+    result = aws.evaluations(events.RULE_NAME)[arn]
+    return result.compliance_type, result.annotation or ""
+
+
+def reissued_key(aws: AwsDouble) -> tuple[str, str]:
+    """One account: Shop2013 and its 2020 reissue with the same key. Returns the reissue's ARN and the key."""
+    key = new_key()
+    old = issue("shop.example.com", OLD, key=key)
+    reissue = issue("shop.example.com", REISSUED, key=key)
+    aws.upload("Shop2013", old.body, old.private_key, uploaded=OLD + timedelta(days=1))
+    arn = aws.upload("Shop2020", reissue.body, reissue.private_key, uploaded=REISSUED + timedelta(days=1))["Arn"]
+    from heartbleed.certificate import read_body
+
+    return arn, read_body(reissue.body).key_fingerprint
+
+
+def delete_the_2013_certificate(aws: AwsDouble) -> None:
+    aws.client("iam").delete_server_certificate(ServerCertificateName="Shop2013")
+
+
+def assert_still_compromised(aws: AwsDouble, arn: str) -> None:
+    compliance, annotation = verdict(aws, arn)
+    assert compliance == "NON_COMPLIANT", annotation
+    assert "Shares its public key with Shop2013 (deleted since " in annotation
+
+
+# ---- A failed summary write, in one account and across accounts -----------------------------------
+
+
+def test_a_summary_write_failing_past_the_retries_is_made_by_lambdas_retry(
+    aws: AwsDouble, ledger: Ledger, quick_retries: None
+) -> None:
+    arn, _ = reissued_key(aws)
+    aws.conditions.inject("dynamodb:UpdateItem", "500", times=ATTEMPTS)  # the key's summary
+    with pytest.raises(RuntimeError, match=f"the key ledger '{TABLE}' could not be written: InternalFailure"):
+        periodic(aws)
+    assert aws.put_calls() == []  # failed loudly, sent nothing
+    periodic(aws)  # Lambda's retry
+    assert verdict(aws, arn)[0] == "NON_COMPLIANT"
+    delete_the_2013_certificate(aws)
+    periodic(aws)
+    assert_still_compromised(aws, arn)
+
+
+def test_a_failed_summary_write_in_one_account_reaches_the_other_accounts_holder(
+    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, quick_retries: None
+) -> None:
+    """Organization route: B's recent certificate carries A's 2013 key; A's run fails at the summary."""
+    organization = build_organization(aws, shared_key=True)
+    create_table(aws.client("dynamodb"))
+    first, second, _ = organization.members
+    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
+    with as_central_function(aws, organization, monkeypatch):
+        invoke(aws, second, parameters)  # B first: COMPLIANT, and its rule recorded
+        aws.conditions.inject("dynamodb:UpdateItem", "500", times=ATTEMPTS)
+        with pytest.raises(RuntimeError, match="could not be written: InternalFailure"):
+            invoke(aws, first, parameters)
+        invoke(aws, first, parameters)  # Lambda's retry
+        assert [started.rules for started in aws.started_evaluations(second)] == [(events.RULE_NAME,)]
+        invoke(aws, second, parameters)  # what Config runs when asked
+    assert stored(aws, second) == {organization.certificates[second]: "NON_COMPLIANT"}
+
+
+# ---- A run that dies after its lowering, before its asks -------------------------------------------
+
+
+def test_a_run_that_dies_after_lowering_leaves_the_re_evaluation_owed(
+    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    organization = build_organization(aws, shared_key=True)
+    create_table(aws.client("dynamodb"))
+    first, second, _ = organization.members
+    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
+    with as_central_function(aws, organization, monkeypatch):
+        invoke(aws, second, parameters)
+        with stopped_after("UpdateItem"), pytest.raises(Stopped):  # A's lowering of the key's evidence
+            invoke(aws, first, parameters)
+        assert aws.started_evaluations(second) == []
+        invoke(aws, first, parameters)  # Lambda's retry
+        assert [started.rules for started in aws.started_evaluations(second)] == [(events.RULE_NAME,)]
+        invoke(aws, second, parameters)
+    assert stored(aws, second) == {organization.certificates[second]: "NON_COMPLIANT"}
+    assert Ledger(aws.client("dynamodb"), TABLE).pending() == []
+
+
+def test_a_change_event_that_dies_after_lowering_asks_its_own_rule_on_the_retry(aws: AwsDouble, ledger: Ledger) -> None:
+    """The change event reports the restored certificate only; its account's other holder is owed a re-evaluation."""
+    key = new_key()
+    current = issue("shop.example.com", NOW - timedelta(days=30), key=key)
+    holder = aws.upload("Shop2025", current.body, current.private_key)
+    periodic(aws)
+    restored = issue("shop.example.com", OLD, key=key, days=20 * 365)
+    backup = aws.upload("ShopRestored", restored.body, restored.private_key)
+    item = events.configuration_item("ShopRestored", backup["Arn"])
+    change = events.change_event(item, aws.result_token(events.RULE_NAME), WITH_LEDGER)
+    with stopped_after("UpdateItem"), pytest.raises(Stopped):
+        lambda_handler(change, None)
+    lambda_handler(events.change_event(item, aws.result_token(events.RULE_NAME), WITH_LEDGER), None)  # the retry
+    assert [started.rules for started in aws.started_evaluations()] == [(events.RULE_NAME,)]
+    periodic(aws)  # what Config runs when asked
+    assert verdict(aws, holder["Arn"])[0] == "NON_COMPLIANT"
+
+
+# ---- Ledgers written by the landed order heal by themselves -----------------------------------------
+
+
+def _summary(aws: AwsDouble, key: str) -> dict[str, Any] | None:
+    item = aws.client("dynamodb").get_item(
+        TableName=TABLE, Key={"pk": {"S": key_pk(key)}, "sk": {"S": "#"}}, ConsistentRead=True
+    )
+    found: dict[str, Any] | None = item.get("Item")
+    return found
+
+
+def _put_summary(aws: AwsDouble, key: str, summary: dict[str, Any] | None) -> None:
+    dynamodb = aws.client("dynamodb")
+    if summary is None:
+        dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": key_pk(key)}, "sk": {"S": "#"}})
+    else:
+        dynamodb.put_item(TableName=TABLE, Item=summary)
+
+
+@pytest.mark.parametrize("shape", ["no summary", "a later date", "no deletion mark"])
+def test_a_table_the_landed_order_left_short_heals_at_the_next_run(aws: AwsDouble, ledger: Ledger, shape: str) -> None:
+    """What the earlier write order (certificate items first, then the summary) left after a failure:
+    certificate items whose key's summary is missing, names the reissue, or lacks the deletion mark."""
+    if shape == "a later date":  # the reissue was recorded first, then the 2013 certificate's items only
+        key = new_key()
+        reissue = issue("shop.example.com", REISSUED, key=key)
+        arn = aws.upload("Shop2020", reissue.body, reissue.private_key, uploaded=REISSUED + timedelta(days=1))["Arn"]
+        periodic(aws)
+        from heartbleed.certificate import read_body
+
+        fingerprint = read_body(reissue.body).key_fingerprint
+        before = _summary(aws, fingerprint)
+        old = issue("shop.example.com", OLD, key=key)
+        aws.upload("Shop2013", old.body, old.private_key, uploaded=OLD + timedelta(days=1))
+        periodic(aws)
+        _put_summary(aws, fingerprint, before)
+    else:
+        arn, fingerprint = reissued_key(aws)
+        periodic(aws)
+        if shape == "no summary":
+            _put_summary(aws, fingerprint, None)
+        else:
+            delete_the_2013_certificate(aws)
+            periodic(aws)
+            summary = _summary(aws, fingerprint)
+            assert summary is not None and "earliest_deleted_since" in summary
+            _put_summary(aws, fingerprint, {k: v for k, v in summary.items() if k != "earliest_deleted_since"})
+    periodic(aws)  # heals
+    healed = ledger.summaries([fingerprint])[fingerprint]
+    assert healed.earliest.name == "Shop2013" and healed.accounts == {ACCOUNT_ID}
+    if shape != "no deletion mark":
+        delete_the_2013_certificate(aws)
+        periodic(aws)
+    assert_still_compromised(aws, arn)
+    assert ledger.summaries([fingerprint])[fingerprint].earliest.deleted_since is not None
+
+
+def test_the_summary_is_written_before_the_certificate_items(
+    aws: AwsDouble, ledger: Ledger, quick_retries: None
+) -> None:
+    """The certificate items fail past the retries: the summary is there already, so nothing is skipped."""
+    _, fingerprint = reissued_key(aws)
+    aws.conditions.inject("dynamodb:BatchWriteItem", "500", times=ATTEMPTS)
+    with pytest.raises(RuntimeError, match="could not be written: InternalFailure"):
+        periodic(aws)
+    assert ledger.summaries([fingerprint])[fingerprint].earliest.name == "Shop2013"
+    assert ledger.account_certificates(ACCOUNT_ID) == {}
+
+
+def test_a_deletion_mark_is_written_before_the_certificate_item_says_deleted(
+    aws: AwsDouble, ledger: Ledger, quick_retries: None
+) -> None:
+    arn, fingerprint = reissued_key(aws)
+    periodic(aws)
+    delete_the_2013_certificate(aws)
+    aws.conditions.inject("dynamodb:BatchWriteItem", "500", times=ATTEMPTS)
+    with pytest.raises(RuntimeError, match="could not be written: InternalFailure"):
+        periodic(aws)
+    assert ledger.summaries([fingerprint])[fingerprint].earliest.deleted_since is not None
+    periodic(aws)
+    assert_still_compromised(aws, arn)
+
+
+# ---- Operator commands repeat safely -----------------------------------------------------------------
+
+
+def cli(aws: AwsDouble, capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["ledger", *argv, "--table", TABLE, "--endpoint-url", aws.endpoint_url])
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def test_a_forget_stopped_after_its_deletes_is_finished_by_running_it_again(
+    aws: AwsDouble, ledger: Ledger, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = new_key()
+    live = issue("shop.example.com", datetime(2025, 3, 1, tzinfo=UTC), key=key, days=900)
+    holder = aws.upload("Shop2025", live.body, live.private_key)
+    old = issue("shop.example.com", OLD, key=key)
+    (tmp_path / "shop-2013.pem").write_text(old.body)
+    periodic(aws)
+    assert cli(aws, capfd, "import", str(tmp_path / "shop-2013.pem"), "--reason", "tape 7")[0] == 0
+    periodic(aws)
+    assert verdict(aws, holder["Arn"])[0] == "NON_COMPLIANT"
+    from heartbleed.certificate import read_body
+
+    fingerprint = read_body(live.body).key_fingerprint
+    deletes = OperatorLedger.delete_items
+
+    def deletes_then_stops(self: OperatorLedger, keys: Any) -> None:
+        deletes(self, keys)
+        raise Stopped("the terminal closed")
+
+    monkeypatch.setattr(OperatorLedger, "delete_items", deletes_then_stops)
+    with pytest.raises(Stopped):
+        cli(aws, capfd, "forget", fingerprint, "--reason", "a test CA", "--yes")
+    capfd.readouterr()
+    assert ledger.pending() == []  # stopped before it queued anything
+    monkeypatch.setattr(OperatorLedger, "delete_items", deletes)
+    code, out, err = cli(aws, capfd, "forget", fingerprint, "--reason", "a test CA", "--yes")
+    assert code == 0, err
+    assert "finishes the removal logged as FORGOTTEN" in out
+    assert f"queued: {events.RULE_NAME} in {ACCOUNT_ID} (us-east-1)" in out
+    assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
+    [log] = OperatorLedger(aws.client("dynamodb"), TABLE).forgotten()
+    assert log["state"]["S"] == "done"
+    code, _, err = cli(aws, capfd, "forget", fingerprint, "--reason", "a test CA", "--yes")
+    assert code == 2 and "nothing to forget" in err  # done: nothing left to finish
+    periodic(aws)
+    assert verdict(aws, holder["Arn"])[0] == "COMPLIANT"
+
+
+def test_an_import_stopped_after_its_summary_write_queues_on_the_next_import(
+    aws: AwsDouble, ledger: Ledger, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = new_key()
+    live = issue("shop.example.com", datetime(2025, 3, 1, tzinfo=UTC), key=key, days=900)
+    holder = aws.upload("Shop2025", live.body, live.private_key)
+    (tmp_path / "shop-2013.pem").write_text(issue("shop.example.com", OLD, key=key).body)
+    periodic(aws)
+    writes = OperatorLedger.put_certificates
+
+    def stops(self: OperatorLedger, holders: Any) -> None:
+        raise Stopped("the terminal closed")
+
+    monkeypatch.setattr(OperatorLedger, "put_certificates", stops)
+    with pytest.raises(Stopped):
+        cli(aws, capfd, "import", str(tmp_path / "shop-2013.pem"), "--reason", "tape 7")
+    monkeypatch.setattr(OperatorLedger, "put_certificates", writes)
+    code, out, _ = cli(aws, capfd, "import", str(tmp_path / "shop-2013.pem"), "--reason", "tape 7")
+    assert code == 0 and "its rule is queued to evaluate again" in out
+    assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
+    periodic(aws)
+    assert verdict(aws, holder["Arn"])[0] == "NON_COMPLIANT"
+
+
+# ---- Kept requests: claimed, kept when refused, taken over when a claim expires ---------------------
+
+MEMBERS = [f"{100000000000 + n}" for n in range(6)]
+
+
+@dataclass
+class Kept:
+    """Kept requests of MEMBERS' rules, and how a run reaches each member's Config."""
+
+    ledger: Ledger
+    own: dict[str, str]
+
+    def clients(self, aws: AwsDouble) -> propagation.ConfigClients:
+        return lambda account, region, role: propagation.without_retries(aws.client("config", account, region))
+
+
+@pytest.fixture
+def kept(aws: AwsDouble, ledger: Ledger) -> Kept:
+    for account in MEMBERS:
+        aws.result_token(events.RULE_NAME, account)  # the rule exists there
+        ledger.keep(KeptRequest(account, "us-east-1", events.RULE_NAME, "", owed="lowered"))
+    return Kept(ledger, {"account": ACCOUNT_ID, "region": "us-east-1", "rule": events.RULE_NAME, "role": ""})
+
+
+def asks(aws: AwsDouble) -> dict[str, int]:
+    return {account: len(aws.started_evaluations(account)) for account in MEMBERS}
+
+
+def test_two_concurrent_runs_ask_each_kept_rule_once(
+    aws: AwsDouble, kept: Kept, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    both_read = threading.Barrier(2, timeout=30)
+    window = Ledger.kept_window
+
+    def read_together(self: Ledger, start: str, limit: int) -> list[KeptRequest]:
+        found = window(self, start, limit)
+        both_read.wait()  # each run has read every request before either claims one
+        return found
+
+    monkeypatch.setattr(Ledger, "kept_window", read_together)
+    results: list[propagation.Propagation] = []
+
+    def run(owner: str) -> None:
+        results.append(propagation.work(kept.ledger, kept.clients(aws), owner, Deadline(), kept.own))
+
+    threads = [threading.Thread(target=run, args=(owner,)) for owner in ("run-1", "run-2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert asks(aws) == dict.fromkeys(MEMBERS, 1)
+    assert aws.conditions.calls["config:StartConfigRulesEvaluation"] == len(MEMBERS)
+    assert sorted(len(result.accepted) for result in results) == sorted([r.claimed for r in results])
+    assert sum(len(result.accepted) for result in results) == len(MEMBERS)
+    assert kept.ledger.pending() == []
+
+
+def test_a_refused_request_stays_kept_and_is_asked_after_the_minute(
+    aws: AwsDouble, kept: Kept, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refusing = MEMBERS[0]
+    aws.set_start_interval(3600, account=refusing)
+    aws.client("config", refusing).start_config_rules_evaluation(ConfigRuleNames=[events.RULE_NAME])  # someone's
+    done = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
+    assert done.refused == 1 and len(done.accepted) == len(MEMBERS) - 1
+    [left] = kept.ledger.pending()
+    assert left["account"] == refusing and left["asked"]
+    aws.conditions.reset_counts()
+    again = propagation.work(kept.ledger, kept.clients(aws), "run-2", Deadline(), kept.own)
+    assert again.claimed == 0 and aws.conditions.calls["config:StartConfigRulesEvaluation"] == 0  # within the minute
+    assert [p["account"] for p in kept.ledger.pending()] == [refusing]  # refused again: still kept
+    monkeypatch.setattr(propagation, "ASK_AGAIN_AFTER", timedelta(0))
+    aws.set_start_interval(0, account=refusing)
+    assert propagation.work(kept.ledger, kept.clients(aws), "run-3", Deadline(), kept.own).accepted == [
+        f"{refusing}/us-east-1/{events.RULE_NAME}"
+    ]
+    assert kept.ledger.pending() == []
+
+
+def test_an_expired_claim_is_taken_over_and_a_held_one_is_not(aws: AwsDouble, kept: Kept) -> None:
+    dead, busy = MEMBERS[0], MEMBERS[1]
+    past, future = NOW - timedelta(minutes=5), NOW + timedelta(minutes=5)
+    assert kept.ledger.claim_kept(dead, "us-east-1", "a run that died", past, past, past) is not None
+    assert kept.ledger.claim_kept(busy, "us-east-1", "a run still asking", NOW, future, NOW) is not None
+    done = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
+    assert asks(aws) == {account: 0 if account == busy else 1 for account in MEMBERS}
+    assert len(done.accepted) == len(MEMBERS) - 1
+    [left] = kept.ledger.pending()
+    assert left["account"] == busy
+
+
+def test_a_request_kept_again_while_it_was_asked_stays_kept(aws: AwsDouble, kept: Kept) -> None:
+    """Accepted, but new evidence kept it again meanwhile: the evaluation started may predate that evidence."""
+    member = MEMBERS[0]
+    claimed = kept.ledger.claim_kept(member, "us-east-1", "run-1", NOW, NOW + timedelta(minutes=1), NOW)
+    assert claimed is not None and claimed.claim == Claim("run-1", claimed.claim.expires if claimed.claim else NOW)
+    kept.ledger.keep(replace(claimed, owed="a newer lowering", claim=None))
+    assert kept.ledger.finish_kept(claimed, "run-1") is False
+    kept.ledger.release_kept(claimed, "run-1", NOW)
+    assert member in [p["account"] for p in kept.ledger.pending()]
+
+
+def test_what_a_run_has_no_turn_or_time_for_stays_kept_for_the_next_runs(
+    aws: AwsDouble, kept: Kept, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(propagation, "ASKS_PER_RUN", 4)
+    first = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
+    assert len(first.accepted) == 4 and len(kept.ledger.pending()) == len(MEMBERS) - 4
+
+    class RunningOut:
+        def get_remaining_time_in_millis(self) -> int:
+            return 16_000  # 1 s above the reserve: no time for an ask
+
+    late = propagation.work(kept.ledger, kept.clients(aws), "run-2", Deadline(RunningOut()), kept.own)
+    assert late.claimed == 0 and late.out_of_time == len(MEMBERS) - 4
+    assert len(kept.ledger.pending()) == len(MEMBERS) - 4
+    last = propagation.work(kept.ledger, kept.clients(aws), "run-3", Deadline(), kept.own)
+    assert len(last.accepted) == len(MEMBERS) - 4
+    assert asks(aws) == dict.fromkeys(MEMBERS, 1)
+    assert kept.ledger.pending() == []
