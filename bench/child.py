@@ -24,8 +24,8 @@ which the rule does not, so rule / floor also measured that setup, not the rule'
 --ledger-floor is the floor of a periodic run whose key ledger already holds every body (a second cold
 run): bare boto3 making the calls the rule then makes, and nothing else. One list; the ledger's reads
 (the Query of the account's partition, every page, and BatchGetItem of its keys' summaries, 100 at a
-time, both strongly consistent); the put that records the rule's name, the Query of the re-evaluations
-kept pending; the verdicts 100 per call; the update that notes the run's outcome; and, in a background
+time, both strongly consistent); the put that records the rule's name, the two Queries of a window of the
+re-evaluations kept pending; the verdicts 100 per call; the update that notes the run's outcome; and, in a background
 thread as the rule has it, the clean-up's GetComplianceDetailsByConfigRule pages. The item keys are
 written out here, not imported from the rule.
 
@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import resource
 import sys
 import time
@@ -200,12 +201,17 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
         record = {"account": account, "region": region, "rule": rule, "role": ""}
         item = {"pk": f"A#{account}", "sk": f"#RULE#{region}", **record}
         dynamodb.put_item(TableName=table, Item={**{k: {"S": v} for k, v in item.items()}, "v": {"N": "1"}})
-        dynamodb.query(
-            TableName=table,
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": "PENDING"}},
-            ConsistentRead=True,
-        )
+        # A window of the kept requests, 25 at most: from a random point of the partition, then from its
+        # beginning for what the first page lacked (none are kept here, so both pages are empty).
+        start = f"{random.randrange(10**12):012d}"
+        for condition in ("sk >= :s", "sk < :s"):
+            dynamodb.query(
+                TableName=table,
+                KeyConditionExpression=f"pk = :p AND {condition}",
+                ExpressionAttributeValues={":p": {"S": "PENDING"}, ":s": {"S": start}},
+                ConsistentRead=True,
+                Limit=25,
+            )
     sent = put_verdicts(config, event, listed)
     # The run's outcome, noted after its evaluations are sent (the rule's note_run): one update of its item.
     dynamodb.update_item(
