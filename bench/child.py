@@ -203,12 +203,12 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
         dynamodb.put_item(TableName=table, Item={**{k: {"S": v} for k, v in item.items()}, "v": {"N": "1"}})
         # A window of the kept requests, 25 at most: from a random point of the partition, then from its
         # beginning for what the first page lacked (none are kept here, so both pages are empty).
-        start = f"{random.randrange(10**12):012d}"
+        window = f"{random.randrange(10**12):012d}"
         for condition in ("sk >= :s", "sk < :s"):
             dynamodb.query(
                 TableName=table,
                 KeyConditionExpression=f"pk = :p AND {condition}",
-                ExpressionAttributeValues={":p": {"S": "PENDING"}, ":s": {"S": start}},
+                ExpressionAttributeValues={":p": {"S": "PENDING"}, ":s": {"S": window}},
                 ConsistentRead=True,
                 Limit=25,
             )
