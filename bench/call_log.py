@@ -76,7 +76,7 @@ class CallLog:
     def reset(self) -> None:
         with self.lock:
             self.calls: Counter[str] = Counter()
-            self.refused: Counter[str] = Counter()  # by service:operation:error code
+            self.refused: Counter[str] = Counter()  # by call (ledger: by part) and error code
             self.propagation: Counter[str] = Counter()
             self.ledger: Counter[str] = Counter()  # by part and operation
             self.rru = 0.0
@@ -86,16 +86,17 @@ class CallLog:
 
     def add(self, service: str, operation: str, params: Mapping[str, Any], response: Any, error: str) -> None:
         name = f"{service}:{operation}"
+        part = ledger_part(params) if service == "dynamodb" else ""
         with self.lock:
             self.calls[name] += 1
-            if error:
-                self.refused[f"{name}:{error}"] += 1
+            if error:  # a ledger call by the items it touched: a claim lost is not a lowering that did not hold
+                self.refused[f"{part} {operation}: {error}" if part else f"{name}: {error}"] += 1
             if name == "sts:AssumeRole" and params.get("RoleSessionName") == PROPAGATION_SESSION:
                 self.propagation["sts:AssumeRole"] += 1
             if name == "config:StartConfigRulesEvaluation":
                 self.propagation[name + (f" refused ({error})" if error else " accepted")] += 1
             if service == "dynamodb":
-                self.ledger[f"{ledger_part(params)} {operation}"] += 1
+                self.ledger[f"{part} {operation}"] += 1
                 units = request_units(operation, params, response or {})
                 if units is None:
                     self.unpriced[operation] += 1

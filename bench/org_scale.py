@@ -68,6 +68,7 @@ RETRIES_S = (60.0, 120.0)  # Lambda retries a failed asynchronous invocation twi
 TIMEOUT_S = 3600.0  # beyond it the line stops and reports what it has
 WILDCARD = "*.example.com"
 READ = "iam:GetServerCertificate"
+START = "config:StartConfigRulesEvaluation"
 
 
 def template_defaults() -> dict[str, Any]:
@@ -510,6 +511,9 @@ def org_scale_line(
         "re_evaluated_accounts": len({account for _, account in served["accepted"]}),
         "re_evaluations": len(again),
         "kept_requests_left": len(kept_left),
+        # How the asking was shared: runs that called StartConfigRulesEvaluation, and the most one run made.
+        "asking_runs": sum(r["calls"].get(START, 0) > 0 for r in results),
+        "most_asks_in_a_run": max((r["calls"].get(START, 0) for r in results), default=0),
         "propagation": propagation,
         "ledger_calls": ledger_calls,
         "refused": _summed(results, "refused"),

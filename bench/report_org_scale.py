@@ -74,6 +74,14 @@ def org_scale_section(results: Results) -> list[str]:
             [f"every member has its {integer(line['verdicts'])} rows", _at(line["rows_wall"])],
             [f"every holder's wildcard row NON_COMPLIANT ({integer(holders)})", _at(line["non_compliant_wall"])],
             [
+                "from the evidence recorded to every holder NON_COMPLIANT",
+                _at(
+                    None
+                    if line["non_compliant_wall"] is None or line["evidence_recorded_at"] is None
+                    else line["non_compliant_wall"] - line["evidence_recorded_at"]
+                ),
+            ],
+            [
                 "the queue empty, nothing running",
                 seconds(line["wall"], 1) + (" (timed out)" if line["timed_out"] else ""),
             ],
@@ -106,8 +114,10 @@ def org_scale_section(results: Results) -> list[str]:
         _operations(line),
     )
     propagation = (
-        f"What propagation made, in all: {_calls(line['propagation'])}. The ledger's calls by the items they touch: "
-        f"{_calls(line['ledger_calls'])}. Requests the double counted: {integer(line['requests_at_the_double'])}; "
+        f"What propagation made, in all: {_calls(line['propagation'])}; {integer(line['asking_runs'])} runs asked, "
+        f"at most {integer(line['most_asks_in_a_run'])} in one run. The ledger's calls by the items they touch: "
+        f"{_calls(line['ledger_calls'])}. Calls refused (a conditional write whose condition did not hold is still "
+        f"a write): {_calls(line['refused'])}. Requests the double counted: {integer(line['requests_at_the_double'])}; "
         f"calls the containers counted: {integer(line['calls_counted'])}."
     )
     later = line.get("later_day")
