@@ -21,6 +21,10 @@ def _ordinal(n: int) -> str:
     return f"{integer(n)}{suffix}"
 
 
+def _rows(count: int) -> str:
+    return f"{integer(count)} row{'' if count == 1 else 's'}"
+
+
 def _at(value: float | None) -> str:
     return bold("never", True) if value is None else seconds(value, 1)
 
@@ -96,7 +100,7 @@ def org_scale_section(results: Results) -> list[str]:
         + (bold(f"{len(failed)} failed") if failed else "none failed")
         + (f", {line['error_documents']} error documents" if line["error_documents"] else "")
         + "; "
-        + (f"all {integer(line['verdicts'])} rows right" if not wrong else bold(f"{len(wrong)} rows wrong"))
+        + (f"all {integer(line['verdicts'])} rows right" if not wrong else bold(f"{_rows(len(wrong))} wrong"))
         + f"; kept re-evaluation requests left in the ledger: {integer(line['kept_requests_left'])}. "
         f"The run that found the 2013 certificate took {seconds(line['finding_run_wall'] or 0.0)} (a periodic "
         f"run's median {seconds(line['periodic_wall']['median'])}). Calls per invocation (median / most, and the "
@@ -147,7 +151,7 @@ def org_scale_section(results: Results) -> list[str]:
             f"{seconds(later['wall'], 1)}, {integer(later['re_evaluations'])} re-evaluations, "
             + (bold(f"{len(later['failed'])} failed") if later["failed"] else "none failed")
             + ", "
-            + (bold(f"{len(later['wrong'])} rows wrong") if later["wrong"] else "every row still right")
+            + (bold(f"{_rows(len(later['wrong']))} wrong") if later["wrong"] else "every row still right")
             + "; calls per periodic event (median): "
             + ", ".join(
                 f"{action_name(op)} {number(c['median'])}"

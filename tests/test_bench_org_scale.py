@@ -69,6 +69,11 @@ def test_the_shared_key_reaches_every_holder_through_the_queue(aws: AwsDouble) -
     text = bench_report.render({"organization_scale": line})
     assert f"| every holder's wildcard row NON_COMPLIANT ({holders}) |" in text
     assert "all 16 rows right" in text.replace("\n", " ")
+    # A holder never flagged, a failed invocation and a wrong row are called out, not hidden.
+    missed = line | {"non_compliant_wall": None, "failed": ["x (periodic, attempt 0): Boom"], "wrong": ["x y"]}
+    text = bench_report.render({"organization_scale": missed}).replace("\n", " ")
+    assert f"| every holder's wildcard row NON_COMPLIANT ({holders}) | **never** |" in text
+    assert "**1 failed**" in text and "**1 row wrong**" in text
 
 
 def test_the_line_runs_at_the_templates_defaults() -> None:
