@@ -29,7 +29,6 @@ from heartbleed.ledger_schema import (
     SUMMARY,
     Holder,
     KeySummary,
-    MemberRun,
     Owed,
     account_pk,
     certificate_sk,
@@ -39,7 +38,7 @@ from heartbleed.ledger_schema import (
 from heartbleed.parameters import DEFAULT_CUTOFF, ParameterError, parse_cutoff, parse_rule_parameters
 from heartbleed.verdict import stamp
 
-from . import ledger_files
+from . import ledger_files, member_runs_view
 from .cli_shared import CliError, add_aws_options, aws_errors, client, session_for
 from .operator_ledger import OperatorLedger
 
@@ -205,51 +204,14 @@ def _key_table(summary: KeySummary, holders: list[Holder]) -> list[str]:
     return lines
 
 
-def _run_state(run: MemberRun) -> str:
-    if run.last_success is None:
-        return "no result"
-    return "failed last" if run.needs_evaluation else "ok"
-
-
-def _run_json(run: MemberRun) -> dict[str, Any]:
-    return {
-        "account": run.account,
-        "region": run.region,
-        "rule": run.rule,
-        "state": _run_state(run),
-        "last_success": stamp(run.last_success) if run.last_success else None,
-        "last_failure": stamp(run.last_failure) if run.last_failure else None,
-        "failure": run.failure,
-    }
-
-
-def show_accounts(args: argparse.Namespace, ledger: OperatorLedger) -> int:
-    """Which accounts the rule last served, and when: the rule records every run it was not refused."""
-    if args.key:
-        raise CliError("--accounts lists runs, not keys: leave out --key")
-    with ledger_errors(args):
-        runs = ledger.member_runs(args.account.strip()) if args.account else ledger.all_member_runs()
-    if args.output == "json":
-        print(json.dumps([_run_json(run) for run in runs], indent=2))
-        return 0
-    rows = [("ACCOUNT", "REGION", "STATE", "LAST SUCCESS", "LAST FAILURE", "RULE", "LAST FAILURE'S REASON")]
-    for run in runs:
-        last_success = stamp(run.last_success) if run.last_success else "-"
-        last_failure = stamp(run.last_failure) if run.last_failure else "-"
-        reason = run.failure if run.last_failure else ""
-        rows.append((run.account, run.region, _run_state(run), last_success, last_failure, run.rule, reason or "-"))
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]))
-    accounts = len({run.account for run in runs})
-    print(f"\n{accounts} accounts with recorded runs in {args.table}; an account never served has none")
-    return 0
-
-
 def show_command(args: argparse.Namespace) -> int:
     ledger = open_table(args)
     if args.accounts:
-        return show_accounts(args, ledger)
+        if args.key:
+            raise CliError("--accounts lists runs, not keys: leave out --key")
+        with ledger_errors(args):
+            runs = ledger.member_runs(args.account.strip()) if args.account else ledger.all_member_runs()
+        return member_runs_view.show(runs, args.output, args.table)
     wanted = fingerprint(args.key) if args.key else None
     with ledger_errors(args):
         if args.account:

@@ -277,7 +277,7 @@ def test_an_unknown_subcommand_names_the_valid_ones(capfd: pytest.CaptureFixture
         main(["bogus"])
     _, err = capfd.readouterr()
     assert done.value.code == 2
-    assert "invalid choice: 'bogus' (choose from 'audit', 'invoke', 'replace', 'ledger')" in err
+    assert "invalid choice: 'bogus' (choose from 'audit', 'invoke', 'replace', 'ledger', 'reevaluate')" in err
 
 
 # ---- replace ----------------------------------------------------------------------------------

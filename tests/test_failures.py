@@ -70,3 +70,10 @@ def test_which_errors_are_retryable(code: str, status: int, retryable: bool) -> 
     response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
     error = ClientError(response, "Op")
     assert is_retryable(error) is retryable
+
+
+@pytest.mark.parametrize(("operation", "retryable"), [("AssumeRole", True), ("GetServerCertificate", False)])
+def test_access_denied_is_retryable_only_on_assume_role(operation: str, retryable: bool) -> None:
+    """The execution role may not be deployed yet (an organization's StackSet reaches members after the rule)."""
+    response: Any = {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+    assert is_retryable(ClientError(response, operation)) is retryable

@@ -45,6 +45,7 @@ from .ledger_schema import (
     read_instant,
     rule_sk,
     run_sk,
+    run_update,
     summary_from_item,
 )
 
@@ -433,22 +434,9 @@ class Ledger:
         )
 
     def note_run(self, account: str, region: str, rule: str, when: datetime, failure: str | None = None) -> None:
-        """Record that a run for the account and Region delivered its evaluations (failure None) or failed,
-        and why; an update, so a failure keeps the time of the last success and the other way round."""
-        field, values = ("last_failure", {":why": _s(failure[:500])}) if failure else ("last_success", {})
-        self.store.update(
-            {"pk": _s(account_pk(account)), "sk": _s(run_sk(region))},
-            f"SET #a = :a, #r = :r, #rule = :rule, v = :v, {field} = :t" + (", failure = :why" if failure else ""),
-            ExpressionAttributeNames={"#a": "account", "#r": "region", "#rule": "rule"},
-            ExpressionAttributeValues={
-                ":a": _s(account),
-                ":r": _s(region),
-                ":rule": _s(rule),
-                ":v": {"N": str(SCHEMA_VERSION)},
-                ":t": instant(when),
-                **values,
-            },
-        )
+        """Record that a run for the account and Region delivered its evaluations (failure None) or failed."""
+        request = run_update(account, region, rule, when, failure)
+        self.store.update(request.pop("Key"), request.pop("UpdateExpression"), **request)
 
     def member_runs(self, account: str) -> list[MemberRun]:
         """The account's recorded runs, one per Region the rule ran in."""

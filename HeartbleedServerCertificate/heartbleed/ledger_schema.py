@@ -223,6 +223,26 @@ def read_instant(text: str) -> datetime:
         return value.astimezone(UTC)
 
 
+def run_update(account: str, region: str, rule: str, when: datetime, failure: str | None) -> dict[str, Any]:
+    """The UpdateItem of a run's outcome (failure None: it delivered its evaluations). An update, not a put:
+    a failure keeps the time of the last success, and the other way round."""
+    field, values = ("last_failure", {":why": _s(failure[:500])}) if failure else ("last_success", {})
+    return {
+        "Key": {"pk": _s(account_pk(account)), "sk": _s(run_sk(region))},
+        "UpdateExpression": f"SET #a = :a, #r = :r, #rule = :rule, v = :v, {field} = :t"
+        + (", failure = :why" if failure else ""),
+        "ExpressionAttributeNames": {"#a": "account", "#r": "region", "#rule": "rule"},
+        "ExpressionAttributeValues": {
+            ":a": _s(account),
+            ":r": _s(region),
+            ":rule": _s(rule),
+            ":v": {"N": str(SCHEMA_VERSION)},
+            ":t": instant(when),
+            **values,
+        },
+    }
+
+
 def member_run_from_item(item: Mapping[str, Any]) -> MemberRun:
     check_version(item)
 
