@@ -369,7 +369,10 @@ def forget_command(args: argparse.Namespace) -> int:
         # Logged first, with what it removes and whom it queues: running forget again finishes it.
         logged = ledger.log_forget(key, who, datetime.now(UTC), reason, removed, {h.account for h in live})
         _remove(ledger, logged, removed, [h.account for h in live])
+        again = ledger.key_items(key)
     print(f"removed {len(removed)} items; logged as FORGOTTEN {logged} (by {who})")
+    if again:  # a run of the rule recorded the key while it was removed (a certificate that still exists)
+        print(f"note: {len(again)} items under the key were written again meanwhile; 'ledger show --key' lists them")
     return 0
 
 

@@ -2,8 +2,8 @@
 
 Account A holds a 2013 certificate, account B a recent one with the same key. Both runs start at
 once, in two threads, through the real handler; each run's three ledger steps (record its
-certificates, read its keys' summaries, look up the rules to ask) are held until a schedule lets
-them go, so each of the C(6, 3) = 20 orders is run exactly. Then the test does what Config does
+certificates, read its keys' summaries, read the kept re-evaluations it may ask) are held until a
+schedule lets them go, so each of the C(6, 3) = 20 orders is run exactly. Then the test does what Config does
 with StartConfigRulesEvaluation, until nobody asks any more: both certificates must end
 NON_COMPLIANT, without a periodic run.
 """
@@ -25,7 +25,7 @@ from heartbleed.organization_guard import check_account
 from heartbleed_audit import events
 from heartbleed_audit.double import AwsDouble
 
-STEPS = ("record", "summaries", "rules")  # in program order, once per run
+STEPS = ("record", "summaries", "kept_window")  # in program order, once per run
 ORDERS = sorted({"".join(o) for o in itertools.permutations("AAABBB")})
 
 

@@ -1,19 +1,18 @@
 """The key ledger through the faults an operator meets: a run stopped after any prefix of its writes is
-completed by the next run, and kept re-evaluations are claimed, so concurrent runs ask each rule once.
+completed by the next run, and so is an operator's forget or import stopped part-way.
 
 What the protocol is: HeartbleedServerCertificate/heartbleed/ledger_schema.py's docstring (the write
-order, the repair on read, the outbox). Real Config events through lambda_handler, botocore over HTTP to
-the double; a fault is either an HTTP 500 past the client's retries (the double's conditions) or a run
-that dies right after a call succeeded: a BaseException from a botocore after-call hook, which passes
-every `except Exception` and runs no clean-up of the rule's, as a Lambda timeout does.
+order, the repair on read, the outbox); kept requests and their claims: tests/test_kept_requests.py.
+Real Config events through lambda_handler, botocore over HTTP to the double. A fault is either an HTTP
+500 past the client's retries (the double's conditions) or a run that dies right after a call
+succeeded: a BaseException from a botocore after-call hook, which passes every `except Exception` and
+runs no clean-up of the rule's, as a Lambda timeout does.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,9 @@ from botocore.retries import standard
 from ledger_table import TABLE, create_table
 from simulated_organization import PARAMETERS, as_central_function, build_organization, invoke, stored
 
-from heartbleed import clients, propagation
-from heartbleed.deadline import Deadline
+from heartbleed import clients
 from heartbleed.ledger import Ledger
-from heartbleed.ledger_schema import Claim, KeptRequest, key_pk
+from heartbleed.ledger_schema import key_pk
 from heartbleed_audit import events
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue, new_key
@@ -326,139 +324,18 @@ def test_an_import_stopped_after_its_summary_write_queues_on_the_next_import(
     holder = aws.upload("Shop2025", live.body, live.private_key)
     (tmp_path / "shop-2013.pem").write_text(issue("shop.example.com", OLD, key=key).body)
     periodic(aws)
-    writes = OperatorLedger.put_certificates
+    lowers = OperatorLedger.add_evidence
 
-    def stops(self: OperatorLedger, holders: Any) -> None:
+    def lowers_then_stops(self: OperatorLedger, *args: Any, **kwargs: Any) -> bool:
+        lowers(self, *args, **kwargs)
         raise Stopped("the terminal closed")
 
-    monkeypatch.setattr(OperatorLedger, "put_certificates", stops)
+    monkeypatch.setattr(OperatorLedger, "add_evidence", lowers_then_stops)
     with pytest.raises(Stopped):
         cli(aws, capfd, "import", str(tmp_path / "shop-2013.pem"), "--reason", "tape 7")
-    monkeypatch.setattr(OperatorLedger, "put_certificates", writes)
+    monkeypatch.setattr(OperatorLedger, "add_evidence", lowers)
     code, out, _ = cli(aws, capfd, "import", str(tmp_path / "shop-2013.pem"), "--reason", "tape 7")
     assert code == 0 and "its rule is queued to evaluate again" in out
     assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
     periodic(aws)
     assert verdict(aws, holder["Arn"])[0] == "NON_COMPLIANT"
-
-
-# ---- Kept requests: claimed, kept when refused, taken over when a claim expires ---------------------
-
-MEMBERS = [f"{100000000000 + n}" for n in range(6)]
-
-
-@dataclass
-class Kept:
-    """Kept requests of MEMBERS' rules, and how a run reaches each member's Config."""
-
-    ledger: Ledger
-    own: dict[str, str]
-
-    def clients(self, aws: AwsDouble) -> propagation.ConfigClients:
-        return lambda account, region, role: propagation.without_retries(aws.client("config", account, region))
-
-
-@pytest.fixture
-def kept(aws: AwsDouble, ledger: Ledger) -> Kept:
-    for account in MEMBERS:
-        aws.result_token(events.RULE_NAME, account)  # the rule exists there
-        ledger.keep(KeptRequest(account, "us-east-1", events.RULE_NAME, "", owed="lowered"))
-    return Kept(ledger, {"account": ACCOUNT_ID, "region": "us-east-1", "rule": events.RULE_NAME, "role": ""})
-
-
-def asks(aws: AwsDouble) -> dict[str, int]:
-    return {account: len(aws.started_evaluations(account)) for account in MEMBERS}
-
-
-def test_two_concurrent_runs_ask_each_kept_rule_once(
-    aws: AwsDouble, kept: Kept, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    both_read = threading.Barrier(2, timeout=30)
-    window = Ledger.kept_window
-
-    def read_together(self: Ledger, start: str, limit: int) -> list[KeptRequest]:
-        found = window(self, start, limit)
-        both_read.wait()  # each run has read every request before either claims one
-        return found
-
-    monkeypatch.setattr(Ledger, "kept_window", read_together)
-    results: list[propagation.Propagation] = []
-
-    def run(owner: str) -> None:
-        results.append(propagation.work(kept.ledger, kept.clients(aws), owner, Deadline(), kept.own))
-
-    threads = [threading.Thread(target=run, args=(owner,)) for owner in ("run-1", "run-2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert asks(aws) == dict.fromkeys(MEMBERS, 1)
-    assert aws.conditions.calls["config:StartConfigRulesEvaluation"] == len(MEMBERS)
-    assert sorted(len(result.accepted) for result in results) == sorted([r.claimed for r in results])
-    assert sum(len(result.accepted) for result in results) == len(MEMBERS)
-    assert kept.ledger.pending() == []
-
-
-def test_a_refused_request_stays_kept_and_is_asked_after_the_minute(
-    aws: AwsDouble, kept: Kept, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    refusing = MEMBERS[0]
-    aws.set_start_interval(3600, account=refusing)
-    aws.client("config", refusing).start_config_rules_evaluation(ConfigRuleNames=[events.RULE_NAME])  # someone's
-    done = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
-    assert done.refused == 1 and len(done.accepted) == len(MEMBERS) - 1
-    [left] = kept.ledger.pending()
-    assert left["account"] == refusing and left["asked"]
-    aws.conditions.reset_counts()
-    again = propagation.work(kept.ledger, kept.clients(aws), "run-2", Deadline(), kept.own)
-    assert again.claimed == 0 and aws.conditions.calls["config:StartConfigRulesEvaluation"] == 0  # within the minute
-    assert [p["account"] for p in kept.ledger.pending()] == [refusing]  # refused again: still kept
-    monkeypatch.setattr(propagation, "ASK_AGAIN_AFTER", timedelta(0))
-    aws.set_start_interval(0, account=refusing)
-    assert propagation.work(kept.ledger, kept.clients(aws), "run-3", Deadline(), kept.own).accepted == [
-        f"{refusing}/us-east-1/{events.RULE_NAME}"
-    ]
-    assert kept.ledger.pending() == []
-
-
-def test_an_expired_claim_is_taken_over_and_a_held_one_is_not(aws: AwsDouble, kept: Kept) -> None:
-    dead, busy = MEMBERS[0], MEMBERS[1]
-    past, future = NOW - timedelta(minutes=5), NOW + timedelta(minutes=5)
-    assert kept.ledger.claim_kept(dead, "us-east-1", "a run that died", past, past, past) is not None
-    assert kept.ledger.claim_kept(busy, "us-east-1", "a run still asking", NOW, future, NOW) is not None
-    done = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
-    assert asks(aws) == {account: 0 if account == busy else 1 for account in MEMBERS}
-    assert len(done.accepted) == len(MEMBERS) - 1
-    [left] = kept.ledger.pending()
-    assert left["account"] == busy
-
-
-def test_a_request_kept_again_while_it_was_asked_stays_kept(aws: AwsDouble, kept: Kept) -> None:
-    """Accepted, but new evidence kept it again meanwhile: the evaluation started may predate that evidence."""
-    member = MEMBERS[0]
-    claimed = kept.ledger.claim_kept(member, "us-east-1", "run-1", NOW, NOW + timedelta(minutes=1), NOW)
-    assert claimed is not None and claimed.claim == Claim("run-1", claimed.claim.expires if claimed.claim else NOW)
-    kept.ledger.keep(replace(claimed, owed="a newer lowering", claim=None))
-    assert kept.ledger.finish_kept(claimed, "run-1") is False
-    kept.ledger.release_kept(claimed, "run-1", NOW)
-    assert member in [p["account"] for p in kept.ledger.pending()]
-
-
-def test_what_a_run_has_no_turn_or_time_for_stays_kept_for_the_next_runs(
-    aws: AwsDouble, kept: Kept, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(propagation, "ASKS_PER_RUN", 4)
-    first = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
-    assert len(first.accepted) == 4 and len(kept.ledger.pending()) == len(MEMBERS) - 4
-
-    class RunningOut:
-        def get_remaining_time_in_millis(self) -> int:
-            return 16_000  # 1 s above the reserve: no time for an ask
-
-    late = propagation.work(kept.ledger, kept.clients(aws), "run-2", Deadline(RunningOut()), kept.own)
-    assert late.claimed == 0 and late.out_of_time == len(MEMBERS) - 4
-    assert len(kept.ledger.pending()) == len(MEMBERS) - 4
-    last = propagation.work(kept.ledger, kept.clients(aws), "run-3", Deadline(), kept.own)
-    assert len(last.accepted) == len(MEMBERS) - 4
-    assert asks(aws) == dict.fromkeys(MEMBERS, 1)
-    assert kept.ledger.pending() == []

@@ -157,6 +157,11 @@ class AccountLedger:
         summaries = self.ledger.summaries(keys | {holder.key for holder in holders.values()})
         short = shortfalls(holders.values(), summaries)
         if short:
+            # Only certificates the ledger still holds: an operator's forget may have removed the key's
+            # evidence since this run loaded it, and a repair must not write it back.
+            still = self.ledger.account_certificates(self.account)
+            short = [holder for holder in short if (holder.arn, holder.certificate_id) in still]
+        if short:
             gone_short = [holder for holder in short if holder.deleted_since is not None]
             lowered |= self.ledger.write_summaries(short, gone_short, owed)
             summaries.update(self.ledger.summaries({holder.key for holder in short}))
