@@ -9,8 +9,10 @@ import pytest
 
 from bench import report as bench_report
 from bench.call_log import ledger_part
+from bench.lambda_queue import LambdaQueue
 from bench.ledger_cost import request_units, updated_units
-from bench.org_scale import LambdaQueue, org_scale_line, planted, template_defaults
+from bench.org_estate import planted, template_defaults
+from bench.org_scale import org_scale_line
 from heartbleed.propagation import ASKS_PER_RUN
 from heartbleed_audit.double import AwsDouble
 
