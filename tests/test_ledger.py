@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from ledger_table import create_table
 
 from heartbleed import ledger as ledger_module
 from heartbleed.ledger import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, UNPROCESSED_ROUNDS, Ledger, LedgerError
-from heartbleed.ledger_schema import SCHEMA_VERSION, Holder, LedgerFormatError, certificate_sk
+from heartbleed.ledger_schema import SCHEMA_VERSION, Holder, KeptRequest, LedgerFormatError, Owed, certificate_sk
 from heartbleed_audit.double import AwsDouble
 
 A, B = "111111111111", "222222222222"
@@ -410,3 +410,55 @@ def test_keys_or_items_still_unprocessed_after_the_retries_fail_loudly(
             Ledger(forever, table).summaries(h.key for h in holders)
     assert forever.batch_calls == UNPROCESSED_ROUNDS + 1  # then it gives up, on the first chunk
     assert pauses[:UNPROCESSED_ROUNDS] == list(range(UNPROCESSED_ROUNDS))  # backing off between rounds
+
+
+# --- Owed re-evaluations and kept requests (their expressions checked on both backends) ---------------
+
+
+def test_a_lowering_carries_its_owed_mark_and_one_run_writes_it_out(backend: Backend) -> None:
+    ledger = backend.ledger()
+    assert ledger.add_evidence(LATE) is True
+    assert ledger.summaries([LATE.key])[LATE.key].owed is None  # no mark asked for
+    assert ledger.add_evidence(EARLY, owed=Owed("lowering-1", f"{A}#{REGION}")) is True
+    owed = ledger.summaries([EARLY.key])[EARLY.key].owed
+    assert owed == Owed("lowering-1", f"{A}#{REGION}")
+    assert ledger.add_evidence(EARLY, owed=Owed("again", None)) is False  # no lowering: the mark is unchanged
+    assert ledger.summaries([EARLY.key])[EARLY.key].owed == owed
+    until = SEEN.replace(minute=5)
+    assert ledger.claim_owed(EARLY.key, "lowering-1", "run-1", SEEN, until) is True
+    assert ledger.claim_owed(EARLY.key, "lowering-1", "run-2", SEEN, until) is False  # held
+    assert ledger.claim_owed(EARLY.key, "lowering-1", "run-2", SEEN.replace(minute=6), until) is True  # expired
+    assert ledger.claim_owed(EARLY.key, "another", "run-3", SEEN.replace(minute=7), until) is False
+    assert ledger.clear_owed(EARLY.key, "another") is False
+    assert ledger.clear_owed(EARLY.key, "lowering-1") is True
+    summary = ledger.summaries([EARLY.key])[EARLY.key]
+    assert summary.owed is None and summary.earliest == EARLY and summary.accounts == {A, B}
+
+
+def test_kept_requests_are_claimed_released_and_finished(backend: Backend) -> None:
+    ledger = backend.ledger()
+    rule = "HeartbleedServerCertificate"
+    for account in (A, B, "333333333333"):
+        ledger.keep(KeptRequest(account, REGION, rule, "", owed="t1"))
+    ledger.keep(KeptRequest(A, REGION, rule, "", owed="t1"))  # kept again: still one
+    assert [p["account"] for p in ledger.pending()] == [A, B, "333333333333"]
+    # A window from a point in the partition, then from its start: at most `limit` requests read.
+    assert [r.account for r in ledger.kept_window(B, 2)] == [B, "333333333333"]
+    assert [r.account for r in ledger.kept_window("2", 2)] == [B, "333333333333"]
+    assert [r.account for r in ledger.kept_window("3", 2)] == ["333333333333", A]
+    assert len(ledger.kept_window("", 10)) == 3
+    later, minute_ago = SEEN + timedelta(minutes=1), SEEN - timedelta(minutes=1)
+    claimed = ledger.claim_kept(A, REGION, "run-1", SEEN, later, minute_ago)
+    assert claimed is not None and claimed.rule == rule and claimed.owed == "t1" and claimed.role == ""
+    assert ledger.claim_kept(A, REGION, "run-2", SEEN, later, minute_ago) is None  # held by run-1
+    assert ledger.claim_kept("444444444444", REGION, "run-2", SEEN, later, minute_ago) is None  # not kept
+    ledger.release_kept(claimed, "run-1", SEEN)  # refused at SEEN
+    assert ledger.claim_kept(A, REGION, "run-2", SEEN, later, minute_ago) is None  # asked less than a minute ago
+    again = ledger.claim_kept(A, REGION, "run-2", later, later + timedelta(minutes=1), SEEN)
+    assert again is not None and again.asked == SEEN
+    assert ledger.finish_kept(again, "run-1") is False  # not run-1's
+    ledger.keep(KeptRequest(A, REGION, rule, "", owed="t2"))  # new evidence while it is asked
+    assert ledger.finish_kept(again, "run-2") is False
+    fresh = ledger.claim_kept(B, REGION, "run-2", SEEN, later, minute_ago)
+    assert fresh is not None and ledger.finish_kept(fresh, "run-2") is True
+    assert [p["account"] for p in ledger.pending()] == [A, "333333333333"]

@@ -11,6 +11,7 @@ runs no clean-up of the rule's, as a Lambda timeout does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from botocore.retries import standard
 from ledger_table import TABLE, create_table
 from simulated_organization import PARAMETERS, as_central_function, build_organization, invoke, stored
 
-from heartbleed import clients
+from heartbleed import clients, propagation
 from heartbleed.ledger import Ledger
 from heartbleed.ledger_schema import key_pk
 from heartbleed_audit import events
@@ -147,8 +148,14 @@ def test_a_failed_summary_write_in_one_account_reaches_the_other_accounts_holder
 # ---- A run that dies after its lowering, before its asks -------------------------------------------
 
 
+def run_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+    """The last run's log line (heartbleed/run_log.py)."""
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "heartbleed" and '"outcome"' in r.message]
+    return dict(lines[-1])
+
+
 def test_a_run_that_dies_after_lowering_leaves_the_re_evaluation_owed(
-    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch
+    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     organization = build_organization(aws, shared_key=True)
     create_table(aws.client("dynamodb"))
@@ -161,6 +168,8 @@ def test_a_run_that_dies_after_lowering_leaves_the_re_evaluation_owed(
         assert aws.started_evaluations(second) == []
         invoke(aws, first, parameters)  # Lambda's retry
         assert [started.rules for started in aws.started_evaluations(second)] == [(events.RULE_NAME,)]
+        counts = run_line(caplog)["ledger"]
+        assert (counts["owed_written_out"], counts["kept"], counts["claimed"], counts["accepted"]) == (1, 1, 1, 1)
         invoke(aws, second, parameters)
     assert stored(aws, second) == {organization.certificates[second]: "NON_COMPLIANT"}
     assert Ledger(aws.client("dynamodb"), TABLE).pending() == []
@@ -182,6 +191,26 @@ def test_a_change_event_that_dies_after_lowering_asks_its_own_rule_on_the_retry(
     assert [started.rules for started in aws.started_evaluations()] == [(events.RULE_NAME,)]
     periodic(aws)  # what Config runs when asked
     assert verdict(aws, holder["Arn"])[0] == "NON_COMPLIANT"
+
+
+def test_an_owed_re_evaluation_written_out_is_not_asked_again_by_later_runs(
+    aws: AwsDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A's lowering owes B nothing (B had not run); once written out, the mark is gone, even after its claim."""
+    monkeypatch.setattr(propagation, "CLAIM_FOR", timedelta(0))  # every claim has expired by the next run
+    organization = build_organization(aws, shared_key=True)
+    create_table(aws.client("dynamodb"))
+    first, second, _ = organization.members
+    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
+    with as_central_function(aws, organization, monkeypatch):
+        invoke(aws, first, parameters)
+        invoke(aws, second, parameters)  # sees the evidence itself
+        invoke(aws, first, parameters)
+    assert aws.started_evaluations(first) == aws.started_evaluations(second) == []
+    ledger = Ledger(aws.client("dynamodb"), TABLE)
+    assert ledger.pending() == []
+    [key] = {holder.key for holder in ledger.account_certificates(first).values()}
+    assert ledger.summaries([key])[key].owed is None
 
 
 # ---- Ledgers written by the landed order heal by themselves -----------------------------------------
@@ -339,3 +368,31 @@ def test_an_import_stopped_after_its_summary_write_queues_on_the_next_import(
     assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
     periodic(aws)
     assert verdict(aws, holder["Arn"])[0] == "NON_COMPLIANT"
+
+
+def test_a_forget_made_while_a_run_is_under_way_is_not_undone_by_its_repair(
+    aws: AwsDouble, ledger: Ledger, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run loaded Shop2013's item before the operator forgot the key; finding the summary gone, it
+    must not write Shop2013's evidence back."""
+    arn, fingerprint = reissued_key(aws)
+    periodic(aws)
+    delete_the_2013_certificate(aws)
+    periodic(aws)
+    loads = Ledger.account_certificates
+    forgotten: list[int] = []
+
+    def load_then_forget(self: Ledger, account: str) -> Any:
+        held = loads(self, account)
+        if not forgotten:
+            forgotten.append(cli(aws, capfd, "forget", fingerprint, "--reason", "a test CA", "--yes")[0])
+        return held
+
+    monkeypatch.setattr(Ledger, "account_certificates", load_then_forget)
+    periodic(aws)
+    assert forgotten == [0]
+    monkeypatch.setattr(Ledger, "account_certificates", loads)
+    assert ledger.summaries([fingerprint]) == {}
+    periodic(aws)  # records the reissue again, alone
+    assert ledger.summaries([fingerprint])[fingerprint].earliest.name == "Shop2020"
+    assert verdict(aws, arn)[0] == "COMPLIANT"

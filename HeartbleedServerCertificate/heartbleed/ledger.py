@@ -273,10 +273,17 @@ class Ledger:
 
     def rules(self, accounts: Iterable[str]) -> list[dict[str, str]]:
         """The recorded rules of these accounts: account, region, rule name, role ARN (may be empty)."""
+
+        def of(account: str) -> list[dict[str, Any]]:
+            return list(self.store.query(account_pk(account), "#RULE#"))
+
+        # One Query per account (a rule's Region is not known in advance), in parallel: a key may have hundreds.
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_UPDATES) as pool:
+            found = list(pool.map(of, sorted(set(accounts))))
         return [
             {name: str(item.get(name, {}).get("S", "")) for name in ("account", "region", "rule", "role")}
-            for account in sorted(set(accounts))
-            for item in self.store.query(account_pk(account), "#RULE#")
+            for items in found
+            for item in items
         ]
 
     # Evidence ----------------------------------------------------------------------------------
