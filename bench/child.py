@@ -201,7 +201,7 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
         record = {"account": account, "region": region, "rule": rule, "role": ""}
         item = {"pk": f"A#{account}", "sk": f"#RULE#{region}", **record}
         dynamodb.put_item(TableName=table, Item={**{k: {"S": v} for k, v in item.items()}, "v": {"N": "1"}})
-        # A window of the kept requests, 25 at most: from a random point of the partition, then from its
+        # A window of the kept requests, 100 at most: from a random point of the partition, then from its
         # beginning for what the first page lacked (none are kept here, so both pages are empty).
         window = f"{random.randrange(10**12):012d}"
         for condition in ("sk >= :s", "sk < :s"):
@@ -210,7 +210,7 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
                 KeyConditionExpression=f"pk = :p AND {condition}",
                 ExpressionAttributeValues={":p": {"S": "PENDING"}, ":s": {"S": window}},
                 ConsistentRead=True,
-                Limit=25,
+                Limit=100,
             )
     sent = put_verdicts(config, event, listed)
     # The run's outcome, noted after its evaluations are sent (the rule's note_run): one update of its item.

@@ -60,9 +60,21 @@ def _removal(item: dict[str, Any]) -> Removal:
 
 
 class OperatorLedger(Ledger):
+    def _scan(self, **request: Any) -> list[dict[str, Any]]:
+        """Every item a Scan returns, every page, strongly consistent. The rule's own code never scans: Scan
+        is the operator's alone."""
+        request = {"TableName": self.table, "ConsistentRead": True, **request}
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.store.call("read", "scan", **request)
+            found += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def keys(self) -> list[str]:
-        """Every key with a summary: a Scan of the whole table, every page, strongly consistent."""
-        items = self.store.scan(
+        """Every key with a summary: a Scan of the whole table."""
+        items = self._scan(
             FilterExpression="sk = :summary AND begins_with(pk, :k)",
             ProjectionExpression="pk",
             ExpressionAttributeValues={":summary": {"S": SUMMARY}, ":k": {"S": key_pk("")}},
@@ -71,7 +83,7 @@ class OperatorLedger(Ledger):
 
     def all_member_runs(self) -> list[MemberRun]:
         """Every account's recorded runs, per Region (a Scan: the rule reads them by account only)."""
-        items = self.store.scan(
+        items = self._scan(
             FilterExpression="begins_with(pk, :a) AND begins_with(sk, :run)",
             ExpressionAttributeValues={":a": {"S": account_pk("")}, ":run": {"S": run_sk("")}},
         )

@@ -508,9 +508,12 @@ LEDGER_TABLE = {
 
 
 def ledger_operations() -> set[str]:
-    """The DynamoDB actions heartbleed/ledger.py calls: client methods and the operations given to _call."""
+    """The DynamoDB actions heartbleed/ledger.py calls: client methods and the operations given to Table.call
+    (directly, or through its batch loop)."""
     source = (ROOT / "HeartbleedServerCertificate" / "heartbleed" / "ledger.py").read_text()
-    methods = re.findall(r"self\.dynamodb\.(\w+)\(", source) + re.findall(r'self\._call\(\s*"[^"]*",\s*"(\w+)"', source)
+    methods = re.findall(r"self\.dynamodb\.(\w+)\(", source) + re.findall(
+        r'self\.(?:call|_until_processed)\(\s*"[^"]*",\s*"(\w+)"', source
+    )
     return {"dynamodb:" + "".join(word.title() for word in method.split("_")) for method in methods}
 
 

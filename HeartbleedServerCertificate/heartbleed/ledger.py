@@ -166,16 +166,6 @@ class Table:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def scan(self, **request: Any) -> Iterator[dict[str, Any]]:
-        """Every item a Scan returns, all pages, strongly consistent (the operator's commands only)."""
-        request = {**request, "ConsistentRead": True}
-        while True:
-            page = self.call("read", "scan", TableName=self.name, **request)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
     def put(self, item: Mapping[str, Any], **condition: Any) -> bool:
         """PutItem; False where its ConditionExpression (with its names and values) did not hold."""
         request = {"TableName": self.name, "Item": item, **condition}

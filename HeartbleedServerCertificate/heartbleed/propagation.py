@@ -36,6 +36,7 @@ from .ledger_schema import KeptRequest, KeySummary, instant, pending_sk
 LOG = logging.getLogger(__name__)
 ASK_AGAIN_AFTER = timedelta(minutes=1)  # Config's own limit for one rule
 ASKS_PER_RUN = 25  # kept requests one run claims at most: the rest wait for the next runs
+WINDOW_PER_ASK = 4  # a run reads at most this many kept requests per claim it may still make
 ASK_TIME_S = 5.0  # time left that one more ask needs (an AssumeRole, the ask, two ledger writes)
 CLAIM_FOR = timedelta(minutes=1)  # a claim of a run that died blocks its request this long at most
 ACCOUNT_DIGITS = 12
@@ -131,18 +132,24 @@ def work(
     first: Sequence[KeptRequest] = (),
     done: Propagation | None = None,
 ) -> Propagation:
-    """Claim and ask up to ASKS_PER_RUN kept requests: first, then a window of the others."""
+    """Claim and ask up to ASKS_PER_RUN kept requests: first, then some of a window of the others."""
     done = done or Propagation()
-    wanted = list(dict.fromkeys((request.account, request.region) for request in first))[:ASKS_PER_RUN]
+    wanted = list(dict.fromkeys((request.account, request.region) for request in first))
     if len(wanted) < ASKS_PER_RUN:
         now = datetime.now(UTC)
+        # A window from a random point (then from the start), taken in random order: concurrent runs
+        # mostly claim different requests, even where the accounts' numbers lie close together.
         start = f"{random.randrange(10**ACCOUNT_DIGITS):0{ACCOUNT_DIGITS}d}"  # a spread, not a secret
-        for request in ledger.kept_window(start, ASKS_PER_RUN - len(wanted)):
+        window = ledger.kept_window(start, WINDOW_PER_ASK * (ASKS_PER_RUN - len(wanted)))
+        random.shuffle(window)
+        for request in window:
             claimable = request.claim is None or not request.claim.held(now) or request.claim.owner == owner
             recent = request.asked is not None and request.asked > now - ASK_AGAIN_AFTER
             if claimable and not recent and (request.account, request.region) not in wanted:
                 wanted.append((request.account, request.region))
     for number, (account, region) in enumerate(wanted):
+        if done.claimed >= ASKS_PER_RUN:
+            break
         left = deadline.left_s()
         if left is not None and left < ASK_TIME_S:
             done.out_of_time = len(wanted) - number

@@ -12,10 +12,17 @@ one where it takes a name), which is then the resource as given. A request namin
 A denial is answered as DynamoDB answers it, a JSON AccessDeniedException (HTTP 400) naming the
 action and the table, so the SDK's error code is what the rule logs; moto sends an XML AccessDenied
 with HTTP 403, which a JSON-protocol client reads as the code "403".
+
+DynamoDB applies a conditional write atomically per item: of two concurrent writes with the same
+condition, one fails. moto's server answers requests in threads and checks and writes without a lock,
+so both could pass (measured: 300 kept requests claimed by 10 concurrent runs, 3 rules asked twice).
+The double answers item writes one at a time; the network latency it models is outside that lock.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from moto.core.exceptions import AccessDeniedError
@@ -68,7 +75,23 @@ def _authorize(self: DynamoHandler, resource: str = "*") -> None:
             raise AccessDeniedException(f"{denied.message} on resource: {arn}") from None
 
 
+_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
+_ONE_WRITE_AT_A_TIME = threading.RLock()
+
+
+def _atomic(write: Callable[[DynamoHandler], Any]) -> Callable[[DynamoHandler], Any]:
+    def atomic(self: DynamoHandler) -> Any:
+        with _ONE_WRITE_AT_A_TIME:
+            return write(self)
+
+    atomic.atomic = True  # type: ignore[attr-defined]
+    return atomic
+
+
 def install() -> None:
     handler: Any = DynamoHandler
     handler._determine_resource = _determine_resource
     handler._authenticate_and_authorize_normal_action = _authorize
+    for name in _WRITES:
+        if not getattr(getattr(handler, name), "atomic", False):  # installed once
+            setattr(handler, name, _atomic(getattr(handler, name)))
