@@ -24,9 +24,16 @@ which the rule does not, so rule / floor also measured that setup, not the rule'
 --ledger-floor is the floor of a periodic run whose key ledger already holds every body (a second cold
 run): bare boto3 making the calls the rule then makes, and nothing else. One list; the ledger's reads
 (the Query of the account's partition, every page, and BatchGetItem of its keys' summaries, 100 at a
-time, both strongly consistent); the put that records the rule's name, the two Queries of a window of the re-evaluations
-kept pending; the verdicts 100 per call; and, in a background thread as the rule has it, the clean-up's
-GetComplianceDetailsByConfigRule pages. The item keys are written out here, not imported from the rule.
+time, both strongly consistent); the put that records the rule's name, the two Queries of a window of the
+re-evaluations kept pending; the verdicts 100 per call; the update that notes the run's outcome; and, in a background
+thread as the rule has it, the clean-up's GetComplianceDetailsByConfigRule pages. The item keys are
+written out here, not imported from the rule.
+
+--stream is a container of the rule that Lambda's queue feeds (bench/org_scale.py): it imports, says
+"ready", then takes one event a line until stdin closes. Each result line carries, besides wall, CPU and
+verdicts, the calls the invocation made, counted inside the container (bench/call_log.py), since
+several containers share the double; an invocation that raises is reported with its error and the
+container goes on, as a Lambda container does; an error document (not a list) is reported as such.
 
 With BENCH_FUNCTION_ACCOUNT set, the rule gets a Lambda context naming a function of that account, with
 300 s left at each event's start: the organization guard then serves only that account and the
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import resource
 import sys
 import time
@@ -193,16 +201,33 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
         record = {"account": account, "region": region, "rule": rule, "role": ""}
         item = {"pk": f"A#{account}", "sk": f"#RULE#{region}", **record}
         dynamodb.put_item(TableName=table, Item={**{k: {"S": v} for k, v in item.items()}, "v": {"N": "1"}})
-        # A window of the kept re-evaluations from a random point, then from the start: two Queries of 100.
+        # A window of the kept requests, 100 at most: from a random point of the partition, then from its
+        # beginning for what the first page lacked (none are kept here, so both pages are empty).
+        window = f"{random.randrange(10**12):012d}"
         for condition in ("sk >= :s", "sk < :s"):
             dynamodb.query(
                 TableName=table,
                 KeyConditionExpression=f"pk = :p AND {condition}",
-                ExpressionAttributeValues={":p": {"S": "PENDING"}, ":s": {"S": "500000000000"}},
+                ExpressionAttributeValues={":p": {"S": "PENDING"}, ":s": {"S": window}},
                 ConsistentRead=True,
                 Limit=100,
             )
-    return put_verdicts(config, event, listed)
+    sent = put_verdicts(config, event, listed)
+    # The run's outcome, noted after its evaluations are sent (the rule's note_run): one update of its item.
+    dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": f"A#{account}"}, "sk": {"S": f"#RUN#{region}"}},
+        UpdateExpression="SET #a = :a, #r = :r, #rule = :rule, v = :v, last_success = :t",
+        ExpressionAttributeNames={"#a": "account", "#r": "region", "#rule": "rule"},
+        ExpressionAttributeValues={
+            ":a": {"S": account},
+            ":r": {"S": region},
+            ":rule": {"S": rule},
+            ":v": {"N": "1"},
+            ":t": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+        },
+    )
+    return sent
 
 
 class _Context:
@@ -234,17 +259,55 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _rule_handler() -> Callable[[dict[str, Any]], Any]:
+    from HeartbleedServerCertificate import lambda_handler
+
+    account = os.environ.get("BENCH_FUNCTION_ACCOUNT")
+    return lambda event: lambda_handler(event, _Context(account) if account else None)
+
+
+def stream() -> None:
+    """Lambda's queue feeds this container one event a line (--stream)."""
+    from bench.call_log import CallLog, install
+
+    log = CallLog()
+    install(log)
+    handler = _rule_handler()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        event = json.loads(line)
+        log.reset()
+        started, cpu = time.perf_counter(), _cpu_seconds()
+        error = ""
+        try:
+            sent = handler(event)
+        except Exception as raised:  # Lambda reports it as a failed invocation and keeps the container
+            sent, error = None, f"{type(raised).__name__}: {str(raised)[:300]}"
+        wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+        report = {
+            "wall": wall,
+            "cpu": cpu,
+            "error": error,
+            "error_document": not error and not isinstance(sent, list),
+            "verdicts": {e["ComplianceResourceId"]: e["ComplianceType"] for e in sent}
+            if isinstance(sent, list)
+            else {},
+            **log.snapshot(),
+        }
+        print(json.dumps(report), flush=True)
+
+
 def main() -> None:
+    if "--stream" in sys.argv[1:]:
+        stream()
+        return
     modes = {"--baseline": "baseline", "--floor": "floor", "--ledger-floor": "ledger-floor"}
     mode = next((modes[arg] for arg in sys.argv[1:] if arg in modes), "rule")
     events = json.loads(sys.stdin.readline())
     handler: Callable[[dict[str, Any]], Any]
     # Imports happen before the clock starts, as a Lambda container imports before its first event.
     if mode == "rule":
-        from HeartbleedServerCertificate import lambda_handler
-
-        account = os.environ.get("BENCH_FUNCTION_ACCOUNT")
-        handler = lambda event: lambda_handler(event, _Context(account) if account else None)  # noqa: E731
+        handler = _rule_handler()
     else:
         import boto3  # noqa: F401
 

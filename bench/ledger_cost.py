@@ -17,11 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
-
-from moto.dynamodb.responses import DynamoHandler
-
-from .runs import served_cpu
 
 USD_PER_MILLION_RRU = 0.125
 USD_PER_MILLION_WRU = 0.625
@@ -39,6 +36,14 @@ def _value_size(value: Mapping[str, Any]) -> int:
         return (len(digits) + 1) // 2 + 1
     if kind == "SS":
         return sum(len(str(member).encode()) for member in content)
+    if kind == "NS":
+        return sum(_value_size({"N": member}) for member in content)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":  # 3 bytes for the list, one per element, and the elements
+        return 3 + sum(1 + _value_size(member) for member in content)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode()) + _value_size(member) for name, member in content.items())
     raise ValueError(f"no size rule here for a DynamoDB {kind} attribute")
 
 
@@ -82,9 +87,14 @@ def run_cost(items: Sequence[Item], calls: Mapping[str, int], account: str) -> d
         "BatchGetItem": sum(_units(item_size(i), READ_UNIT) for i in summaries),
     }
     largest_summary = max((item_size(i) for i in summaries), default=0)
+    # One update notes the run's outcome in its small item (under 1 KB); the others lower key summaries.
+    noted = min(
+        calls.get("dynamodb:UpdateItem", 0),
+        sum(_text(i, "pk") == f"A#{account}" and _text(i, "sk").startswith("#RUN#") for i in items),
+    )
     wru = {
         "BatchWriteItem": sum(_units(item_size(i), WRITE_UNIT) for i in mine + under_keys) if wrote else 0,
-        "UpdateItem": calls.get("dynamodb:UpdateItem", 0) * _units(largest_summary, WRITE_UNIT),
+        "UpdateItem": noted + (calls.get("dynamodb:UpdateItem", 0) - noted) * _units(largest_summary, WRITE_UNIT),
         "PutItem": calls.get("dynamodb:PutItem", 0),  # the lease and the rule's record: each under 1 KB
         "DeleteItem": calls.get("dynamodb:DeleteItem", 0),
     }
@@ -94,7 +104,7 @@ def run_cost(items: Sequence[Item], calls: Mapping[str, int], account: str) -> d
         "wru": wru,
         "reads": reads,
         "writes": writes,
-        "usd": reads * USD_PER_MILLION_RRU / 1e6 + writes * USD_PER_MILLION_WRU / 1e6,
+        "usd": usd(reads, writes),
         "certificate_item_bytes": max((item_size(i) for i in mine), default=0),
         "summary_item_bytes": largest_summary,
     }
@@ -102,4 +112,78 @@ def run_cost(items: Sequence[Item], calls: Mapping[str, int], account: str) -> d
 
 def dynamodb_serving() -> AbstractContextManager[dict[str, float]]:
     """CPU seconds the double's threads spend serving each DynamoDB action while the block runs."""
+    # Imported here: a Lambda container of the benchmark imports this module for request_units, not moto.
+    from moto.dynamodb.responses import DynamoHandler
+
+    from .runs import served_cpu
+
     return served_cpu(DynamoHandler, lambda request: f"dynamodb:{request._get_action()}")
+
+
+@dataclass(frozen=True)
+class Units:
+    """The request units of one DynamoDB call; updated: the (pk, sk) of items an UpdateItem wrote, whose
+    units follow the item's size, which the request does not carry (priced from the table afterwards)."""
+
+    rru: float
+    wru: float
+    updated: tuple[tuple[str, str], ...] = ()
+
+
+def _read_units(size: int, consistent: bool) -> float:
+    # An eventually consistent read costs half a strongly consistent one.
+    return _units(size, READ_UNIT) * (1.0 if consistent else 0.5)
+
+
+def _key(key: Item) -> tuple[str, str]:
+    return _text(key, "pk"), _text(key, "sk")
+
+
+def request_units(operation: str, request: Mapping[str, Any], response: Mapping[str, Any]) -> Units | None:
+    """The RRU and WRU of one call, from its request and answer (an empty answer for a refused call: a
+    failed conditional write is charged as a write). None for an operation this model does not price."""
+    consistent = bool(request.get("ConsistentRead"))
+    if operation == "GetItem":
+        return Units(_read_units(item_size(response.get("Item", {})), consistent), 0.0)
+    if operation == "Query":  # one request per page: the page's items together, rounded up
+        return Units(_read_units(sum(item_size(i) for i in response.get("Items", [])), consistent), 0.0)
+    if operation == "BatchGetItem":  # each item read rounded up on its own
+        asked = request.get("RequestItems", {})
+        return Units(
+            sum(
+                _read_units(item_size(item), bool(asked.get(table, {}).get("ConsistentRead")))
+                for table, items in response.get("Responses", {}).items()
+                for item in items
+            ),
+            0.0,
+        )
+    if operation == "PutItem":
+        return Units(0.0, _units(item_size(request["Item"]), WRITE_UNIT))
+    if operation == "DeleteItem":  # the ledger deletes only small items (a kept request, a lease): one unit
+        return Units(0.0, 1.0)
+    if operation == "UpdateItem":
+        return Units(0.0, 0.0, (_key(request["Key"]),))
+    if operation == "BatchWriteItem":
+        unprocessed = response.get("UnprocessedItems", {})
+        written = [
+            put
+            for table, requests in request.get("RequestItems", {}).items()
+            for put in requests
+            if put not in unprocessed.get(table, [])
+        ]
+        return Units(
+            0.0,
+            sum(_units(item_size(w["PutRequest"]["Item"]), WRITE_UNIT) if "PutRequest" in w else 1.0 for w in written),
+        )
+    return None
+
+
+def updated_units(keys: Sequence[Sequence[str]], items: Sequence[Item]) -> float:
+    """The WRU of UpdateItem calls on these (pk, sk) keys, each at its item's size in the table now (an upper
+    bound: an item only grows as accounts and holders are added); an item gone since counts one unit."""
+    sizes = {_key(item): item_size(item) for item in items}
+    return float(sum(_units(sizes.get((pk, sk), 0), WRITE_UNIT) for pk, sk in keys))
+
+
+def usd(rru: float, wru: float) -> float:
+    return rru * USD_PER_MILLION_RRU / 1e6 + wru * USD_PER_MILLION_WRU / 1e6

@@ -25,6 +25,7 @@ from .report_figure import plot
 from .report_format import Results
 from .report_ledger import central_section, ledger_audit_section, ledger_section, storm_ledger_section
 from .report_limits import pacing_section, rate_limited_section, storm_section
+from .report_org_scale import org_scale_section
 from .report_sections import floor_section, organization_section, other_figures, periodic_section, sizing_section
 
 BEGIN = "<!-- BEGIN bench/results.json -->"
@@ -43,6 +44,7 @@ SECTIONS: list[tuple[str, Callable[[Results], list[str]]]] = [
     ("organization", organization_section),
     ("organization_ledger", central_section),
     ("ledger_audit", ledger_audit_section),
+    ("organization_scale", org_scale_section),
 ]
 
 

@@ -14,6 +14,8 @@ share is bench/runs.py) and writes their lines to --out. Run from the project ro
     python -m bench.run --ledger-storm-only   the storm with the ledger, caps 1, 5 and 10 (bench/storm.py)
     python -m bench.run --central-only        the central function over 50 members with the ledger (bench/ledger.py)
     python -m bench.run --ledger-audit-only   the organization report from the ledger vs live (bench/organization.py)
+    python -m bench.run --organization-scale-only   400 members through the central function at its reserved
+                                              concurrency, 300 sharing a key (bench/org_scale.py, about N minutes)
 
 The --*-only runs merge their lines into --out; `make bench` then renders the README's figures from it
 (python -m bench.report).
@@ -33,6 +35,7 @@ from typing import Any
 from heartbleed_audit.double import AwsDouble
 
 from .ledger import central_line, ledger_lines
+from .org_scale import org_scale_line
 from .organization import ledger_audit_line, organization_runs
 from .pacing import pacing_runs
 from .periodic import floor_lines, import_cost, single_account
@@ -77,6 +80,11 @@ def main(argv: list[str] | None = None) -> None:
         "--ledger-audit-only", action="store_true", help="only the organization report from the ledger, merged"
     )
     parser.add_argument(
+        "--organization-scale-only",
+        action="store_true",
+        help="only the organization at scale (400 members, 300 sharing a key), merged",
+    )
+    parser.add_argument(
         "--skip-pacing", action="store_true", help="everything but the pacing lines (45 minutes), kept from --out"
     )
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 300], help="pacing: N")
@@ -96,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         "storm_ledger": args.ledger_storm_only,
         "organization_ledger": args.central_only,
         "ledger_audit": args.ledger_audit_only,
+        "organization_scale": args.organization_scale_only,
     }
     runs: dict[str, Callable[[AwsDouble], Any]] = {
         "pacing": pacing,
@@ -106,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         "storm_ledger": lambda aws: storm_runs(aws, caps=LEDGER_CAPS, ledger=True),
         "organization_ledger": lambda aws: central_line(aws, args.latency_ms),
         "ledger_audit": lambda aws: ledger_audit_line(aws, args.latency_ms),
+        "organization_scale": lambda aws: org_scale_line(aws, latency_ms=args.latency_ms),
     }
     if any(partial.values()):
         report = earlier
@@ -123,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.quick:
             with AwsDouble() as aws:
                 report["storm"] = storm_runs(aws)
-                for key in ("ledger", "storm_ledger", "organization_ledger", "ledger_audit"):
+                for key in ("ledger", "storm_ledger", "organization_ledger", "ledger_audit", "organization_scale"):
                     report[key] = runs[key](aws)
                 report["pacing"] = earlier.get("pacing", []) if args.skip_pacing else pacing(aws)
     args.out.parent.mkdir(parents=True, exist_ok=True)
