@@ -31,14 +31,11 @@ def template_defaults() -> dict[str, Any]:
     from cfnlint.decode import cfn_yaml  # a dev dependency, as the benchmark is
 
     template = cfn_yaml.load(str(ROOT / "rules" / "organization.yaml"))
-    resources = template["Resources"]
-    rule = next(
-        r for r in resources.values() if isinstance(r, dict) and r.get("Type") == "AWS::Config::OrganizationConfigRule"
-    )
+    resources, parameters = template["Resources"], template["Parameters"]
     return {
-        "concurrency": int(template["Parameters"]["ReservedConcurrency"]["Default"]),
+        "concurrency": int(parameters["ReservedConcurrency"]["Default"]),
         "memory_mb": int(resources["Function"]["Properties"]["MemorySize"]),
-        "rule": str(rule["Properties"]["OrganizationConfigRuleName"]),
+        "rule": str(parameters["OrganizationRuleName"]["Default"]),
     }
 
 
