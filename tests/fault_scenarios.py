@@ -85,11 +85,19 @@ def function_in(region: str) -> Iterator[None]:
         yield
 
 
+def rule_name(world: World) -> str:
+    """The rule a run reports for: on the organization route (the central function), the member's copy."""
+    return MEMBER_RULE if world.run_as else events.RULE_NAME
+
+
 def periodic(account: str = ACCOUNT_ID, region: str = REGION) -> Callable[[World], str]:
+    """The periodic event of the account's rule; on the organization route, of its copy of the organization rule."""
+
     def run(world: World) -> str:
-        token = world.aws.result_token(events.RULE_NAME, account, region)
+        token = world.aws.result_token(rule_name(world), account, region)
+        event = events.scheduled_event(token, parameters(world), account=account, region=region)
         with function_in(region):
-            return handled(world, events.scheduled_event(token, parameters(world), account=account, region=region))
+            return handled(world, member_copy(event, account, region) if world.run_as else event)
 
     return run
 
@@ -350,13 +358,8 @@ def organization(aws: AwsDouble, table: Table, order: str) -> Scenario:
         return world
 
     def member(index: int) -> Callable[[World], str]:
-        """The periodic event of the member's copy of the organization rule, as Config sends it."""
-
         def run(world: World) -> str:
-            account = world.values["members"][index]
-            token = world.aws.result_token(MEMBER_RULE, account, REGION)
-            event = events.scheduled_event(token, parameters(world), account=account, region=REGION)
-            return handled(world, member_copy(event, account))
+            return periodic(world.values["members"][index])(world)
 
         return run
 

@@ -95,11 +95,14 @@ def run_catalogue(backend: str, scenario: Scenario, only: str = "", kinds: tuple
     assert not lines, f"{len(failed)} of {len(calls) * len(kinds)} cases did not converge:\n" + "\n".join(lines)
 
 
+# A scenario plays a hundred-odd cases; the ACM one took 190 s of CPU alone, more on a loaded machine.
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("index", range(len(NAMES)), ids=NAMES)
 def test_every_fault_at_every_call_converges_on_the_double(aws: AwsDouble, injector: Injector, index: int) -> None:
     run_catalogue("moto", scenarios(aws, Table(aws))[index])
 
 
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("index", range(len(NAMES)), ids=NAMES)
 def test_every_fault_at_every_ledger_call_converges_on_dynalite(
     aws: AwsDouble, injector: Injector, dynalite_server: Dynalite, monkeypatch: pytest.MonkeyPatch, index: int

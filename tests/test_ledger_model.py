@@ -31,7 +31,7 @@ from fault_injection import (
     install,
     perform,
 )
-from fault_scenarios import Table, command, organization_world, periodic, restart
+from fault_scenarios import Table, command, organization_world, periodic, restart, rule_name
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
@@ -39,7 +39,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from heartbleed import propagation
 from heartbleed.certificate import read_body
 from heartbleed.ledger import Ledger
-from heartbleed_audit import events
 from heartbleed_audit.demo.pki import Issued, issue, new_key
 from heartbleed_audit.double import REGION, AwsDouble
 from heartbleed_audit.double.config_evaluations import evaluation_state
@@ -218,7 +217,7 @@ class LedgerModel(RuleBasedStateMachine):
                 accounts = {self.members[m] for m, _ in self.oracle.evidence[key] if m >= 0}
                 assert summary.accounts == accounts, f"key {key}: accounts {summary.accounts} instead of {accounts}"
         for (member, name), (key, era) in sorted(self.oracle.live.items()):
-            rows = self.aws.evaluations(events.RULE_NAME, self.members[member])
+            rows = self.aws.evaluations(rule_name(self.world), self.members[member])
             arn = f"arn:aws:iam::{self.members[member]}:server-certificate/{name}"
             expected = self.oracle.verdict(key, era)
             verdict = rows[arn].compliance_type if arn in rows else None
