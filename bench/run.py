@@ -15,7 +15,7 @@ share is bench/runs.py) and writes their lines to --out. Run from the project ro
     python -m bench.run --central-only        the central function over 50 members with the ledger (bench/ledger.py)
     python -m bench.run --ledger-audit-only   the organization report from the ledger vs live (bench/organization.py)
     python -m bench.run --organization-scale-only   400 members through the central function at its reserved
-                                              concurrency, 300 sharing a key (bench/org_scale.py, about N minutes)
+                                              concurrency, 300 sharing a key (bench/org_scale.py, about 13 minutes)
 
 The --*-only runs merge their lines into --out; `make bench` then renders the README's figures from it
 (python -m bench.report).
