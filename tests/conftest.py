@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from dynalite import Dynalite, DynaliteMissing, node
 from log_secrets import SECRETS
 
 from heartbleed import propagation
@@ -88,3 +89,17 @@ def aws(double_server: AwsDouble) -> Iterator[AwsDouble]:
 def token(aws: AwsDouble) -> Any:
     """A fresh result token for the rule, per call, as Config issues per invocation."""
     return lambda: aws.result_token(events.RULE_NAME)
+
+
+@pytest.fixture(scope="module")
+def dynalite_server() -> Iterator[Dynalite]:
+    """dynalite (npm), the second DynamoDB implementation, on loopback for one test module."""
+    binary = node()
+    if binary is None:
+        pytest.skip("node is not installed: the tests against dynalite (npm) need it; CI has node")
+    try:
+        server = Dynalite(binary)
+    except DynaliteMissing as missing:
+        pytest.fail(str(missing))
+    with server:
+        yield server

@@ -13,12 +13,11 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from dynalite import Dynalite, DynaliteMissing, node
+from dynalite import Dynalite
 from fault_injection import FAULT_KINDS, Fault, Injector, Played, Scenario, install, play, positions
 from fault_scenarios import Table, scenarios
 
@@ -49,19 +48,6 @@ def injector(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> Injector:
     # moto's DEBUG records (its expression parser's, a dozen per DynamoDB request) were most of a case's time.
     monkeypatch.setattr(logging.getLogger("moto"), "level", logging.INFO)
     return install(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def dynalite_server() -> Iterator[Dynalite]:
-    binary = node()
-    if binary is None:
-        pytest.skip("node is not installed: the catalogue's ledger faults on dynalite (npm) need it; CI has node")
-    try:
-        server = Dynalite(binary)
-    except DynaliteMissing as missing:
-        pytest.fail(str(missing))
-    with server:
-        yield server
 
 
 def run_catalogue(backend: str, scenario: Scenario, only: str = "", kinds: tuple[str, ...] = FAULT_KINDS) -> None:

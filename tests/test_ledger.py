@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from dynalite import Dynalite, DynaliteMissing, node
 from ledger_table import create_table
 
 from heartbleed import ledger_store
@@ -55,19 +54,6 @@ def holder(
 
 def key_of(n: int) -> str:
     return f"{n:064x}"
-
-
-@pytest.fixture(scope="module")
-def dynalite_server() -> Iterator[Dynalite]:
-    binary = node()
-    if binary is None:
-        pytest.skip("node is not installed: the ledger's tests against dynalite (npm) need it; CI has node")
-    try:
-        server = Dynalite(binary)
-    except DynaliteMissing as missing:
-        pytest.fail(str(missing))
-    with server:
-        yield server
 
 
 @dataclass
