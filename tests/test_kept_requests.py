@@ -110,9 +110,10 @@ def test_a_refused_request_stays_kept_and_is_asked_after_the_minute(
 
 def test_an_expired_claim_is_taken_over_and_a_held_one_is_not(aws: AwsDouble, kept: Kept) -> None:
     dead, busy = MEMBERS[0], MEMBERS[1]
-    past, future = NOW - timedelta(minutes=5), NOW + timedelta(minutes=5)
+    now = datetime.now(UTC)  # not the module's NOW: the suite may reach this test long after it was imported
+    past, future = now - timedelta(minutes=5), now + timedelta(minutes=5)
     assert kept.ledger.claim_kept(dead, "us-east-1", "a run that died", past, past, past) is not None
-    assert kept.ledger.claim_kept(busy, "us-east-1", "a run still asking", NOW, future, NOW) is not None
+    assert kept.ledger.claim_kept(busy, "us-east-1", "a run still asking", now, future, now) is not None
     done = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
     assert asks(aws) == {account: 0 if account == busy else 1 for account in MEMBERS}
     assert len(done.accepted) == len(MEMBERS) - 1
