@@ -25,7 +25,7 @@ endif
 # installed packages are linked; a module added or removed needs a new link, so the installs depend on
 # the package folders, whose time changes only then.
 EDITABLE := --config-settings editable_mode=strict
-PACKAGE_DIRS := HeartbleedServerCertificate/heartbleed heartbleed_audit heartbleed_audit/demo heartbleed_audit/double
+PACKAGE_DIRS := HeartbleedServerCertificate/heartbleed HeartbleedServerCertificate/heartbleed/ledger heartbleed_audit heartbleed_audit/demo heartbleed_audit/double
 # A user's installation: `pip install .` (no extra) into a clean venv, which tests/test_packaging.py inspects.
 USER_VENV := .venv-user
 # checkov, the IaC scanner, in a venv of its own: it pins a boto3 and botocore older than the project's.

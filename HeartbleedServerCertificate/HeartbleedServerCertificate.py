@@ -42,11 +42,11 @@ from heartbleed.deadline import NO_DEADLINE, Deadline
 from heartbleed.earlier_evaluations import reported_resources
 from heartbleed.event_document import EventError, check_event
 from heartbleed.failures import retried_by_lambda
-from heartbleed.ledger import LedgerError, open_ledger
-from heartbleed.ledger_run import AccountLedger
+from heartbleed.ledger.propagation import config_clients, propagate, register
+from heartbleed.ledger.protocol import AccountLedger
+from heartbleed.ledger.records import LedgerError, open_ledger
 from heartbleed.organization_guard import Refused, check_account, check_origin, organization_rule
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
-from heartbleed.propagation import config_clients, propagate, register
 from heartbleed.run_log import log_summary, start_tally, summary, tally_ledger
 from heartbleed.verdict import Verdict, not_applicable
 

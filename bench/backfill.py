@@ -22,7 +22,7 @@ import argparse
 import json
 from typing import Any
 
-from heartbleed.ledger import Ledger
+from heartbleed.ledger.records import Ledger
 from heartbleed_audit.double import AwsDouble
 
 from .ledger_cost import READ_UNIT, USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, WRITE_UNIT, item_size

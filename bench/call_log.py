@@ -24,11 +24,11 @@ from typing import Any
 import botocore.client
 from botocore.exceptions import ClientError
 
-from heartbleed.ledger_schema import LEASE, PENDING, rule_sk, run_sk
+from heartbleed.ledger.schema import LEASE, PENDING, rule_sk, run_sk
 
 from .ledger_cost import request_units
 
-PROPAGATION_SESSION = "HeartbleedPropagation"  # the RoleSessionName heartbleed/propagation.py assumes with
+PROPAGATION_SESSION = "HeartbleedPropagation"  # the RoleSessionName heartbleed/ledger/propagation.py assumes with
 RULE_PREFIX, RUN_PREFIX = rule_sk(""), run_sk("")
 
 

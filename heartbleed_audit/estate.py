@@ -27,8 +27,8 @@ from heartbleed.account import list_account, read_listing
 from heartbleed.certificate import CertificateEvidence
 from heartbleed.clients import CLIENT_CONFIG
 from heartbleed.evidence import KnownBodies
-from heartbleed.ledger import Ledger
-from heartbleed.ledger_run import AccountLedger
+from heartbleed.ledger.protocol import AccountLedger
+from heartbleed.ledger.records import Ledger
 from heartbleed.organization_guard import active_accounts
 from heartbleed.parameters import RuleParameters
 from heartbleed.verdict import Verdict, evaluate_account

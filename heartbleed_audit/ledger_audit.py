@@ -21,7 +21,7 @@ import os
 from contextlib import AbstractContextManager
 from typing import Any
 
-from heartbleed.ledger import Ledger
+from heartbleed.ledger.records import Ledger
 
 from .cli_shared import CliError
 from .ledger_command import TABLE_VARIABLE, open_table, table_errors

@@ -4,13 +4,13 @@ The ledger learns only from the accounts where the rule runs. An account left ou
 (ExcludedAccounts, a sandbox without AWS Config, a member whose execution role has not arrived yet) holds
 keys that no rule run records, so a certificate elsewhere that carries such a key stays COMPLIANT. The
 organization audit reads those accounts through the audit role; with --record it also writes what it read
-into the ledger, through the rule's own write path (heartbleed.ledger_run.AccountLedger.record): each key's
+into the ledger, through the rule's own write path (heartbleed.ledger.protocol.AccountLedger.record): each key's
 summary before the certificate items, and an owed marker in the same write as a lowering to before the
 cutoff. So its writes are idempotent with the rule's, a backfill stopped part-way is completed by running it
 again (or by any rule run that reads the key's summary), and a second run changes nothing.
 
 Where it lowers a key's earliest evidence, it writes the owed marker out as kept requests, one per recorded
-rule of the key's accounts (heartbleed.propagation.write_out_owed), as a rule run does. One more case is the
+rule of the key's accounts (heartbleed.ledger.propagation.write_out_owed), as a rule run does. One more case is the
 backfill's own: a certificate it records, new to the ledger, whose key already holds evidence from before the
 cutoff, raises no owed marker, yet its account's rule never judged it with that evidence (a rule run judges its
 own certificates; the backfill reports none to Config), so that account's recorded rules are kept too.
@@ -33,10 +33,10 @@ from typing import Any, TextIO
 
 from heartbleed.certificate import CertificateEvidence
 from heartbleed.deadline import NO_DEADLINE
-from heartbleed.ledger import Ledger
-from heartbleed.ledger_run import REFRESH_LAST_SEEN, AccountLedger
-from heartbleed.ledger_schema import KeptRequest, KeySummary, instant
-from heartbleed.propagation import Propagation, write_out_owed
+from heartbleed.ledger.propagation import Propagation, write_out_owed
+from heartbleed.ledger.protocol import REFRESH_LAST_SEEN, AccountLedger
+from heartbleed.ledger.records import Ledger
+from heartbleed.ledger.schema import KeptRequest, KeySummary, instant
 
 from .cli_shared import CliError
 from .ledger_command import table_errors
@@ -97,7 +97,7 @@ class Backfill:
         self, account: AccountLedger, evidence: list[CertificateEvidence], scope: frozenset[tuple[str, str]]
     ) -> None:
         """Record one account's evidence (estate.Recorder), then write out the owed markers it reads."""
-        # No rule's Region: the lowering's owed marker spares no rule (ledger_run's owed names the run's own).
+        # No rule's Region: the lowering's owed marker spares no rule (the ledger protocol's owed names the run's own).
         account.region = NO_RULE["region"]
         written, already, refreshed = _what_is_new(account, evidence, scope)
         findings = account.record(evidence, scope)
@@ -176,7 +176,7 @@ def _what_is_new(
 ) -> tuple[list[Recorded], int, int]:
     """What record will write for the report, from the ledger's loaded view: new (or back) certificates,
     and ones it held that are no longer listed; how many read it held already, and of those how many it
-    marks seen again (ledger_run's refresh rule)."""
+    marks seen again (the ledger protocol's refresh rule)."""
     written, already, refreshed, present = [], 0, 0, set()
     for item in evidence:
         meta = item.metadata

@@ -22,8 +22,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from heartbleed.ledger import LedgerError, LedgerMissing
-from heartbleed.ledger_schema import (
+from heartbleed.ledger.records import LedgerError, LedgerMissing
+from heartbleed.ledger.schema import (
     IMPORTED,
     NO_ACCOUNT,
     SUMMARY,

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from heartbleed.ledger import Ledger
-from heartbleed.ledger_schema import (
+from heartbleed.ledger.records import Ledger
+from heartbleed.ledger.schema import (
     FORGOTTEN,
     SCHEMA_VERSION,
     SUMMARY,
@@ -143,7 +143,7 @@ class OperatorLedger(Ledger):
 
     def ask_again(self, accounts: Iterable[str], now: datetime) -> list[dict[str, str]]:
         """Keep a re-evaluation of the accounts' recorded rules, as a lowering does: the next run of the
-        rule anywhere asks them (heartbleed.propagation). Returns the rules kept. Idempotent.
+        rule anywhere asks them (heartbleed.ledger.propagation). Returns the rules kept. Idempotent.
 
         The operator needs no Config permission in other accounts: the function asks, through the roles it
         recorded. Kept with no refused ask, so the next run asks at once.

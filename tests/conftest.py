@@ -13,8 +13,8 @@ import pytest
 from dynalite import Dynalite, DynaliteMissing, node
 from log_secrets import SECRETS
 
-from heartbleed import propagation
 from heartbleed.clients import quiet_sdk_logging
+from heartbleed.ledger import propagation
 from heartbleed_audit import events
 from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
 

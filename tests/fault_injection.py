@@ -39,8 +39,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto.config.models import config_backends
 
-from heartbleed import evidence, propagation
-from heartbleed.ledger_schema import run_sk
+from heartbleed import evidence
+from heartbleed.ledger import propagation
+from heartbleed.ledger.schema import run_sk
 from heartbleed.organization_guard import forget as forget_member_list
 from heartbleed_audit.double.config_evaluations import evaluation_state
 

@@ -13,7 +13,7 @@ from bench.lambda_queue import LambdaQueue
 from bench.ledger_cost import request_units, updated_units
 from bench.org_estate import planted, template_defaults
 from bench.org_scale import org_scale_line
-from heartbleed.propagation import ASKS_PER_RUN
+from heartbleed.ledger.propagation import ASKS_PER_RUN
 from heartbleed_audit.double import AwsDouble
 
 READ = "iam:GetServerCertificate"

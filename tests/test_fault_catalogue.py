@@ -21,7 +21,7 @@ from dynalite import Dynalite
 from fault_injection import FAULT_KINDS, Fault, Injector, Played, Scenario, install, play, positions
 from fault_scenarios import Table, scenarios
 
-from heartbleed import propagation
+from heartbleed.ledger import propagation
 from heartbleed_audit.double import AwsDouble
 
 REPORT = Path(__file__).resolve().parents[1] / "build" / "fault_catalogue.json"

@@ -15,7 +15,7 @@ import pytest
 from ledger_table import TABLE, create_table
 from simulated_organization import MEMBER_RULE, PARAMETERS, as_central_function, build_organization, invoke
 
-from heartbleed import propagation
+from heartbleed.ledger import propagation
 from heartbleed_audit.double import AwsDouble
 
 

@@ -3,7 +3,7 @@ lease) and asks it, so concurrent runs ask each rule once; a request refused aga
 run that died is taken over once it expires; what a run has no turn or time for is left for the next runs.
 
 propagation.work over the double's DynamoDB and Config, over HTTP; the protocol is described in
-HeartbleedServerCertificate/heartbleed/ledger_schema.py and propagation.py.
+HeartbleedServerCertificate/heartbleed/ledger/schema.py and propagation.py.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ledger_table import TABLE, create_table
 
-from heartbleed import propagation
 from heartbleed.deadline import Deadline
-from heartbleed.ledger import Ledger
-from heartbleed.ledger_schema import Claim, KeptRequest
+from heartbleed.ledger import propagation
+from heartbleed.ledger.records import Ledger
+from heartbleed.ledger.schema import Claim, KeptRequest
 from heartbleed_audit import events
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 

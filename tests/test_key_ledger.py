@@ -15,8 +15,8 @@ import pytest
 from ledger_table import TABLE, create_table
 from simulated_organization import MEMBER_RULE, PARAMETERS, as_central_function, build_organization, invoke, stored
 
-from heartbleed import propagation
-from heartbleed.ledger import Ledger
+from heartbleed.ledger import propagation
+from heartbleed.ledger.records import Ledger
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble

@@ -28,7 +28,7 @@ from moto.core.responses import BaseResponse
 
 from heartbleed.clients import install_client_defaults
 from heartbleed.deadline import RESERVE_MS, TimeBudgetExceeded
-from heartbleed.ledger import Ledger
+from heartbleed.ledger.records import Ledger
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble

@@ -22,8 +22,8 @@ from ledger_table import create_table
 from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
 
-from heartbleed.ledger import Ledger, LedgerError
-from heartbleed.ledger_schema import Holder
+from heartbleed.ledger.records import Ledger, LedgerError
+from heartbleed.ledger.schema import Holder
 from heartbleed_audit.double import ACCOUNT_ID, REGION, AwsDouble
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
@@ -50,7 +50,7 @@ def holder(account: str = ACCOUNT_ID) -> Holder:
     )
 
 
-# Each ledger call the rule makes, by the one DynamoDB action it needs (heartbleed/ledger.py over ledger_store.py).
+# Each ledger call the rule makes, by the one DynamoDB action it needs (heartbleed/ledger/records.py over store.py).
 LEDGER_CALLS: dict[str, Callable[[Ledger], object]] = {
     "BatchWriteItem": lambda ledger: ledger.put_certificates([holder()]),
     "Query": lambda ledger: ledger.account_certificates(ACCOUNT_ID),

@@ -26,7 +26,8 @@ from moto.core.authorization import enable_iam_authentication
 from simulated_organization import PARAMETERS, LambdaContext, copy_event, copy_of, serve_organization_rule
 from template_roles import create_roles
 
-from heartbleed import evidence, ledger_run
+from heartbleed import evidence
+from heartbleed.ledger import protocol as ledger_run
 from heartbleed.organization_guard import forget
 from heartbleed_audit import ledger_backfill
 from heartbleed_audit.cli import main

@@ -14,7 +14,7 @@ from identities import acting_as
 from ledger_table import TABLE, create_table
 from log_secrets import SECRETS
 
-from heartbleed.ledger import Ledger
+from heartbleed.ledger.records import Ledger
 from heartbleed_audit import events
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue, new_key

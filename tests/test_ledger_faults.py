@@ -1,7 +1,7 @@
 """The key ledger through the faults an operator meets: a run stopped after any prefix of its writes is
 completed by the next run, and so is an operator's forget or import stopped part-way.
 
-What the protocol is: HeartbleedServerCertificate/heartbleed/ledger_schema.py's docstring (the write
+What the protocol is: HeartbleedServerCertificate/heartbleed/ledger/schema.py's docstring (the write
 order, the repair on read, the outbox); kept requests and their claims: tests/test_kept_requests.py.
 Real Config events through lambda_handler, botocore over HTTP to the double. A fault is either an HTTP
 500 past the client's retries (the double's conditions) or a run that dies right after a call
@@ -23,9 +23,10 @@ from botocore.retries import standard
 from ledger_table import TABLE, create_table
 from simulated_organization import MEMBER_RULE, PARAMETERS, as_central_function, build_organization, invoke, stored
 
-from heartbleed import clients, propagation
-from heartbleed.ledger import Ledger
-from heartbleed.ledger_schema import key_pk
+from heartbleed import clients
+from heartbleed.ledger import propagation
+from heartbleed.ledger.records import Ledger
+from heartbleed.ledger.schema import key_pk
 from heartbleed_audit import events
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue, new_key

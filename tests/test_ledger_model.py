@@ -36,9 +36,9 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
-from heartbleed import propagation
 from heartbleed.certificate import read_body
-from heartbleed.ledger import Ledger
+from heartbleed.ledger import propagation
+from heartbleed.ledger.records import Ledger
 from heartbleed_audit.demo.pki import Issued, issue, new_key
 from heartbleed_audit.double import REGION, AwsDouble
 from heartbleed_audit.double.config_evaluations import evaluation_state

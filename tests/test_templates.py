@@ -564,10 +564,10 @@ LEDGER_TABLE = {
 
 
 def ledger_operations() -> set[str]:
-    """The DynamoDB actions the rule's ledger (heartbleed/ledger.py over heartbleed/ledger_store.py) calls: client
+    """The DynamoDB actions the rule's ledger (heartbleed/ledger/records.py over store.py) calls: client
     methods and the operations given to Table.call (directly, or through its batch loop)."""
-    package = ROOT / "HeartbleedServerCertificate" / "heartbleed"
-    source = "".join((package / name).read_text() for name in ("ledger.py", "ledger_store.py"))
+    package = ROOT / "HeartbleedServerCertificate" / "heartbleed" / "ledger"
+    source = "".join((package / name).read_text() for name in ("records.py", "store.py"))
     methods = re.findall(r"self\.dynamodb\.(\w+)\(", source) + re.findall(
         r'self\.(?:call|_until_processed)\(\s*"[^"]*",\s*"(\w+)"', source
     )

@@ -16,7 +16,7 @@ from .certificate import IAM_REGION, CertificateEvidence, CertificateMetadata
 from .deadline import NO_DEADLINE, Deadline
 from .evidence import KnownBodies, gather
 from .iam import list_certificates, read_server_certificate
-from .ledger_run import AccountLedger, LedgerFindings
+from .ledger.protocol import AccountLedger, LedgerFindings
 from .parameters import RuleParameters
 from .verdict import Verdict, evaluate_account, not_applicable
 

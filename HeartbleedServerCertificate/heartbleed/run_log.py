@@ -19,7 +19,7 @@ LOG.setLevel(logging.INFO)  # Lambda's root handler writes INFO records of this 
 
 
 class LedgerTally:
-    """What this invocation's run did with the key ledger's repairs and re-evaluations (propagation.py):
+    """What this invocation's run did with the key ledger's repairs and re-evaluations (ledger/propagation.py):
     owed markers written out, requests kept, claimed, accepted, refused, left for later runs."""
 
     def __init__(self) -> None:

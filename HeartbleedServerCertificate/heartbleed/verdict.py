@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from .certificate import CertificateEvidence, CertificateMetadata
-from .ledger_schema import IMPORTED, Holder, KeySummary
+from .ledger.schema import IMPORTED, Holder, KeySummary
 from .parameters import RuleParameters
 
 ANNOTATION_LIMIT = 256  # PutEvaluations accepts 1-256 characters

@@ -1,10 +1,10 @@
 """New evidence against a key reaches every account that carries it: StartConfigRulesEvaluation.
 
 A run whose write lowered a key's earliest evidence to before its cutoff left an owed marker on the
-key's summary (ledger_run.py), in the same write. Any run that reads that summary writes the marker out
+key's summary (protocol.py), in the same write. Any run that reads that summary writes the marker out
 as kept requests, one per recorded rule of the key's accounts (except the rule of the run that lowered
 it, which reports its own certificates), then removes the marker: the outbox, so a run that dies after
-its lowering still leaves every re-evaluation owed (ledger_schema.py gives the shape).
+its lowering still leaves every re-evaluation owed (schema.py gives the shape).
 
 Each run then asks a bounded number of kept requests: first the ones it kept, then a window of the
 others. It claims each one with a conditional write that expires (like the lease), so concurrent runs
@@ -28,10 +28,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .deadline import NO_DEADLINE, Deadline
-from .ledger import MAX_CONCURRENT_UPDATES, Ledger
-from .ledger_run import LedgerFindings
-from .ledger_schema import KeptRequest, KeySummary, instant, pending_sk
+from ..deadline import NO_DEADLINE, Deadline
+from .protocol import LedgerFindings
+from .records import MAX_CONCURRENT_UPDATES, Ledger
+from .schema import KeptRequest, KeySummary, instant, pending_sk
 
 LOG = logging.getLogger(__name__)
 ASK_AGAIN_AFTER = timedelta(minutes=1)  # Config's own limit for one rule

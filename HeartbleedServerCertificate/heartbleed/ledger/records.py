@@ -1,8 +1,8 @@
-"""The key ledger in DynamoDB: the thin AWS layer under ledger_schema's items.
+"""The key ledger in DynamoDB: the thin AWS layer under schema.py's items.
 
 A run writes its own facts before it reads anyone's (strongly consistent reads on the table's own
 keys), so of two concurrent runs at least one sees the other's evidence (README.md, "The key ledger").
-Facts that others depend on are written before the items that say "done" (ledger_schema's docstring
+Facts that others depend on are written before the items that say "done" (schema.py's docstring
 gives the order). Any failure to read or write a configured ledger raises LedgerError: the rule never
 judges without the evidence it was asked to use.
 """
@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from .ledger_schema import (
+from .schema import (
     IMPORTED,
     LEASE,
     OPTIONAL_EARLIEST,
@@ -43,7 +43,7 @@ from .ledger_schema import (
     run_update,
     summary_from_item,
 )
-from .ledger_store import LedgerError, LedgerMissing, Table, set_clause, unless_held
+from .store import LedgerError, LedgerMissing, Table, set_clause, unless_held
 
 LOG = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class Ledger:
     def add_evidence(self, holder: Holder, accounts: Iterable[str] = (), owed: Owed | None = None) -> bool:
         """Add the holder's account (and accounts: other holders' of the same write) to its key's summary,
         and make the holder the earliest evidence if it is; a lowering also records owed, the
-        re-evaluations it owes (ledger_schema), in the same conditional write.
+        re-evaluations it owes (schema.py), in the same conditional write.
 
         Returns whether this write lowered the key's earliest evidence date (or created the summary):
         new evidence, which other holders of the key must hear of. Idempotent: applied again, it
@@ -372,7 +372,7 @@ class Ledger:
         return found
 
     def keep_pending(self, account: str, region: str, rule: str, asked: str, role: str | None = None) -> None:
-        """Keep a re-evaluation refused at asked (an instant as ledger_schema writes it)."""
+        """Keep a re-evaluation refused at asked (an instant as schema.py writes it)."""
         self.keep(KeptRequest(account, region, rule, role, asked=read_instant(asked)))
 
     def pending(self) -> list[dict[str, str]]:

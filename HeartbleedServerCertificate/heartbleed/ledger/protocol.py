@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from .certificate import BodyFacts, CertificateEvidence, CertificateMetadata
-from .deadline import Deadline
-from .evidence import KnownBodies
-from .ledger import Ledger
-from .ledger_schema import Holder, KeySummary, Owed, instant, pending_sk
+from ..certificate import BodyFacts, CertificateEvidence, CertificateMetadata
+from ..deadline import Deadline
+from ..evidence import KnownBodies
+from .records import Ledger
+from .schema import Holder, KeySummary, Owed, instant, pending_sk
 
 # "Last seen" is rewritten at most this often per certificate, not on every run (N writes a run).
 REFRESH_LAST_SEEN = timedelta(days=1)
