@@ -179,7 +179,7 @@ def org_scale_section(results: Results) -> list[str]:
         f"{line['concurrency']} containers and the double share its cores; the containers' own CPU was "
         f"{number(cost['cpu_seconds'] / 60, 1)} minutes of them, the rest waiting on the double (one process "
         "serving every container) and its added latency. So the Lambda figures are an upper bound, not Lambda's "
-        "measurement. Config's own charge per evaluation recorded is not in this table (README, Cost)."
+        "measurement. Config's own charge per evaluation recorded is not in this table (docs/deployment.md, Cost)."
         + (f" Not priced here: {_calls(cost['unpriced'])} calls." if cost["unpriced"] else "")
     )
     return [

@@ -1,4 +1,4 @@
-"""The README's performance figures are bench/results.json's: rendered from it, never typed by hand."""
+"""The performance figures in the docs are bench/results.json's: rendered from it, never typed by hand."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from bench.report_figure import plot
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
-README = ROOT / "README.md"
 
 
 def results() -> dict[str, Any]:
@@ -21,9 +20,15 @@ def results() -> dict[str, Any]:
     return loaded
 
 
-def test_the_readme_shows_what_results_json_holds() -> None:
+@pytest.mark.parametrize("which", bench_report.BLOCKS, ids=lambda which: f"{which.target}:{which.name}")
+def test_every_generated_block_shows_what_results_json_holds(which: bench_report.Block) -> None:
     # If this fails: python -m bench.report (make bench runs it).
-    assert bench_report.block(README.read_text()) == bench_report.render(results())
+    assert bench_report.block((ROOT / which.target).read_text(), which) == which.render(results())
+
+
+def test_the_main_block_lives_in_the_performance_doc() -> None:
+    assert bench_report.MAIN.target == Path("docs/performance.md")
+    assert bench_report.MAIN.begin not in (ROOT / "README.md").read_text()
 
 
 def test_a_partial_results_renders_only_what_it_holds() -> None:
@@ -118,15 +123,35 @@ def test_the_sections_added_later_render_when_present() -> None:
 
 def test_check_names_the_difference_and_writes_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     argv = ["--results", str(RESULTS), "--png", str(tmp_path / "performance.png"), "--check"]
-    assert bench_report.main([*argv, "--readme", str(README)]) == 0
-    doctored = tmp_path / "README.md"
+    assert bench_report.main([*argv, "--root", str(ROOT)]) == 0
+    for which in bench_report.BLOCKS:  # a copy of every file that holds a block
+        (tmp_path / which.target).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / which.target).write_text((ROOT / which.target).read_text())
+    doctored = tmp_path / bench_report.MAIN.target
     row = next(line for line in bench_report.render(results()).splitlines() if line.startswith("| 1,000 | 50 ms |"))
-    text = README.read_text().replace(row, row.replace("| 1,000 | 50 ms |", "| 1,000 | 40 ms |"), 1)
+    text = doctored.read_text().replace(row, row.replace("| 1,000 | 50 ms |", "| 1,000 | 40 ms |"), 1)
     doctored.write_text(text)
-    assert bench_report.main([*argv, "--readme", str(doctored)]) == 1
+    assert bench_report.main([*argv, "--root", str(tmp_path)]) == 1
     err = capfd.readouterr().err
     assert "-| 1,000 | 40 ms |" in err and "+| 1,000 | 50 ms |" in err
     assert doctored.read_text() == text and not (tmp_path / "performance.png").exists()
+
+
+def test_writing_puts_each_block_back_in_its_own_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two blocks in two files, rendered in place; the text around each block is kept.
+    other = bench_report.Block("bench/other.json", Path("README.md"), lambda figures: "other block\n")
+    monkeypatch.setattr(bench_report, "BLOCKS", (bench_report.MAIN, other))
+    monkeypatch.setattr(bench_report, "plot", lambda figures, path: None)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs/performance.md").write_text(f"# P\n{bench_report.MAIN.begin}\nold\n\n{bench_report.MAIN.end}\ntail\n")
+    (tmp_path / "README.md").write_text(f"head\n{other.begin}\nstale\n{other.end}\n")
+    argv = ["--results", str(RESULTS), "--root", str(tmp_path), "--png", str(tmp_path / "p.png")]
+    assert bench_report.main(argv) == 0
+    performance = (tmp_path / "docs/performance.md").read_text()
+    assert bench_report.block(performance) == bench_report.render(results())
+    assert performance.startswith("# P\n") and performance.endswith(f"{bench_report.MAIN.end}\ntail\n")
+    assert (tmp_path / "README.md").read_text() == f"head\n{other.begin}\nother block\n\n{other.end}\n"
+    assert bench_report.main([*argv, "--check"]) == 0
 
 
 def test_the_picture_is_a_png(tmp_path: Path) -> None:
