@@ -10,7 +10,7 @@ carries it, as it would in an organization where the rule runs but has not yet s
 The cost: a write costs one write request unit per 1 KB of the item, a strongly consistent read one read
 request unit per 4 KB (Query: of the items it returns, together; BatchGetItem: each item), each request
 at least one unit, at the on-demand prices in bench/ledger_cost.py (us-east-1, Standard table class; the
-README cites the pricing page). The certificate items' sizes are taken from the table after the run; every
+docs/performance.md cites the pricing page). The certificate items' sizes are taken from the table after the run; every
 UpdateItem is charged at the largest summary's size, an upper bound.
 
     python -m bench.backfill [--latency-ms 50] [--accounts 50] [--per-account 20]

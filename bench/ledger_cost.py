@@ -9,7 +9,7 @@ Each request is charged at least one unit. The model is checked against the coun
 number of batches it implies), so it cannot drift silently from what the rule does.
 
 The prices are us-east-1's on-demand prices for the Standard table class since the reduction of
-1 November 2024 (the README cites the page).
+1 November 2024 (docs/performance.md cites the page).
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ drift from the measurement (tests/test_bench_report.py keeps them equal). A bloc
 checkout: the target is per block. A section is rendered only when its key is in the results: the partial
 runs (--pacing-only, --organization-only) and the figures added later need no change here to keep working.
 The sections are in bench/report_sections.py, bench/report_limits.py, bench/report_ledger.py and
-bench/report_org_scale.py (the README's headline: bench/report_headline.py), their formats in bench/report_format.py; plot() (bench/report_figure.py) needs
-matplotlib (the `bench` extra) and imports it itself, so render(), --check and the tests do without it.
+bench/report_org_scale.py, the README's headline in bench/report_headline.py, their formats in
+bench/report_format.py; plot() (bench/report_figure.py) needs matplotlib (the `bench` extra) and imports it
+itself, so render(), --check and the tests do without it.
 """
 
 from __future__ import annotations

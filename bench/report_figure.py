@@ -1,4 +1,4 @@
-"""The picture next to the README's performance block (bench/performance.png): the rate-limit curve
+"""The picture next to docs/performance.md's generated block (bench/performance.png): the rate-limit curve
 and the change-event storm. plot() needs matplotlib (the `bench` extra) and imports it itself.
 """
 

@@ -1,4 +1,4 @@
-"""The formats of the README's performance block (1,000; 0.17 s; 50 ms; $0.0010), and the names and
+"""The formats of the generated performance blocks (1,000; 0.17 s; 50 ms; $0.0010), and the names and
 readings of bench/results.json that its sections and its picture share.
 """
 
@@ -8,7 +8,7 @@ import textwrap
 from collections.abc import Iterable
 from typing import Any
 
-X = "\N{MULTIPLICATION SIGN}"  # the README's times sign (ruff flags the literal)
+X = "\N{MULTIPLICATION SIGN}"  # the docs' times sign (ruff flags the literal)
 
 Results = dict[str, Any]
 Entry = dict[str, Any]
@@ -61,7 +61,7 @@ def times(count: int) -> str:
 
 
 def paragraph(text: str) -> str:
-    # Wrapped as the README's hand-written prose is, so that the block reads the same in the source.
+    # Wrapped as the docs' hand-written prose is, so that the block reads the same in the source.
     return textwrap.fill(text, width=110, break_on_hyphens=False, break_long_words=False)
 
 

@@ -1,4 +1,4 @@
-"""The README's performance sections on reads under a GetServerCertificate limit: the rate-limited runs,
+"""docs/performance.md's sections on reads under a GetServerCertificate limit: the rate-limited runs,
 the pacing lines (throttles answered at once) and the change-event storms.
 """
 

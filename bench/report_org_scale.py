@@ -1,4 +1,4 @@
-"""The README's organization-at-scale section (bench/org_scale.py): when every member had its rows and every
+"""docs/performance.md's organization-at-scale section (bench/org_scale.py): when every member had its rows and every
 holder of the shared key was NON_COMPLIANT, the calls per invocation, what propagation cost, and the
 DynamoDB and Lambda cost of one organization-day."""
 

@@ -17,7 +17,7 @@ share is bench/runs.py) and writes their lines to --out. Run from the project ro
     python -m bench.run --organization-scale-only   400 members through the central function at its reserved
                                               concurrency, 300 sharing a key (bench/org_scale.py, about 13 minutes)
 
-The --*-only runs merge their lines into --out; `make bench` then renders the README's figures from it
+The --*-only runs merge their lines into --out; `make bench` then renders docs/performance.md's figures from it
 (python -m bench.report).
 """
 

@@ -1,5 +1,5 @@
 """What the benchmark's runners share: the account they measure, one Lambda container per fresh
-interpreter (bench/child.py), the periodic event, and issue 9's time bound.
+interpreter (bench/child.py), the periodic event, and the time bound 1.25 x N/R + 2 s (docs/performance.md).
 
 The AWS double serves in the parent process; each container is a fresh interpreter, so wall time and
 peak RSS are the rule's own. Calls are counted by the double, per action, as they arrive.

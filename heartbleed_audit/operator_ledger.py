@@ -2,7 +2,7 @@
 
 Enumerating every key is a Scan, and removing evidence is deleting items; both live here, outside the
 rule's package, so the function's role needs neither dynamodb:Scan nor dynamodb:DeleteItem on items
-of evidence (README.md: removing evidence is an explicit, logged operator act). Everything here goes
+of evidence (docs/cli.md, `ledger forget`: removing evidence is an explicit, logged operator act). Everything here goes
 through the ledger's public methods and its store (heartbleed.ledger.Table), like the rule's code.
 
 A removal is logged first, with every item it removes and the accounts whose rules it queues, and

@@ -1,4 +1,4 @@
-"""ACM certificates in the rule's own results, in every Region it is deployed in (issue 19, part 1).
+"""ACM certificates in the rule's own results, in every Region it is deployed in (docs/design.md, Results).
 
 Scenarios, each over HTTP on the double with real Config events through lambda_handler:
   a member's ACM import in eu-west-1 carries another member's 2013 key

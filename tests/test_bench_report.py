@@ -143,7 +143,9 @@ def test_writing_puts_each_block_back_in_its_own_file(tmp_path: Path, monkeypatc
     monkeypatch.setattr(bench_report, "BLOCKS", (bench_report.MAIN, other))
     monkeypatch.setattr(bench_report, "plot", lambda figures, path: None)
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs/performance.md").write_text(f"# P\n{bench_report.MAIN.begin}\nold\n\n{bench_report.MAIN.end}\ntail\n")
+    (tmp_path / "docs/performance.md").write_text(
+        f"# P\n{bench_report.MAIN.begin}\nold\n\n{bench_report.MAIN.end}\ntail\n"
+    )
     (tmp_path / "README.md").write_text(f"head\n{other.begin}\nstale\n{other.end}\n")
     argv = ["--results", str(RESULTS), "--root", str(tmp_path), "--png", str(tmp_path / "p.png")]
     assert bench_report.main(argv) == 0

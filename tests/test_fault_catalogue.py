@@ -1,6 +1,6 @@
 """Faults at every AWS call of every scenario (tests/fault_scenarios.py), each followed by Lambda's
 retry and one more run of every rule, must leave what a fault-free play leaves: the same ledger items,
-the same Config rows, and no re-evaluation lost (README.md, Reliability).
+the same Config rows, and no re-evaluation lost (docs/reliability.md).
 
 For each scenario the fault-free play is recorded first; then each of its calls is played with each
 fault kind (tests/fault_injection.py). On the double (moto over HTTP) every call is a position; on

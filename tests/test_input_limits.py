@@ -34,7 +34,7 @@ def test_names_and_paths_with_every_allowed_character_round_trip(aws: AwsDouble)
     )
     assert [e["ComplianceResourceId"] for e in lambda_handler(change, None)] == [arn]
     # A comma separates ExemptCertificates entries, so a name with a comma cannot be exempted;
-    # the certificate is then still evaluated (the strict side), as the README says.
+    # the certificate is then still evaluated (the strict side), as docs/design.md, Limits, says.
     assert run(aws, {"ExemptCertificates": arn}) == {arn: "COMPLIANT"}
 
 

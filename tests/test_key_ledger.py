@@ -1,4 +1,4 @@
-"""The key ledger in the rule: a compromised key stays compromised, in every account (issue 18's cases).
+"""The key ledger in the rule: a compromised key stays compromised, in every account (docs/ledger.md).
 
 Real Config events through lambda_handler, botocore over HTTP to the double, whose DynamoDB holds the
 ledger table and whose Config records the StartConfigRulesEvaluation calls a run makes; a test then
@@ -59,7 +59,7 @@ def test_deleting_the_2013_certificate_does_not_clear_its_key(aws: AwsDouble, le
 
 
 def test_without_a_ledger_the_deleted_evidence_is_forgotten(aws: AwsDouble) -> None:
-    """What the per-account mode (KeyLedgerTable empty) cannot see: the README says so."""
+    """What the per-account mode (KeyLedgerTable empty) cannot see: docs/deployment.md says so."""
     key = new_key()
     old = issue("shop.example.com", OLD, key=key)
     reissue = issue("shop.example.com", datetime(2020, 1, 1, tzinfo=UTC), key=key)

@@ -233,7 +233,7 @@ def test_rdk_deploy_organization_creates_the_function_and_asks_for_the_organizat
         "Fn::GetAtt": ["rdkRuleCodeLambda", "Arn"]
     }
     assert json.loads(parameters["SourceInputParameters"]) == json.loads((ROOT / "parameters.json").read_text())
-    # Two facts the README warns of (route 4 uses rules/organization.yaml instead): rdk's rule gets the
+    # Two facts docs/deployment.md warns of (route 4 uses rules/organization.yaml instead): rdk's rule gets the
     # periodic trigger only when a period is set, and without ExecutionRoleName rdklib would try to
     # assume each member's Config service-linked role, which Lambda cannot.
     triggers = rule["Properties"]["OrganizationCustomRuleMetadata"]["OrganizationConfigRuleTriggerTypes"]

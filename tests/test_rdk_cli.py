@@ -57,7 +57,7 @@ def test_rdk_rule_template_passes_cfn_lint(tmp_path: Path) -> None:
     top_level = json.loads((ROOT / "parameters.json").read_text())
     assert {name: defaults[name] for name in top_level} == top_level
     assert "ExemptCertificates" in defaults
-    # Empty: the per-account check until the operator creates rules/key-ledger.yaml and names it (README).
+    # Empty: the per-account check until the operator creates rules/key-ledger.yaml and names it (docs/deployment.md).
     assert defaults["KeyLedgerTable"] == ""
 
 

@@ -239,7 +239,7 @@ def test_the_standalone_stack_creates_in_moto_cloudformation(aws: AwsDouble) -> 
     assert json.loads(deployed["Content"]) == cfn_yaml.load(str(DOCUMENT))
     function = aws.client("lambda").get_function_configuration(FunctionName="HeartbleedServerCertificate")
     assert (function["Runtime"], function["Timeout"], function["Architectures"]) == ("python3.13", 300, ["x86_64"])
-    assert function["MemorySize"] == 512  # the README's sizing table
+    assert function["MemorySize"] == 512  # docs/performance.md's sizing table
     # The default only: moto turns a Number parameter into an int, so its Fn::Equals with "0" differs
     # from CloudFormation's (which compares strings); render() checks the 0 case.
     concurrency = aws.client("lambda").get_function_concurrency(FunctionName="HeartbleedServerCertificate")
@@ -366,8 +366,9 @@ def render(name: str, resource: str, **given: str) -> dict[str, Any]:
     return resolved
 
 
-# The reserved concurrency chosen from bench/storm.py --ledger (README, storms with the key ledger): every cap
-# up to 10 kept reads within 2N with 0 failures, and the organization route needs parallelism across accounts.
+# The reserved concurrency chosen from bench/storm.py --ledger (docs/performance.md, storms with the key
+# ledger): every cap up to 10 kept reads within 2N with 0 failures, and the organization route needs
+# parallelism across accounts.
 RESERVED = {"heartbleed-rule.yaml": 10, "organization.yaml": 10}
 
 
@@ -778,7 +779,7 @@ def test_one_permission_per_member_would_not_fit_400_accounts() -> None:
         per_member(template, ORGANIZATION_OF_400[:1])
     )
     assert size(per_member(template, ORGANIZATION_OF_400)) > FUNCTION_POLICY_LIMIT
-    assert 60 <= FUNCTION_POLICY_LIMIT // per_statement <= 75  # the README: about 62 (326 bytes each)
+    assert 60 <= FUNCTION_POLICY_LIMIT // per_statement <= 75  # docs/deployment.md: about 62 (326 bytes each)
 
 
 def per_member(template: dict[str, Any], accounts: list[str]) -> dict[str, Any]:

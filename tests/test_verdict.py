@@ -1,4 +1,4 @@
-"""The verdict function, one test per scenario of design section 3, on real X.509 certificates."""
+"""The verdict function, one test per row of the verdict table (docs/design.md), on real X.509 certificates."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which failures Lambda should retry: the raise-or-return split (design section 12).
+"""Which failures Lambda should retry: the raise-or-return split (docs/reliability.md).
 
 rdklib turns every ClientError raised in a rule into an error document, which Lambda counts as a
 success: no retry, nothing in the dead-letter queue. That is right for a refusal a retry cannot
@@ -12,7 +12,7 @@ One AccessDenied is retryable too: STS refusing AssumeRole into the execution ro
 organization the rule reaches a member as soon as it is created, and the StackSet that deploys the
 member's role may reach it minutes later; until then the role does not exist, and a retry a minute
 or two later succeeds. A role that never comes ends in the dead-letter queue, where it is seen
-(README.md, "When a member has no results").
+(docs/deployment.md, "When a member has no results").
 """
 
 from __future__ import annotations

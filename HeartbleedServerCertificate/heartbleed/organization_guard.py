@@ -20,7 +20,7 @@ once per such account within RECHECK_AFTER_S (ListAccounts has low quotas; never
 Listed in a list read for it just now: served. Not listed: an outsider, refused (an error document,
 which Lambda does not retry). Not read for it (read for it a moment ago, or ListAccounts failed):
 MembershipUnknown, raised so that Lambda retries the event a minute or two later, when a member that
-joined a moment ago is listed; see README.md, "When a member has no results".
+joined a moment ago is listed; see docs/deployment.md, "When a member has no results".
 """
 
 from __future__ import annotations

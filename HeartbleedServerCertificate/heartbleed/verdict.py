@@ -3,7 +3,7 @@
 Pure: it takes the evidence gathered from IAM and the rule parameters, and
 returns one verdict per certificate. No AWS calls happen here.
 
-Scenarios (design section 3), checked in this order:
+Scenarios (docs/design.md, the verdict table), checked in this order:
   exempt by ExemptCertificates                      -> NOT_APPLICABLE
   uploaded before the cutoff (the IAM-033 check)    -> NON_COMPLIANT
   issued (NotBefore) before the cutoff              -> NON_COMPLIANT

@@ -1,6 +1,6 @@
 """One run's use of the key ledger: what it knows already, what it records, what it reads back.
 
-Order matters for convergence (README.md, "The key ledger"): the run writes its own facts, then reads
+Order matters for convergence (docs/ledger.md): the run writes its own facts, then reads
 the summaries of its keys with strongly consistent reads, so of two concurrent runs on one key at
 least one sees the other's evidence; a lowering to before the cutoff leaves an owed marker on the
 summary, which propagation.py turns into re-evaluations of the key's other accounts.

@@ -1,7 +1,7 @@
 """The key ledger in DynamoDB: the thin AWS layer under schema.py's items.
 
 A run writes its own facts before it reads anyone's (strongly consistent reads on the table's own
-keys), so of two concurrent runs at least one sees the other's evidence (README.md, "The key ledger").
+keys), so of two concurrent runs at least one sees the other's evidence (docs/ledger.md).
 Facts that others depend on are written before the items that say "done" (schema.py's docstring
 gives the order). Any failure to read or write a configured ledger raises LedgerError: the rule never
 judges without the evidence it was asked to use.
