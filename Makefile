@@ -85,8 +85,8 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test,bench]' $(EDITABLE)
 	touch $@
 
-# The performance benchmark (about 70 minutes); writes bench/results.json, then the README's
-# performance figures and bench/performance.png from it.
+# The performance benchmark (about 70 minutes); writes bench/results.json, then the generated blocks
+# (docs/performance.md, the README's headline) and bench/performance.png from it.
 bench: $(VENV)/.bench-installed
 	$(PY) -m bench.run
 	$(PY) -m bench.report
