@@ -1,4 +1,4 @@
-"""The key ledger in the rule: a compromised key stays compromised, in every account (issue 18's cases).
+"""The key ledger in the rule: a compromised key stays compromised, in every account (docs/ledger.md).
 
 Real Config events through lambda_handler, botocore over HTTP to the double, whose DynamoDB holds the
 ledger table and whose Config records the StartConfigRulesEvaluation calls a run makes; a test then
@@ -42,7 +42,7 @@ def verdict(aws: AwsDouble, arn: str) -> tuple[str, str]:
     return stored.compliance_type, stored.annotation or ""
 
 
-def test_deleting_the_2013_certificate_does_not_clear_its_key(aws: AwsDouble, ledger: str) -> None:
+def test_scenario_14_deleting_the_2013_certificate_does_not_clear_its_key(aws: AwsDouble, ledger: str) -> None:
     key = new_key()
     old = issue("shop.example.com", OLD, key=key)
     reissue = issue("shop.example.com", datetime(2020, 1, 1, tzinfo=UTC), key=key)
@@ -126,7 +126,7 @@ def test_a_missing_ledger_table_fails_the_run_and_sends_nothing(aws: AwsDouble) 
 
 
 @pytest.mark.parametrize("order", ["the 2013 account first", "the 2025 account first"])
-def test_another_accounts_key_is_non_compliant_in_the_members_own_config(
+def test_scenario_13_another_accounts_key_is_non_compliant_in_the_members_own_config(
     aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, order: str
 ) -> None:
     """Organization route: account B's recent certificate carries account A's 2013 key."""
