@@ -1,4 +1,4 @@
-"""The benchmark's key ledger lines (issue 18): a cold periodic run on an empty ledger, then a second
+"""The benchmark's key ledger lines (docs/ledger.md): a cold periodic run on an empty ledger, then a second
 cold run (a new interpreter) on the warm ledger against bare boto3 making the same calls; and the
 organization's central function taking one event per member account in turn, with the ledger.
 

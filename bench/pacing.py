@@ -1,5 +1,5 @@
 """The benchmark's pacing lines: cold runs under a GetServerCertificate limit whose throttles are
-answered at once (issue 9's target: every run within 1.25 x N/R + 2 s, complete and correct).
+answered at once (the target: every run within 1.25 x N/R + 2 s, complete and correct).
 
 Three ways the bodies get read, each in a fresh interpreter:
 - periodic: the rule's periodic run (the handler's own time);

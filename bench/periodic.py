@@ -19,7 +19,7 @@ from .runs import IAM_033, Run, bound, build_account, containers, periodic, run_
 
 FLOOR_REPEATS = 5  # rule and bare boto3 runs, in turn; the worst ratio is reported
 # Besides N=1,000 at the benchmark's latency: with no latency nothing is waited for, so the ratio is the
-# rule's own CPU work against the SDK's (issue 17 measured the floor's set-up here).
+# rule's own CPU work against the SDK's, which shows what the floor's set-up itself costs.
 FLOOR_CPU_LINE = (300, 0.0)
 
 

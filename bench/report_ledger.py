@@ -1,5 +1,6 @@
-"""The README's key ledger sections (issue 18): the periodic line with its floor and cost, the storm
-with the ledger and the cap it sets, and the organization's central function."""
+"""The README's key ledger sections (under "Performance"; the ledger itself: docs/ledger.md): the periodic
+line with its floor and cost, the storm with the ledger and the cap it sets, and the organization's central
+function."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ PRICE_PAGE = "https://aws.amazon.com/dynamodb/pricing/on-demand/"
 PRICE_FIGURES = "https://airbyte.com/data-engineering-resources/dynamodb-pricing"
 READ = "iam:GetServerCertificate"
 LEDGER_TABLE = "HeartbleedKeyLedger"  # the templates' default KeyLedgerTableName, which the benchmark uses
-CAP_LIMIT = 10  # issue 18: the target holds for every cap up to 10
+CAP_LIMIT = 10  # the ledger's storm target holds for every cap up to 10
 
 
 def _calls(calls: dict[str, int]) -> str:

@@ -23,7 +23,7 @@ from .report_format import (
     words,
 )
 
-# Targets from issue 9, stated next to the figures they judge.
+# The performance targets (README.md, "Performance"), stated next to the figures they judge.
 FLOOR_TARGET = 1.15  # rule wall / bare boto3 wall
 OFF_CALLS_TARGET = 12  # calls with the body check off
 TARGET_SIZE, TARGET_LATENCY_MS = 1000, 50.0  # where the floor targets apply

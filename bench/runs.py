@@ -1,5 +1,5 @@
 """What the benchmark's runners share: the account they measure, one Lambda container per fresh
-interpreter (bench/child.py), the periodic event, and issue 9's time bound.
+interpreter (bench/child.py), the periodic event, and the time bound a run must meet.
 
 The AWS double serves in the parent process; each container is a fresh interpreter, so wall time and
 peak RSS are the rule's own. Calls are counted by the double, per action, as they arrive.
@@ -35,7 +35,7 @@ IAM_033 = {"CutoffDate": "2014-04-01", "CheckCertificateBody": "false"}
 
 
 def bound(size: int, rate: float) -> float:
-    """Issue 9's time bound for reading size bodies at rate a second: 1.25 x N/R + 2 s."""
+    """The time bound for reading size bodies at rate a second: 1.25 x N/R + 2 s."""
     return 1.25 * size / rate + 2
 
 

@@ -1,5 +1,5 @@
 """The benchmark's storm lines: a Terraform apply uploads K certificates, and AWS Config invokes the
-rule K times at once, one change event per new certificate (issue 9, item 3).
+rule K times at once, one change event per new certificate.
 
 The account holds N certificates in all: build_account(N), whose last K stand for the new ones.
 GetServerCertificate is limited to R a second (a token bucket; throttles answered at once) and every
@@ -14,7 +14,7 @@ A container whose invocation fails (non-zero exit, no result line, or no verdict
 certificate) is replaced by a cold one for the rest of its share, as Lambda would; failures are
 counted at the first attempt (Lambda retries a failed asynchronous invocation twice more, later).
 
-With the key ledger (--ledger; issue 18, item 5), every storm starts on a new, empty ledger table and
+With the key ledger (--ledger; docs/ledger.md), every storm starts on a new, empty ledger table and
 each event names it: the containers share the ledger, and the account's lease lets one of them read
 the bodies while the others wait for them.
 
@@ -45,7 +45,7 @@ from .runs import LEDGER_TABLE, build_account, create_ledger, double_env, period
 
 READ = "iam:GetServerCertificate"
 LATENCY = 0.05  # seconds an accepted request takes
-LEDGER_CAPS = (1, 5, 10)  # issue 18, item 5
+LEDGER_CAPS = (1, 5, 10)  # the reserved concurrencies the ledger's storm target names
 STORM_TIMEOUT = 900.0  # seconds; beyond it every container left is killed and its events count as failed
 
 
@@ -95,7 +95,7 @@ class StormRun:
     reasons: dict[str, int]  # failed invocations by cause
 
     def done(self, size: int) -> bool:
-        """Issue 9's bar for the cap: nothing failed, every verdict sent and right, reads within 2N."""
+        """The storm's bar for the cap: nothing failed, every verdict sent and right, reads within 2N."""
         return self.failed == 0 and self.correct == self.sent == self.storm and self.reads <= 2 * size
 
 

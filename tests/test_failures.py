@@ -1,7 +1,7 @@
 """The raise-or-return split: what Lambda retries (and then keeps in the dead-letter queue), and what not.
 
 rdklib answers any ClientError with an error document, which Lambda counts as a success; a failure
-a later try may pass must raise instead (design section 12). Real events through the handler, over
+a later try may pass must raise instead (heartbleed/failures.py says why). Real events through the handler, over
 HTTP to the double.
 """
 

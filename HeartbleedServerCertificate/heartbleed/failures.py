@@ -1,4 +1,4 @@
-"""Which failures Lambda should retry: the raise-or-return split (design section 12).
+"""Which failures Lambda should retry: the raise-or-return split (README.md, "Failed invocations").
 
 rdklib turns every ClientError raised in a rule into an error document, which Lambda counts as a
 success: no retry, nothing in the dead-letter queue. That is right for a refusal a retry cannot
