@@ -159,31 +159,22 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
             # The execution role is assumed here, where a refusal is retried, on every path: a deleted
             # item's path reads nothing, and rdklib would otherwise assume it first to report the row.
             client_factory.build_client("config")
-            return self._change(event, client_factory, configuration_item, valid_rule_parameters)
-
-    def _change(
-        self,
-        event: dict[str, Any],
-        client_factory: Any,
-        configuration_item: dict[str, Any],
-        valid_rule_parameters: RuleParameters,
-    ) -> list[Evaluation]:
-        certificate = identity(configuration_item)
-        if certificate.resource_type == RESOURCE_TYPE and not valid_rule_parameters.reports_iam(rule_region(event)):
-            return []  # IAM's rows belong to the rule in the home Region
-        # rdklib would report a deleted item under Config's resourceId; we keep the ARN row.
-        reason = gone_reason(configuration_item, bool(event.get("eventLeftScope")))
-        if reason is None:
-            # Key reuse is an account-wide question, so the whole account is assessed.
-            assessment = self._assess(event, client_factory, valid_rule_parameters, changed_only=True)
-            verdicts = {v.arn: v for v in assessment.verdicts}
-            verdict = verdicts.get(certificate.arn) or not_applicable(
-                certificate.name, certificate.arn, GONE[certificate.resource_type]
-            )
-            self.deadline.check("before reporting")
-        else:
-            verdict = not_applicable(certificate.name, certificate.arn, reason)
-        return [to_evaluation(verdict)]
+            certificate = identity(configuration_item)
+            if certificate.resource_type == RESOURCE_TYPE and not valid_rule_parameters.reports_iam(rule_region(event)):
+                return []  # IAM's rows belong to the rule in the home Region
+            # rdklib would report a deleted item under Config's resourceId; we keep the ARN row.
+            reason = gone_reason(configuration_item, bool(event.get("eventLeftScope")))
+            if reason is None:
+                # Key reuse is an account-wide question, so the whole account is assessed.
+                assessment = self._assess(event, client_factory, valid_rule_parameters, changed_only=True)
+                verdicts = {v.arn: v for v in assessment.verdicts}
+                verdict = verdicts.get(certificate.arn) or not_applicable(
+                    certificate.name, certificate.arn, GONE[certificate.resource_type]
+                )
+                self.deadline.check("before reporting")
+            else:
+                verdict = not_applicable(certificate.name, certificate.arn, reason)
+            return [to_evaluation(verdict)]
 
 
 REFUSED_BY_GUARD = "The event was refused: not the organization's rule, or not a member of the organization"

@@ -28,13 +28,14 @@ from heartbleed_audit.demo.pki import Issued, issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, FAKE_CREDENTIALS, AwsDouble
 
 ROOT = Path(__file__).resolve().parent.parent
+RULE_FOLDER = ROOT / "HeartbleedServerCertificate"
 LEDGER_TABLE = "HeartbleedKeyLedger"  # the templates' default KeyLedgerTableName
 # The rule's parameters under which it must judge exactly as the seed does (bench/child.py --baseline).
 IAM_033 = {"CutoffDate": "2014-04-01", "CheckCertificateBody": "false"}
 
 
 def bound(size: int, rate: float) -> float:
-    """Issue 9's time bound for reading size bodies at rate a second: 1.25 x N/R + 2 s."""
+    """The time bound for reading size bodies at rate a second: 1.25 x N/R + 2 s."""
     return 1.25 * size / rate + 2
 
 
@@ -128,11 +129,19 @@ def double_env(aws: AwsDouble) -> dict[str, str]:
     return {**os.environ, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url}
 
 
+def child_env(env: dict[str, str]) -> dict[str, str]:
+    """env with the rule folder first on PYTHONPATH: the child runs from the project root, where the folder
+    HeartbleedServerCertificate/ would otherwise be imported as a namespace package in place of the rule
+    module inside it (unless the install is the Makefile's strict editable one)."""
+    path = [str(RULE_FOLDER), *filter(None, [env.get("PYTHONPATH")])]
+    return {**env, "PYTHONPATH": os.pathsep.join(path)}
+
+
 def start_container(env: dict[str, str], mode: str = "rule", stderr: IO[str] | None = None) -> Popen[str]:
     """A cold container: bench/child.py in a fresh interpreter (mode: rule, baseline or floor), run from
     the project root, where `python -m` finds the bench package."""
     command = [sys.executable, "-m", "bench.child", *([f"--{mode}"] if mode != "rule" else [])]
-    return Popen(command, cwd=ROOT, env=env, stdin=PIPE, stdout=PIPE, stderr=stderr, text=True)
+    return Popen(command, cwd=ROOT, env=child_env(env), stdin=PIPE, stdout=PIPE, stderr=stderr, text=True)
 
 
 def containers(

@@ -95,7 +95,7 @@ class StormRun:
     reasons: dict[str, int]  # failed invocations by cause
 
     def done(self, size: int) -> bool:
-        """Issue 9's bar for the cap: nothing failed, every verdict sent and right, reads within 2N."""
+        """The storm's bar for the cap: nothing failed, every verdict sent and right, reads within 2N."""
         return self.failed == 0 and self.correct == self.sent == self.storm and self.reads <= 2 * size
 
 

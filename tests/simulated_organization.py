@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from identities import use_credentials
+from ledger_table import TABLE, create_table
 from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
 
@@ -26,6 +27,7 @@ PARAMETERS = {"ExecutionRoleName": MEMBER_ROLE}  # as the organization rule's In
 # Each member's copy of the organization rule, as config-multiaccountsetup names it (OrgConfigRule-<name>-<suffix>).
 MEMBER_RULE = "OrgConfigRule-HeartbleedServerCertificate-x1y2z3ab"
 NOW = datetime.now(UTC)
+WITH_LEDGER = {**PARAMETERS, "KeyLedgerTable": TABLE}  # the same, naming the key ledger's table
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,24 @@ def build_organization(aws: AwsDouble, shared_key: bool = False) -> Organization
             account=member,
         )["Arn"]
     return Organization(members, function_role, certificates)
+
+
+def with_shared_key_and_ledger(aws: AwsDouble) -> tuple[Organization, dict[str, str]]:
+    """An organization whose first two members carry one key (the first's certificate from 2013), the key
+    ledger's table in the management account, where the central function runs, and the rule parameters
+    that name it."""
+    organization = build_organization(aws, shared_key=True)
+    create_table(aws.client("dynamodb"))
+    return organization, WITH_LEDGER
+
+
+def served_with_ledger(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> Organization:
+    """An organization whose organization rule the central function serves, with the key ledger's table in
+    the management account, where the central function runs."""
+    made = build_organization(aws)
+    create_table(aws.client("dynamodb"))
+    serve_organization_rule(monkeypatch)
+    return made
 
 
 @contextmanager

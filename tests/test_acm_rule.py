@@ -1,10 +1,11 @@
 """ACM certificates in the rule's own results, in every Region it is deployed in (docs/design.md, Results).
 
-Scenarios, each over HTTP on the double with real Config events through lambda_handler:
-  a member's ACM import in eu-west-1 carries another member's 2013 key
+Cases, each over HTTP on the double with real Config events through lambda_handler (the numbers are the
+scenarios of heartbleed/verdict.py):
+  a member's ACM import in eu-west-1 carries another member's 2013 key (scenario 13)
       -> NON_COMPLIANT in that member's eu-west-1 Config, naming the 2013 account (organization route,
          two Regions, one ledger in the home Region, every role from its template under enforcement)
-  a certificate ACM issued (AMAZON_ISSUED)
+  a certificate ACM issued (AMAZON_ISSUED; scenario 12)
       -> NOT_APPLICABLE with the reason, from the periodic run and its change event alike
   IAM's certificates
       -> reported by the home Region's rule only; outside it a change event of one gets no row, and a
@@ -121,7 +122,7 @@ def run_periodic(aws: AwsDouble, account: str, region: str) -> Any:
     return lambda_handler(event, context)
 
 
-def test_an_acm_import_of_another_accounts_2013_key_is_non_compliant_in_its_own_region_and_names_it(
+def test_scenario_13_an_acm_import_of_another_accounts_2013_key_is_non_compliant_in_its_region_and_names_it(
     aws: AwsDouble, two_regions: TwoRegions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup = two_regions
@@ -188,6 +189,7 @@ def only(sent: Any) -> tuple[str, str, str]:
 
 
 def test_both_trigger_modes_agree_on_imported_and_issued_certificates(aws: AwsDouble, in_other_region: None) -> None:
+    """Scenarios 2 (an import of a 2013 certificate) and 12 (one ACM issued), from either trigger."""
     old = issue("legacy.example.com", OLD, days=LONG)  # a 2013 certificate moved into ACM as it was
     imported = aws.import_acm(old.body, old.private_key, region=OTHER)
     issued = aws.request_acm("www.example.com", region=OTHER)
@@ -246,6 +248,7 @@ def test_a_deleted_import_is_retired_and_its_evidence_kept_where_it_was_listed(
 
 
 def test_a_re_import_under_the_same_arn_is_judged_by_its_new_body(aws: AwsDouble, in_other_region: None) -> None:
+    """Scenario 2 for the old body, then 7 for the new one under the same ARN."""
     old = issue("legacy.example.com", OLD, days=LONG)
     arn = aws.import_acm(old.body, old.private_key, region=OTHER)
     assert only(periodic_there(aws))[1] == "NON_COMPLIANT"

@@ -32,6 +32,7 @@ def periodic(token: Token, **parameters: str) -> Any:
 
 
 def test_periodic_run_evaluates_the_sample_account(aws: AwsDouble, token: Token) -> None:
+    """Scenarios 1, 2, 3 and 7 of heartbleed/verdict.py, a certificate of the sample account each."""
     sample_account.build(aws)
     sent = periodic(token)
     assert len(sent) == len(sample_account.EXPECTED)
@@ -67,6 +68,7 @@ def test_periodic_run_reads_every_short_page(aws: AwsDouble, token: Token) -> No
 
 
 def test_change_event_evaluates_the_changed_certificate_under_its_arn(aws: AwsDouble, token: Token) -> None:
+    """Scenario 2 (issued in 2013, uploaded in 2016), from the certificate's change event."""
     sample_account.build(aws)
     item = events.configuration_item("LegacyApiCertificate", arn("LegacyApiCertificate"))
     sent = lambda_handler(events.change_event(item, token(), OFFLINE), None)
@@ -92,6 +94,7 @@ def test_both_triggers_give_the_same_verdict_on_the_same_row(aws: AwsDouble, tok
 
 
 def test_oversized_change_event_is_inflated_and_evaluated(aws: AwsDouble, token: Token) -> None:
+    """Scenario 3 (reissued with a flagged key), from an oversized change event."""
     sample_account.build(aws)
     sent = lambda_handler(events.oversized_change_event("ShopReissued2017", token(), OFFLINE), None)
     assert [(e["ComplianceResourceId"], e["ComplianceType"]) for e in sent] == [
@@ -99,7 +102,7 @@ def test_oversized_change_event_is_inflated_and_evaluated(aws: AwsDouble, token:
     ]
 
 
-def test_deleted_certificate_becomes_not_applicable_on_its_own_event(aws: AwsDouble, token: Token) -> None:
+def test_scenario_9_a_deleted_certificate_becomes_not_applicable_on_its_own_event(aws: AwsDouble, token: Token) -> None:
     sample_account.build(aws)
     periodic(token)
     aws.client("iam").delete_server_certificate(ServerCertificateName="FrontendSSLCertificate")

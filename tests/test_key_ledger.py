@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from ledger_table import TABLE, create_table
-from simulated_organization import MEMBER_RULE, PARAMETERS, as_central_function, build_organization, invoke, stored
+from simulated_organization import MEMBER_RULE, as_central_function, invoke, stored, with_shared_key_and_ledger
 
 from heartbleed.ledger import propagation
 from heartbleed.ledger.records import Ledger
@@ -42,7 +42,7 @@ def verdict(aws: AwsDouble, arn: str) -> tuple[str, str]:
     return stored.compliance_type, stored.annotation or ""
 
 
-def test_deleting_the_2013_certificate_does_not_clear_its_key(aws: AwsDouble, ledger: str) -> None:
+def test_scenario_14_deleting_the_2013_certificate_does_not_clear_its_key(aws: AwsDouble, ledger: str) -> None:
     key = new_key()
     old = issue("shop.example.com", OLD, key=key)
     reissue = issue("shop.example.com", datetime(2020, 1, 1, tzinfo=UTC), key=key)
@@ -126,14 +126,12 @@ def test_a_missing_ledger_table_fails_the_run_and_sends_nothing(aws: AwsDouble) 
 
 
 @pytest.mark.parametrize("order", ["the 2013 account first", "the 2025 account first"])
-def test_another_accounts_key_is_non_compliant_in_the_members_own_config(
+def test_scenario_13_another_accounts_key_is_non_compliant_in_the_members_own_config(
     aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, order: str
 ) -> None:
     """Organization route: account B's recent certificate carries account A's 2013 key."""
-    organization = build_organization(aws, shared_key=True)
-    create_table(aws.client("dynamodb"))  # in the management account, where the central function runs
+    organization, parameters = with_shared_key_and_ledger(aws)
     first, second, _ = organization.members
-    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
     with as_central_function(aws, organization, monkeypatch):
         if order == "the 2013 account first":
             invoke(aws, first, parameters)
@@ -196,10 +194,8 @@ def test_a_kept_re_evaluation_of_another_member_is_retried_through_that_members_
 ) -> None:
     """Organization route: member B's rule refuses the first ask (asked within its minute); a later run of
     member A asks again, through B's recorded execution role, in B's account."""
-    organization = build_organization(aws, shared_key=True)
-    create_table(aws.client("dynamodb"))
+    organization, parameters = with_shared_key_and_ledger(aws)
     first, second, _ = organization.members
-    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
     monkeypatch.setattr(propagation, "ASK_AGAIN_AFTER", timedelta(0))  # no minute to wait in a test
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, second, parameters)  # B's rule registers how to reach it

@@ -7,6 +7,7 @@ inside a function closes is found too.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,3 +110,31 @@ def test_no_module_outside_the_tests_passes_the_line_limit() -> None:
         if (lines := len(path.read_text().splitlines())) > MODULE_LINES
     }
     assert long == {}
+
+
+MAP_LINE = re.compile(r"^( {0,2})([a-z_]+/?) {2,}\S")  # "name  what", "sub/  what", "  name  what" under sub/
+
+
+def package_map(docstring: str) -> list[str]:
+    """The modules a package map names, one a line, a subpackage's under its "sub/" line, indented by two."""
+    names, package = [], ""
+    for indent, word in (match.groups() for match in map(MAP_LINE.match, docstring.splitlines()) if match):
+        if word.endswith("/"):
+            package = word
+        else:
+            names.append(package + word if indent else word)
+    return names
+
+
+def test_the_core_package_map_names_every_module_once() -> None:
+    package = RULE_FOLDER / "heartbleed"
+    modules = sorted(
+        str(path.relative_to(package).with_suffix("")) for path in package.rglob("*.py") if path.stem != "__init__"
+    )
+    named = package_map(ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or "")
+    assert sorted(named) == modules
+    assert len(named) == len(set(named))
+    assert package_map("core\n\nverdict   the verdict\nledger/   the ledger:\n  store   a table\n") == [
+        "verdict",
+        "ledger/store",
+    ]

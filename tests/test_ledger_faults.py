@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from botocore.retries import standard
 from ledger_table import TABLE, create_table
-from simulated_organization import MEMBER_RULE, PARAMETERS, as_central_function, build_organization, invoke, stored
+from simulated_organization import MEMBER_RULE, as_central_function, invoke, stored, with_shared_key_and_ledger
 
 from heartbleed import clients
 from heartbleed.ledger import propagation
@@ -131,10 +131,8 @@ def test_a_failed_summary_write_in_one_account_reaches_the_other_accounts_holder
     aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, quick_retries: None
 ) -> None:
     """Organization route: B's recent certificate carries A's 2013 key; A's run fails at the summary."""
-    organization = build_organization(aws, shared_key=True)
-    create_table(aws.client("dynamodb"))
+    organization, parameters = with_shared_key_and_ledger(aws)
     first, second, _ = organization.members
-    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, second, parameters)  # B first: COMPLIANT, and its rule recorded
         aws.conditions.inject("dynamodb:UpdateItem", "500", times=ATTEMPTS)
@@ -158,10 +156,8 @@ def run_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
 def test_a_run_that_dies_after_lowering_leaves_the_re_evaluation_owed(
     aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    organization = build_organization(aws, shared_key=True)
-    create_table(aws.client("dynamodb"))
+    organization, parameters = with_shared_key_and_ledger(aws)
     first, second, _ = organization.members
-    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, second, parameters)
         with stopped_after("UpdateItem"), pytest.raises(Stopped):  # A's lowering of the key's evidence
@@ -199,10 +195,8 @@ def test_an_owed_re_evaluation_written_out_is_not_asked_again_by_later_runs(
 ) -> None:
     """A's lowering owes B nothing (B had not run); once written out, the mark is gone, even after its claim."""
     monkeypatch.setattr(propagation, "CLAIM_FOR", timedelta(0))  # every claim has expired by the next run
-    organization = build_organization(aws, shared_key=True)
-    create_table(aws.client("dynamodb"))
+    organization, parameters = with_shared_key_and_ledger(aws)
     first, second, _ = organization.members
-    parameters = {**PARAMETERS, "KeyLedgerTable": TABLE}
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, first, parameters)
         invoke(aws, second, parameters)  # sees the evidence itself

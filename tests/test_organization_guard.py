@@ -10,18 +10,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from ledger_table import TABLE, create_table
+from ledger_table import TABLE
 from simulated_organization import (
     NOW,
     PARAMETERS,
+    WITH_LEDGER,
     LambdaContext,
     Organization,
     as_central_function,
-    build_organization,
     copy_event,
     copy_of,
     invoke_copy,
-    serve_organization_rule,
+    served_with_ledger,
 )
 from template_roles import create_roles
 
@@ -35,15 +35,11 @@ from heartbleed_audit.double import AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
 OUTSIDER = "210987654321"
-WITH_LEDGER = {**PARAMETERS, "KeyLedgerTable": TABLE}
 
 
 @pytest.fixture
 def organization(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> Organization:
-    made = build_organization(aws)
-    create_table(aws.client("dynamodb"))  # in the management account, where the central function runs
-    serve_organization_rule(monkeypatch)
-    return made
+    return served_with_ledger(aws, monkeypatch)
 
 
 def registration(aws: AwsDouble, account: str) -> dict[str, str]:

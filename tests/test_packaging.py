@@ -1,6 +1,7 @@
 """What ships: the Lambda zip for CloudFormation, the vendored folder rdk deploys, and a user's `pip install .`.
 
-`make test` builds them first (`make artifacts`), so these tests need no network.
+`make test` builds them first (`make artifacts`); a plain pytest run builds them through that target when they
+are missing (tests/make_targets.py). Either way these tests need no network.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from make_targets import BUILD_TIMEOUT, made
 
 from heartbleed_audit import events
 from heartbleed_audit.demo import sample_account
@@ -25,12 +27,12 @@ USER_BIN = ROOT / ".venv-user" / "bin"  # a clean venv with `pip install .` and 
 DISTRIBUTION = "heartbleed-server-certificate"
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}  # EM_X86_64, EM_AARCH64
 WHEEL_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
+# The first test to find an artifact missing builds them all (make_targets.made), then runs as usual.
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 300)
 
 
 def artifact(path: Path) -> Path:
-    if not path.exists():
-        pytest.fail(f"{path.relative_to(ROOT)} is missing: run `make artifacts` (make test does)")
-    return path
+    return made(path, "artifacts")
 
 
 def bundle(arch: str) -> zipfile.ZipFile:
@@ -164,7 +166,7 @@ def test_the_demo_without_its_extra_says_which_extra_to_install(command: list[st
     assert "pip install 'heartbleed-server-certificate[demo]'" in refused.stderr
 
 
-@pytest.mark.timeout(660)  # its own subprocess may take the 300 s it is given, and then some
+@pytest.mark.timeout(BUILD_TIMEOUT + 660)  # a build of the artifacts, then its own subprocess (300 s) and some
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto has no Config rule in CloudFormation
 def test_rdk_deploy_uploads_the_vendored_folder(aws: AwsDouble) -> None:
     folder = artifact(ROOT / "build" / "rdk" / "HeartbleedServerCertificate")
@@ -202,7 +204,7 @@ def test_rdk_deploy_uploads_the_vendored_folder(aws: AwsDouble) -> None:
     assert json.loads(parameters["SourceInputParameters"]) == json.loads((ROOT / "parameters.json").read_text())
 
 
-@pytest.mark.timeout(660)  # its own subprocess may take the 300 s it is given, and then some
+@pytest.mark.timeout(BUILD_TIMEOUT + 660)  # a build of the artifacts, then its own subprocess (300 s) and some
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto has no organization Config rule in CloudFormation
 def test_rdk_deploy_organization_creates_the_function_and_asks_for_the_organization_rule(aws: AwsDouble) -> None:
     folder = artifact(ROOT / "build" / "rdk" / "HeartbleedServerCertificate")

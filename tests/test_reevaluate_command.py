@@ -12,14 +12,14 @@ from ledger_table import TABLE, create_table
 from log_secrets import SECRETS
 from simulated_organization import (
     MEMBER_ROLE,
-    PARAMETERS,
+    WITH_LEDGER,
     Organization,
     as_central_function,
     build_organization,
     copy_event,
     copy_of,
     invoke_copy,
-    serve_organization_rule,
+    served_with_ledger,
 )
 from template_roles import create_roles
 
@@ -27,8 +27,6 @@ from heartbleed.failures import RetryableFailure
 from heartbleed_audit.cli import main
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 from HeartbleedServerCertificate import lambda_handler
-
-WITH_LEDGER = {**PARAMETERS, "KeyLedgerTable": TABLE}
 
 
 def cli(aws: AwsDouble, capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -50,9 +48,7 @@ def deploy_copy(aws: AwsDouble, account: str) -> str:
 @pytest.fixture
 def organization(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> Organization:
     """First member served; the third's role came after its first run failed; the second never ran."""
-    made = build_organization(aws)
-    create_table(aws.client("dynamodb"))
-    serve_organization_rule(monkeypatch)
+    made = served_with_ledger(aws, monkeypatch)
     first, _, third = made.members
     with as_central_function(aws, made, monkeypatch):
         invoke_copy(aws, first, WITH_LEDGER)

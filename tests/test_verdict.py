@@ -1,4 +1,5 @@
-"""The verdict function, one test per row of the verdict table (docs/design.md), on real X.509 certificates."""
+"""The verdict function on real X.509 certificates: a test_scenario_N_... for each scenario N numbered in
+heartbleed/verdict.py's docstring (tests/test_scenarios.py checks), and the edges between them."""
 
 from __future__ import annotations
 
@@ -6,14 +7,26 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from heartbleed.acm import AcmListing, issued_verdicts
 from heartbleed.certificate import BodyError, CertificateEvidence, CertificateMetadata, read_body
+from heartbleed.configuration_item import gone_reason
+from heartbleed.ledger.schema import Holder, KeySummary
 from heartbleed.parameters import RuleParameters
-from heartbleed.verdict import ANNOTATION_LIMIT, Compliance, Verdict, evaluate_account, fit_annotation
+from heartbleed.verdict import (
+    ANNOTATION_LIMIT,
+    REMEDY_ACM,
+    Compliance,
+    Verdict,
+    evaluate_account,
+    fit_annotation,
+    not_applicable,
+)
 from heartbleed_audit.demo.pki import Issued, issue, new_key
 
 CUTOFF = datetime(2014, 4, 8, tzinfo=UTC)
 PARAMS = RuleParameters(cutoff=CUTOFF)
 ARN = "arn:aws:iam::123456789012:server-certificate/"
+ACM_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/"
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
@@ -35,14 +48,14 @@ def judge(*items: CertificateEvidence, params: RuleParameters = PARAMS) -> dict[
     return {v.name: v for v in verdicts}
 
 
-def test_uploaded_before_the_cutoff_is_non_compliant() -> None:
+def test_scenario_1_uploaded_before_the_cutoff_is_non_compliant() -> None:
     v = judge(evidence("Frontend", utc(2014, 2, 11, 16, 46, 59), issue("a", utc(2015, 1, 1))))["Frontend"]
     assert v.compliance is Compliance.NON_COMPLIANT
     assert v.annotation.startswith("Uploaded 2014-02-11T16:46:59Z, before the cutoff 2014-04-08T00:00:00Z.")
     assert "re-key" in v.annotation
 
 
-def test_issued_before_the_cutoff_but_uploaded_later_is_non_compliant() -> None:
+def test_scenario_2_issued_before_the_cutoff_but_uploaded_later_is_non_compliant() -> None:
     v = judge(evidence("Legacy", utc(2016, 3, 1), issue("a", utc(2013, 11, 20))))["Legacy"]
     assert v.compliance is Compliance.NON_COMPLIANT
     assert v.annotation.startswith("Issued (NotBefore) 2013-11-20T00:00:00Z, before the cutoff")
@@ -72,7 +85,7 @@ def test_a_time_zone_offset_does_not_shift_the_comparison() -> None:
     assert "Uploaded 2014-04-07T23:00:00Z" in v.annotation
 
 
-def test_reissued_with_the_key_of_a_flagged_certificate_is_non_compliant() -> None:
+def test_scenario_3_reissued_with_the_key_of_a_flagged_certificate_is_non_compliant() -> None:
     key = new_key()
     old = evidence("Frontend", utc(2014, 2, 11), issue("www", utc(2014, 2, 10), key=key))
     reissued = evidence("Shop2017", utc(2017, 5, 2), issue("www", utc(2017, 5, 1), key=key))
@@ -106,20 +119,27 @@ def test_sharing_a_key_only_among_clean_certificates_is_compliant() -> None:
     assert {v.compliance for v in judge(a, b).values()} == {Compliance.COMPLIANT}
 
 
-def test_missing_upload_date_is_non_compliant_and_says_so() -> None:
+def test_scenario_4_missing_upload_date_is_non_compliant_and_says_so() -> None:
     v = judge(evidence("NoDate", None, issue("a", utc(2020, 1, 1))))["NoDate"]
     assert v.compliance is Compliance.NON_COMPLIANT
     assert "IAM returned no UploadDate." in v.annotation
 
 
-def test_unreadable_body_is_non_compliant_and_names_the_problem() -> None:
+def test_scenario_5_a_body_that_is_not_a_certificate_is_non_compliant_and_named() -> None:
     meta = CertificateMetadata(name="Broken", arn=ARN + "Broken", upload_date=utc(2020, 1, 1))
     v = judge(CertificateEvidence(meta, body_problem="the body is not a PEM X.509 certificate (ValueError)"))["Broken"]
     assert v.compliance is Compliance.NON_COMPLIANT
     assert "Body not checked: the body is not a PEM X.509 certificate (ValueError)." in v.annotation
 
 
-def test_an_unreadable_body_elsewhere_blocks_compliant_for_the_others() -> None:
+def test_scenario_6_a_body_that_could_not_be_read_is_non_compliant_and_named() -> None:
+    meta = CertificateMetadata(name="Locked", arn=ARN + "Locked", upload_date=utc(2020, 1, 1))
+    v = judge(CertificateEvidence(meta, body_problem="iam:GetServerCertificate was denied"))["Locked"]
+    assert v.compliance is Compliance.NON_COMPLIANT
+    assert v.annotation.startswith("Body not checked: iam:GetServerCertificate was denied.")
+
+
+def test_scenario_10_an_unreadable_body_elsewhere_blocks_compliant_for_the_others() -> None:
     denied = CertificateEvidence(
         CertificateMetadata(name="Denied", arn=ARN + "Denied", upload_date=utc(2020, 1, 1)),
         body_problem="iam:GetServerCertificate was denied",
@@ -130,7 +150,7 @@ def test_an_unreadable_body_elsewhere_blocks_compliant_for_the_others() -> None:
     assert "Key reuse not ruled out: the body of Denied could not be read." in v.annotation
 
 
-def test_clean_certificate_is_compliant_with_its_dates() -> None:
+def test_scenario_7_clean_certificate_is_compliant_with_its_dates() -> None:
     v = judge(evidence("Modern", utc(2025, 10, 1, 12), issue("a", utc(2025, 9, 30))))["Modern"]
     assert v.compliance is Compliance.COMPLIANT
     assert v.annotation.startswith(
@@ -153,7 +173,7 @@ def test_iam_033_cutoff_misses_the_disclosure_week_that_the_default_catches() ->
     assert judge(week)["Week"].compliance is Compliance.NON_COMPLIANT
 
 
-def test_exempt_certificate_is_not_applicable_but_its_key_still_counts() -> None:
+def test_scenario_8_exempt_certificate_is_not_applicable_but_its_key_still_counts() -> None:
     key = new_key()
     params = RuleParameters(cutoff=CUTOFF, exempt=frozenset({"Lab"}))
     lab = evidence("Lab", utc(2013, 1, 1), issue("x", utc(2013, 1, 1), key=key))
@@ -162,6 +182,90 @@ def test_exempt_certificate_is_not_applicable_but_its_key_still_counts() -> None
     assert verdicts["Lab"].compliance is Compliance.NOT_APPLICABLE
     assert "ExemptCertificates" in verdicts["Lab"].annotation
     assert verdicts["Prod"].compliance is Compliance.NON_COMPLIANT
+
+
+def test_scenario_9_a_deleted_certificate_is_not_applicable_under_its_arn() -> None:
+    reason = gone_reason({"configurationItemStatus": "ResourceDeleted"}, left_scope=False)
+    assert reason == "The certificate is no longer recorded (ResourceDeleted)."
+    v = not_applicable("Gone", ARN + "Gone", reason)
+    assert (v.arn, v.compliance, v.annotation) == (ARN + "Gone", Compliance.NOT_APPLICABLE, reason)
+    assert gone_reason({"configurationItemStatus": "OK"}, left_scope=False) is None
+
+
+def test_scenario_11_an_acm_import_before_the_cutoff_is_non_compliant_with_the_acm_remedy() -> None:
+    meta = CertificateMetadata(name="shop.example.com", arn=ACM_ARN + "shop", upload_date=utc(2014, 3, 1))
+    v = judge(CertificateEvidence(meta, body=read_body(issue("shop", utc(2015, 1, 1)).body)))["shop.example.com"]
+    assert v.compliance is Compliance.NON_COMPLIANT
+    assert v.annotation == f"Imported 2014-03-01T00:00:00Z, before the cutoff 2014-04-08T00:00:00Z. {REMEDY_ACM}"
+
+
+def test_scenario_12_a_certificate_acm_issued_is_not_applicable() -> None:
+    meta = CertificateMetadata(name="www.example.com", arn=ACM_ARN + "www", upload_date=None)
+    [v] = issued_verdicts(AcmListing(issued=[(meta, "AMAZON_ISSUED")]))
+    assert (v.arn, v.compliance) == (ACM_ARN + "www", Compliance.NOT_APPLICABLE)
+    assert v.annotation.startswith("Issued by ACM (AMAZON_ISSUED): ACM generated its key")
+
+
+def holder(cert: Issued, account: str, service: str = "iam", deleted: datetime | None = None) -> Holder:
+    """The ledger's record of a certificate uploaded the day it was issued (a Holder, as records.py reads it)."""
+    issued = read_body(cert.body).not_before
+    arn = (
+        f"arn:aws:acm:eu-west-1:{account}:certificate/old"
+        if service == "acm"
+        else ARN.replace("123456789012", account) + "Old2013"
+    )
+    return Holder(
+        key=read_body(cert.body).key_fingerprint,
+        account=account,
+        service=service,
+        region="eu-west-1" if service == "acm" else "global",
+        arn=arn,
+        certificate_id="ASCAOLD",
+        name="Old2013",
+        not_before=issued,
+        uploaded=issued,
+        first_seen=utc(2026, 1, 1),
+        last_seen=utc(2026, 1, 1),
+        deleted_since=deleted,
+    )
+
+
+def judged_with_ledger(earliest: Holder, cert: Issued, name: str = "New2020") -> Verdict:
+    """A 2020 certificate of this account carrying the holder's key, judged with the ledger's summary of it."""
+    item = evidence(name, utc(2020, 1, 2), cert)
+    summary = KeySummary(key=earliest.key, earliest=earliest, accounts=frozenset({earliest.account}))
+    [verdict] = evaluate_account([item], PARAMS, {earliest.key: summary})
+    return verdict
+
+
+def reissued_2020(old: Issued) -> Issued:
+    return issue("www", utc(2020, 1, 1), key=old.key)
+
+
+def test_scenario_13_ledger_evidence_from_another_account_is_non_compliant_and_names_it() -> None:
+    old = issue("www", utc(2013, 6, 1))
+    v = judged_with_ledger(holder(old, "210987654321"), reissued_2020(old))
+    assert v.compliance is Compliance.NON_COMPLIANT
+    assert v.annotation.startswith(
+        "Shares its public key with Old2013 (account 210987654321), issued 2013-06-01T00:00:00Z, before the cutoff"
+    )
+    # The same key, recorded after the cutoff only: no evidence.
+    late = issue("www", utc(2019, 6, 1), key=old.key)
+    assert judged_with_ledger(holder(late, "210987654321"), reissued_2020(old)).compliance is Compliance.COMPLIANT
+
+
+def test_scenario_14_ledger_evidence_from_a_deleted_certificate_names_the_deletion() -> None:
+    old = issue("www", utc(2013, 6, 1))
+    v = judged_with_ledger(holder(old, "123456789012", deleted=utc(2015, 2, 3)), reissued_2020(old))
+    assert v.compliance is Compliance.NON_COMPLIANT
+    assert v.annotation.startswith("Shares its public key with Old2013 (deleted since 2015-02-03T00:00:00Z), issued")
+
+
+def test_scenario_15_ledger_evidence_from_an_acm_import_names_acm() -> None:
+    old = issue("www", utc(2013, 6, 1))
+    v = judged_with_ledger(holder(old, "123456789012", service="acm"), reissued_2020(old))
+    assert v.compliance is Compliance.NON_COMPLIANT
+    assert v.annotation.startswith("Shares its public key with Old2013 (ACM), issued 2013-06-01T00:00:00Z")
 
 
 def test_annotations_are_cut_to_256_characters_and_never_empty() -> None:

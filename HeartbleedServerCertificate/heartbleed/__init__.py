@@ -1,9 +1,25 @@
-"""The HeartbleedServerCertificate evaluation core.
+"""The HeartbleedServerCertificate evaluation core, one module a line (tests/test_layout.py keeps it whole).
 
-parameters     the rule parameters and the one cutoff parser
-certificate    the facts about one certificate, and the PEM reader
-verdict        the one verdict function (pure)
-configuration_item  what a Config change event says about a certificate
-iam / account  the thin IAM layer and the account-wide assessment
-clients        how boto3 clients are configured (retries, FailedEvaluations)
+account              one account's verdicts: list, read, record in the ledger, judge (both triggers, the CLI)
+acm                  ACM certificates: the imported ones to judge, the ones ACM issued (NOT_APPLICABLE)
+certificate          the facts about one certificate, and the PEM reader
+clients              how boto3 clients are built: retries, pool size, checked PutEvaluations, counted calls
+configuration_item   what a Config change event says about a certificate (deleted, out of scope)
+deadline             the Lambda time budget: stop while there is still time to say so
+earlier_evaluations  the rule's earlier rows in Config, for retiring those of certificates that are gone
+event_document       the event document Config sends, checked before rdklib reads it
+evidence             listed certificates into evidence: the concurrent body reads IAM and ACM share
+failures             which failures Lambda retries: the raise-or-return split
+iam                  IAM server certificates: the thin AWS layer under the verdict
+organization_guard   an organization rule's function serves its own organization's copies only
+pacing               client-side rate control for the concurrent body reads
+parameters           the rule parameters, and the one cutoff parser
+run_log              a run's one structured log line, never a body, key or token
+verdict              the one verdict function (pure), and the numbered scenarios
+ledger/              the key ledger (docs/ledger.md):
+  store              one DynamoDB table: items, batches and retries, conditional writes, LedgerError
+  schema             the items' shapes: keys, attributes, version, and the Holder/KeySummary dataclasses
+  records            class Ledger: typed reads and conditional writes over store and schema
+  protocol           AccountLedger: one run's use of the ledger (known bodies, records, summaries)
+  propagation        new evidence reaches every account carrying the key; kept re-evaluation requests
 """

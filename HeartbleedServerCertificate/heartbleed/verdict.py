@@ -3,16 +3,30 @@
 Pure: it takes the evidence gathered from IAM and the rule parameters, and
 returns one verdict per certificate. No AWS calls happen here.
 
-Scenarios (docs/design.md, the verdict table), checked in this order:
-  exempt by ExemptCertificates                      -> NOT_APPLICABLE
-  uploaded before the cutoff (the IAM-033 check)    -> NON_COMPLIANT
-  issued (NotBefore) before the cutoff              -> NON_COMPLIANT
-  no UploadDate, or the body unreadable             -> NON_COMPLIANT (missing evidence)
-  same public key as a certificate flagged above    -> NON_COMPLIANT
-  its key has evidence in the key ledger            -> NON_COMPLIANT (a certificate anywhere, deleted or not,
-                                                       uploaded or issued before the cutoff carried it)
-  another body unreadable, so reuse not ruled out   -> NON_COMPLIANT
-  none of these                                     -> COMPLIANT
+Scenarios, numbered here once: tests/test_verdict.py (this function) and the rdk test,
+HeartbleedServerCertificate_test.py (the rule), each have a test_scenario_N_... for every N
+(tests/test_scenarios.py checks), and the end-to-end tests name the N they exercise.
+  1  IAM UploadDate before the cutoff (the IAM-033 check)        NON_COMPLIANT
+  2  issued (NotBefore) before the cutoff, uploaded later        NON_COMPLIANT
+  3  the public key of a certificate flagged by 1, 2 or 11       NON_COMPLIANT, as is that one
+     (reissued without re-keying)
+  4  missing evidence: no UploadDate (ACM: no ImportedAt)        NON_COMPLIANT
+  5  missing evidence: the body is not a certificate             NON_COMPLIANT
+  6  missing evidence: the body could not be read (denied)       NON_COMPLIANT
+  7  uploaded and issued after the cutoff, its own key           COMPLIANT
+  8  named in ExemptCertificates (its key still counts for 3)    NOT_APPLICABLE
+  9  deleted (a change event's ResourceDeleted)                  NOT_APPLICABLE, under its ARN
+  10 another certificate's body unreadable: reuse not ruled out  NON_COMPLIANT
+  11 imported into ACM (ImportedAt) before the cutoff            NON_COMPLIANT, with the ACM remedy
+  12 issued by ACM (AMAZON_ISSUED, PRIVATE): ACM made its key    NOT_APPLICABLE
+  13 the key ledger holds evidence against its key from a        NON_COMPLIANT, naming that account
+     certificate in another account
+  14 ... from a certificate deleted since                        NON_COMPLIANT, naming the deletion
+  15 ... from an ACM import                                      NON_COMPLIANT, naming ACM
+evaluate_account checks 8 first, then the certificate's own dates and evidence (1, 2, 4-6, 11), then
+its key (3, else 13-15), then 10; none of these is 7. 9 and 12 are decided before it, by
+configuration_item.gone_reason and acm.issued_verdicts, and reported through not_applicable.
+The verdict table: docs/design.md; the key ledger: docs/ledger.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A realistic account for the demo and the end-to-end tests.
 
-Each certificate stands for one scenario of the design (section 3); EXPECTED
+Each certificate stands for a scenario numbered in heartbleed/verdict.py; EXPECTED
 holds the verdict the rule must give it under the default cutoff.
 """
 
@@ -18,17 +18,17 @@ def utc(text: str) -> datetime:
 
 
 EXPECTED = {
-    # The seed's (IAM-033) example: uploaded before Heartbleed.
+    # Scenario 1, the seed's (IAM-033) example: uploaded before Heartbleed.
     "FrontendSSLCertificate": "NON_COMPLIANT",
-    # Uploaded in 2016, but the certificate was issued in 2013: only the body shows it.
+    # Scenario 2: uploaded in 2016, but the certificate was issued in 2013: only the body shows it.
     "LegacyApiCertificate": "NON_COMPLIANT",
-    # Reissued in 2017 with FrontendSSLCertificate's key: not re-keyed.
+    # Scenario 3: reissued in 2017 with FrontendSSLCertificate's key: not re-keyed.
     "ShopReissued2017": "NON_COMPLIANT",
-    # Uploaded during the disclosure week: missed by IAM-033's 1 April date.
+    # Scenario 1 again: uploaded during the disclosure week, missed by IAM-033's 1 April date.
     "DisclosureWeekCertificate": "NON_COMPLIANT",
-    # Clean: issued and uploaded after the cutoff, with its own key.
+    # Scenario 7, clean: issued and uploaded after the cutoff, with its own key.
     "ModernWebCertificate": "COMPLIANT",
-    # Clean, under a nested path, as CloudFront certificates are kept.
+    # Scenario 7 too, under a nested path, as CloudFront certificates are kept.
     "CdnCertificate": "COMPLIANT",
 }
 
