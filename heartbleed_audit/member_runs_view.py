@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from heartbleed.ledger.schema import MemberRun
+from heartbleed.ledger import MemberRun
 from heartbleed.verdict import stamp
 
 
