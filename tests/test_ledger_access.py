@@ -52,7 +52,7 @@ def holder(account: str = ACCOUNT_ID) -> Holder:
 RULE = RuleRegistration(ACCOUNT_ID, REGION, "HeartbleedServerCertificate")
 
 
-# Each ledger call the rule makes, by the one DynamoDB action it needs (heartbleed/ledger/records.py over store.py).
+# Each ledger call the rule makes, by the one DynamoDB action it needs (heartbleed.ledger.Ledger over store.py).
 LEDGER_CALLS: dict[str, Callable[[Ledger], object]] = {
     "BatchWriteItem": lambda ledger: ledger.put_certificates([holder()]),
     "Query": lambda ledger: ledger.account_certificates(ACCOUNT_ID),
