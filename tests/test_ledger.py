@@ -17,7 +17,7 @@ from ledger_table import create_table
 
 from heartbleed.ledger import Ledger, LedgerError, LedgerFormatError, RuleRegistration
 from heartbleed.ledger import store as ledger_store
-from heartbleed.ledger.schema import SCHEMA_VERSION, Holder, KeptRequest, Owed, certificate_sk
+from heartbleed.ledger.schema import SCHEMA_VERSION, Holder, KeptRequest, Owed, certificate_sk, read_instant
 from heartbleed.ledger.store import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, UNPROCESSED_ROUNDS
 from heartbleed_audit.double import AwsDouble
 
@@ -211,6 +211,14 @@ def test_deleting_a_certificate_whose_key_has_no_summary_writes_no_summary(backe
 
 
 # --- Format and failures ----------------------------------------------------------------------
+
+
+def test_an_unreadable_instant_is_a_ledger_error() -> None:
+    """Every failure to read an item is a LedgerError (LedgerFormatError), so one except catches them all."""
+    for text in ("not an instant", "2026-03-01T12:00:00"):  # unparsable; no time zone
+        with pytest.raises(LedgerFormatError, match=f"instant '{text}'") as refused:
+            read_instant(text)
+        assert isinstance(refused.value, LedgerError)
 
 
 def test_an_item_of_another_schema_version_is_refused_by_name(backend: Backend) -> None:

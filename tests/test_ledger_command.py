@@ -292,6 +292,17 @@ def test_a_bad_fingerprint_is_named(aws: AwsDouble, ledger: OperatorLedger, capf
     assert code == 2 and f"fingerprint '{'g' * 64}'" in err
 
 
+def test_an_item_this_version_cannot_read_is_named_not_blamed_on_permissions(
+    aws: AwsDouble, ledger: OperatorLedger, capfd: pytest.CaptureFixture[str]
+) -> None:
+    key = "ab" * 32
+    aws.client("dynamodb").put_item(TableName=TABLE, Item={"pk": {"S": f"K#{key}"}, "sk": {"S": "#"}, "v": {"N": "2"}})
+    code, _, err = cli(aws, capfd, "show", "--key", key)
+    assert code == 2
+    assert f"--table: ledger item K#{key} / # has schema version 2; this rule reads version 1" in err
+    assert "needs dynamodb:" not in err  # a LedgerFormatError is a LedgerError, but not a refused permission
+
+
 def test_an_unreadable_import_path_is_named_and_nothing_is_written(
     aws: AwsDouble, ledger: OperatorLedger, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
