@@ -25,16 +25,45 @@ A store behind a small typed interface. One name per concept:
   REFRESH_LAST_SEEN       how often a run rewrites a certificate's last-seen date
 
 propagation.py (asking kept requests of Config) is imported by its users, not here: the CLI's reads
-need none of it.
+need none of it. Only the pure names (errors.py, schema.py) load with the package; the others load
+when first named.
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .errors import LedgerError, LedgerFormatError, LedgerMissing
-from .member_runs import MemberRun
-from .operator import OperatorLedger
-from .protocol import REFRESH_LAST_SEEN, LedgerRun, RunFindings
-from .records import Ledger, open_ledger, table_region
 from .schema import IMPORTED, NO_ACCOUNT, Holder, KeptRequest, KeySummary, Owed, RuleRegistration, Summaries, owed_token
-from .store import Table
+
+if TYPE_CHECKING:
+    from .member_runs import MemberRun
+    from .operator import OperatorLedger
+    from .protocol import REFRESH_LAST_SEEN, LedgerRun, RunFindings
+    from .records import Ledger, open_ledger, table_region
+    from .store import Table
+
+# The rest is imported when first named: the pure names above (errors, item shapes) need no botocore, so
+# `heartbleed.verdict`, which reads summaries, starts without it.
+_LAZY = {
+    "MemberRun": "member_runs",
+    "OperatorLedger": "operator",
+    "REFRESH_LAST_SEEN": "protocol",
+    "LedgerRun": "protocol",
+    "RunFindings": "protocol",
+    "Ledger": "records",
+    "open_ledger": "records",
+    "table_region": "records",
+    "Table": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "IMPORTED",
