@@ -42,9 +42,8 @@ from heartbleed.deadline import NO_DEADLINE, Deadline
 from heartbleed.earlier_evaluations import reported_resources
 from heartbleed.event_document import EventError, check_event
 from heartbleed.failures import retried_by_lambda
+from heartbleed.ledger import LedgerError, LedgerRun, RuleRegistration, open_ledger
 from heartbleed.ledger.propagation import config_clients, propagate, register
-from heartbleed.ledger.protocol import AccountLedger
-from heartbleed.ledger.records import LedgerError, open_ledger
 from heartbleed.organization_guard import Refused, check_account, check_origin, organization_rule
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
 from heartbleed.run_log import log_summary, start_tally, summary, tally_ledger
@@ -105,16 +104,15 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         if not params.ledger_table:
             return assess(iam, params, self.deadline, acm=acm)
         account = str(event["accountId"])
-        ledger = AccountLedger(
-            open_ledger(params.ledger_table), account, cutoff=params.cutoff, changed_only=changed_only, region=region
-        )
-        assessment = assess(iam, params, self.deadline, ledger=ledger, acm=acm)
+        ledger = open_ledger(params.ledger_table)
+        run = LedgerRun(ledger, account, cutoff=params.cutoff, changed_only=changed_only, region=region)
+        assessment = assess(iam, params, self.deadline, ledger=run, acm=acm)
         role = self.get_execution_role_arn(event) if self.get_assume_role_mode(event) else ""
-        own = {"account": account, "region": region, "rule": str(event["configRuleName"]), "role": role}
-        register(ledger.ledger, own)
+        own = RuleRegistration(account, region, str(event["configRuleName"]), role)
+        register(ledger, own)
         clients = config_clients(account, lambda where: client_factory.build_client("config", where))
-        done = propagate(ledger.ledger, assessment.ledger, own, clients, ledger.owner, self.deadline)
-        tally_ledger({**done.counts(), "repaired": len(assessment.ledger.repaired)})
+        done = propagate(ledger, assessment.findings, own, clients, run.owner, self.deadline)
+        tally_ledger({**done.counts(), "repaired": len(assessment.findings.repaired)})
         return assessment
 
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> RuleParameters:

@@ -22,7 +22,7 @@ import argparse
 import json
 from typing import Any
 
-from heartbleed.ledger.records import Ledger
+from heartbleed.ledger import Ledger, RuleRegistration
 from heartbleed_audit.double import AwsDouble
 
 from .ledger_cost import READ_UNIT, USD_PER_MILLION_RRU, USD_PER_MILLION_WRU, WRITE_UNIT, item_size
@@ -68,7 +68,7 @@ def backfill_line(aws: AwsDouble, latency_ms: float, accounts: int, per_account:
     create_ledger(aws)
     ledger = Ledger(aws.client("dynamodb"), LEDGER_TABLE)
     for account in members:
-        ledger.register_rule(account, "us-east-1", RULE, f"arn:aws:iam::{account}:role/{MEMBER_ROLE}")
+        ledger.register_rule(RuleRegistration(account, "us-east-1", RULE, f"arn:aws:iam::{account}:role/{MEMBER_ROLE}"))
     aws.conditions.latency = latency_ms / 1000
     runs = []
     for name in ("into an empty ledger", "again"):

@@ -122,7 +122,7 @@ def check_estate_options(args: argparse.Namespace) -> None:
 
 
 def _audit_estate(args: argparse.Namespace, clients: estate.Clients, params: RuleParameters) -> int:
-    ledger = ledger_audit.open_ledger(args)
+    ledger = ledger_audit.ledger_of(args)
     own, partition = estate.caller(clients)
     targets = [estate.Target(own)]
     if args.organization:

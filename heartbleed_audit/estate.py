@@ -27,8 +27,7 @@ from heartbleed.account import list_account, read_listing
 from heartbleed.certificate import CertificateEvidence
 from heartbleed.clients import CLIENT_CONFIG
 from heartbleed.evidence import KnownBodies
-from heartbleed.ledger.protocol import AccountLedger
-from heartbleed.ledger.records import Ledger
+from heartbleed.ledger import Ledger, LedgerRun
 from heartbleed.organization_guard import active_accounts
 from heartbleed.parameters import RuleParameters
 from heartbleed.verdict import Verdict, evaluate_account
@@ -101,8 +100,8 @@ def organization_accounts(clients: Clients) -> list[str]:
 
 # evidence, unjudged, bodies known, (service, Region) listed in full
 AccountOutcome = tuple[list[CertificateEvidence], list[Verdict], int, frozenset[tuple[str, str]]]
-# Records one account's evidence through its AccountLedger (loaded), given what the account listed in full.
-Recorder = Callable[[AccountLedger, list[CertificateEvidence], frozenset[tuple[str, str]]], None]
+# Records one account's evidence through its LedgerRun (loaded), given what the account listed in full.
+Recorder = Callable[[LedgerRun, list[CertificateEvidence], frozenset[tuple[str, str]]], None]
 
 
 def _gather(
@@ -153,30 +152,30 @@ def audit_estate(
     A ledger that cannot be read raises LedgerError: the audit never judges without it.
 
     With record (the backfill, which needs a ledger), each account read in full is recorded through its
-    loaded AccountLedger before the pool is judged, so the verdicts use what the backfill wrote.
+    loaded LedgerRun before the pool is judged, so the verdicts use what the backfill wrote.
     """
     result = EstateAudit()
     pool: list[CertificateEvidence] = []
-    loaded: dict[str, tuple[AccountLedger, KnownBodies]] = {}
+    loaded: dict[str, tuple[LedgerRun, KnownBodies]] = {}
 
-    def load(account: str) -> tuple[AccountLedger, KnownBodies]:
+    def load(account: str) -> tuple[LedgerRun, KnownBodies]:
         assert ledger is not None
-        account_ledger = AccountLedger(ledger, account, cutoff=params.cutoff)
-        return account_ledger, account_ledger.load()
+        run = LedgerRun(ledger, account, cutoff=params.cutoff)
+        return run, run.load()
 
     if ledger is not None and targets:  # the first account's alone: a missing table fails before any role
         loaded[targets[0].account] = load(targets[0].account)
 
     def one(target: Target) -> AccountOutcome | AccountFailure:
-        account_ledger, known = loaded.get(target.account) or (None, None)
-        if account_ledger is None and ledger is not None:
-            account_ledger, known = load(target.account)
+        run, known = loaded.get(target.account) or (None, None)
+        if run is None and ledger is not None:
+            run, known = load(target.account)
         try:
             outcome = _gather(clients, target, params, acm_regions, known)
         except (ClientError, BotoCoreError) as error:
             return AccountFailure(target.account, _reason(error))
-        if record is not None and account_ledger is not None:
-            record(account_ledger, outcome[0], outcome[3])  # a LedgerError ends the whole run
+        if record is not None and run is not None:
+            record(run, outcome[0], outcome[3])  # a LedgerError ends the whole run
         return outcome
 
     with ThreadPoolExecutor(max_workers=ACCOUNT_CONCURRENCY) as workers:

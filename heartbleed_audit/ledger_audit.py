@@ -21,7 +21,7 @@ import os
 from contextlib import AbstractContextManager
 from typing import Any
 
-from heartbleed.ledger.records import Ledger
+from heartbleed.ledger import Ledger
 
 from .cli_shared import CliError
 from .ledger_command import TABLE_VARIABLE, open_table, table_errors
@@ -53,7 +53,7 @@ def check_option(args: argparse.Namespace) -> None:
         raise CliError(f"{OPTION} names no table: pass {OPTION} NAME_OR_ARN or set {TABLE_VARIABLE}")
 
 
-def open_ledger(args: argparse.Namespace) -> Ledger | None:
+def ledger_of(args: argparse.Namespace) -> Ledger | None:
     """The ledger --ledger names (through the caller's own credentials), or None without --ledger."""
     return open_table(args, args.ledger, OPTION) if args.ledger else None
 

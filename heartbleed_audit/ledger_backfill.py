@@ -4,7 +4,7 @@ The ledger learns only from the accounts where the rule runs. An account left ou
 (ExcludedAccounts, a sandbox without AWS Config, a member whose execution role has not arrived yet) holds
 keys that no rule run records, so a certificate elsewhere that carries such a key stays COMPLIANT. The
 organization audit reads those accounts through the audit role; with --record it also writes what it read
-into the ledger, through the rule's own write path (heartbleed.ledger.protocol.AccountLedger.record): each key's
+into the ledger, through the rule's own write path (heartbleed.ledger.protocol.LedgerRun.record): each key's
 summary before the certificate items, and an owed marker in the same write as a lowering to before the
 cutoff. So its writes are idempotent with the rule's, a backfill stopped part-way is completed by running it
 again (or by any rule run that reads the key's summary), and a second run changes nothing.
@@ -26,17 +26,15 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Sequence, Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from heartbleed.certificate import CertificateEvidence
 from heartbleed.deadline import NO_DEADLINE
+from heartbleed.ledger import REFRESH_LAST_SEEN, KeptRequest, Ledger, LedgerRun, RuleRegistration, Summaries, owed_token
 from heartbleed.ledger.propagation import Propagation, write_out_owed
-from heartbleed.ledger.protocol import REFRESH_LAST_SEEN, AccountLedger
-from heartbleed.ledger.records import Ledger
-from heartbleed.ledger.schema import KeptRequest, KeySummary, instant
 
 from .cli_shared import CliError
 from .ledger_command import table_errors
@@ -44,7 +42,7 @@ from .ledger_command import table_errors
 OPTION = "--record"
 NEEDS = "dynamodb:Query, dynamodb:BatchGetItem, dynamodb:UpdateItem and dynamodb:BatchWriteItem"
 # The backfill runs no rule: every recorded rule of a key's accounts is owed, none is its own.
-NO_RULE = {"account": "", "region": "", "rule": "", "role": ""}
+NO_RULE = RuleRegistration("", "", "", "")
 
 
 def add_option(group: Any) -> None:
@@ -94,11 +92,11 @@ class Backfill:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(
-        self, account: AccountLedger, evidence: list[CertificateEvidence], scope: frozenset[tuple[str, str]]
+        self, account: LedgerRun, evidence: list[CertificateEvidence], scope: frozenset[tuple[str, str]]
     ) -> None:
         """Record one account's evidence (estate.Recorder), then write out the owed markers it reads."""
         # No rule's Region: the lowering's owed marker spares no rule (the ledger protocol's owed names the run's own).
-        account.region = NO_RULE["region"]
+        account.region = NO_RULE.region
         written, already, refreshed = _what_is_new(account, evidence, scope)
         findings = account.record(evidence, scope)
         done = Propagation()
@@ -115,9 +113,9 @@ class Backfill:
 
     def _exposed(
         self,
-        account: AccountLedger,
+        account: LedgerRun,
         written: Sequence[Recorded],
-        summaries: Mapping[str, KeySummary],
+        summaries: Summaries,
         queued: Set[str],
     ) -> list[KeptRequest]:
         """Keep a re-evaluation of the account's own recorded rules where the backfill recorded a certificate
@@ -133,9 +131,9 @@ class Backfill:
         ]
         if not exposed or account.account in queued:
             return []
-        token = f"{instant(account.now)['S']}#{account.owner}"
+        token = owed_token(account.now, account.owner)
         requests = [
-            KeptRequest(rule["account"], rule["region"], rule["rule"], rule["role"], owed=token)
+            KeptRequest(rule.account, rule.region, rule.rule, rule.role, owed=token)
             for rule in self.ledger.rules([account.account])
         ]
         for request in requests:
@@ -172,7 +170,7 @@ class Backfill:
 
 
 def _what_is_new(
-    account: AccountLedger, evidence: Sequence[CertificateEvidence], scope: frozenset[tuple[str, str]]
+    account: LedgerRun, evidence: Sequence[CertificateEvidence], scope: frozenset[tuple[str, str]]
 ) -> tuple[list[Recorded], int, int]:
     """What record will write for the report, from the ledger's loaded view: new (or back) certificates,
     and ones it held that are no longer listed; how many read it held already, and of those how many it

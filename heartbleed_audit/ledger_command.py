@@ -22,25 +22,24 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from heartbleed.ledger.records import LedgerError, LedgerMissing
-from heartbleed.ledger.schema import (
+from heartbleed.ledger import (
     IMPORTED,
     NO_ACCOUNT,
-    SUMMARY,
     Holder,
     KeySummary,
+    LedgerError,
+    LedgerFormatError,
+    LedgerMissing,
+    OperatorLedger,
     Owed,
-    account_pk,
-    certificate_sk,
-    holder_from_item,
-    instant,
+    owed_token,
+    table_region,
 )
 from heartbleed.parameters import DEFAULT_CUTOFF, ParameterError, parse_cutoff, parse_rule_parameters
 from heartbleed.verdict import stamp
 
 from . import ledger_files, member_runs_view
 from .cli_shared import CliError, add_aws_options, aws_errors, client, session_for
-from .operator_ledger import OperatorLedger
 
 TABLE_VARIABLE = "HEARTBLEED_KEY_LEDGER"
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
@@ -105,9 +104,8 @@ def open_table(args: argparse.Namespace, table: str | None = None, option: str =
         parse_rule_parameters({"KeyLedgerTable": table})
     except ParameterError as error:
         raise CliError(str(error).replace("KeyLedgerTable", option).replace(", or empty for no ledger", "")) from None
-    region = table.split(":")[3] if table.startswith("arn:") else None
     with aws_errors():
-        return OperatorLedger(client(args, session_for(args), "dynamodb", region), table)
+        return OperatorLedger(client(args, session_for(args), "dynamodb", table_region(table)), table)
 
 
 @contextmanager
@@ -119,6 +117,8 @@ def table_errors(option: str, needs: str) -> Iterator[None]:
             yield
     except LedgerMissing as error:
         raise CliError(f"{option} {error.table!r}: no such DynamoDB table in this Region (or account)") from None
+    except LedgerFormatError as error:  # not a permission: the table holds what this version cannot read
+        raise CliError(f"{option}: {error}") from None
     except LedgerError as error:
         raise CliError(f"{error}; {needs}") from None
 
@@ -300,7 +300,7 @@ def _import_key(
     fresh = list({(h.arn, h.certificate_id): h for h in new if (h.arn, h.certificate_id) not in held}.values())
     mine = [held.get((h.arn, h.certificate_id), h) for h in new]
     first = min(mine, key=_order)
-    owed = Owed(f"{instant(now)['S']}#import", None) if first.evidence_date < cutoff else None
+    owed = Owed(owed_token(now, "import"), None) if first.evidence_date < cutoff else None
     lowered = ledger.add_evidence(first, owed=owed)
     ledger.put_certificates(fresh)
     for holder in new:
@@ -315,7 +315,7 @@ def _import_key(
     summary = ledger.summaries([first.key]).get(first.key)
     asked: set[str] = set()
     if summary is not None and summary.owed is not None:  # this import's, or one stopped before it queued
-        asked = {rule["account"] for rule in ledger.ask_again(summary.accounts, now)}
+        asked = {rule.account for rule in ledger.ask_again(summary.accounts, now)}
         ledger.clear_owed(summary.key, summary.owed.token)
     for holder in sorted(others, key=_order):
         then = QUEUED if holder.account in asked else "judged again at its next evaluation"
@@ -344,18 +344,12 @@ def forget_command(args: argparse.Namespace) -> int:
             count = len(removal.removed)
             print(f"finishes the removal logged as FORGOTTEN {removal.sk} (by {removal.who}): {count} items")
             _remove(ledger, removal.sk, removal.removed, removal.accounts)
-        items = ledger.key_items(key)
-        if not items:
+        evidence = ledger.key_evidence(key)
+        if not evidence.under_key:
             if finished:
                 return 0
             raise CliError(f"no evidence against key {key} in {args.table}: nothing to forget")
-        holders = [holder_from_item(item) for item in items if item["sk"]["S"].startswith("C#")]
-        # The certificates under their accounts first and the summary last, so that no run meets a
-        # summary-less certificate item of this key halfway (it would write the summary again).
-        removed = [
-            (account_pk(h.account), certificate_sk(h.arn, h.certificate_id)) for h in holders if h.service != IMPORTED
-        ]
-        removed += sorted(((item["pk"]["S"], item["sk"]["S"]) for item in items), key=lambda pair: pair[1] == SUMMARY)
+        holders, removed = evidence.holders, evidence.removed
         print(f"removes {len(removed)} items from {args.table}:")
         for pk, sk in removed:
             print(f"  {pk} {sk}")
@@ -367,9 +361,9 @@ def forget_command(args: argparse.Namespace) -> int:
             return 0
         who = client(args, session_for(args), "sts").get_caller_identity()["Arn"]
         # Logged first, with what it removes and whom it queues: running forget again finishes it.
-        logged = ledger.log_forget(key, who, datetime.now(UTC), reason, removed, {h.account for h in live})
+        logged = ledger.log_removal(key, who, datetime.now(UTC), reason, removed, {h.account for h in live})
         _remove(ledger, logged, removed, [h.account for h in live])
-        again = ledger.key_items(key)
+        again = ledger.key_evidence(key).under_key
     print(f"removed {len(removed)} items; logged as FORGOTTEN {logged} (by {who})")
     if again:  # a run of the rule recorded the key while it was removed (a certificate that still exists)
         print(f"note: {len(again)} items under the key were written again meanwhile; 'ledger show --key' lists them")
@@ -381,8 +375,8 @@ def _remove(ledger: OperatorLedger, logged: str, removed: Sequence[tuple[str, st
     ledger.delete_items(removed)
     now = datetime.now(UTC)
     for rule in ledger.ask_again(accounts, now):
-        print(f"queued: {rule['rule']} in {rule['account']} ({rule['region']}) evaluates again at the rule's next run")
-    ledger.finish_forget(logged, now)
+        print(f"queued: {rule.rule} in {rule.account} ({rule.region}) evaluates again at the rule's next run")
+    ledger.finish_removal(logged, now)
 
 
 def _confirmed(count: int) -> bool:

@@ -1,6 +1,6 @@
 """heartbleed-audit ledger show --accounts: which accounts the rule served, and when, per Region.
 
-The rule records every run that its guard let through (heartbleed.ledger.schema.MemberRun): its last
+The rule records every run that its guard let through (heartbleed.ledger.MemberRun): its last
 success, and its last failure with the reason. A refused event records nothing.
 """
 
@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from heartbleed.ledger.schema import MemberRun
+from heartbleed.ledger import MemberRun
 from heartbleed.verdict import stamp
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from heartbleed.ledger.schema import MemberRun
+from heartbleed.ledger import MemberRun
 from heartbleed.organization_guard import member_copy_name
 from heartbleed.parameters import ROLE_NAME, shown
 from heartbleed.verdict import stamp

@@ -33,7 +33,7 @@ from simulated_organization import MEMBER_ROLE, MEMBER_RULE, LambdaContext, memb
 from template_roles import create_roles
 
 from heartbleed.certificate import read_body
-from heartbleed.ledger.records import Ledger
+from heartbleed.ledger import Ledger
 from heartbleed.organization_guard import forget
 from heartbleed.verdict import REMEDY_ACM
 from heartbleed_audit import events

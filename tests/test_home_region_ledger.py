@@ -13,7 +13,7 @@ import pytest
 from ledger_table import TABLE, create_table
 
 from heartbleed.certificate import read_body
-from heartbleed.ledger.records import Ledger
+from heartbleed.ledger import Ledger
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble

@@ -16,9 +16,8 @@ import pytest
 from ledger_table import TABLE, create_table
 
 from heartbleed.deadline import Deadline
-from heartbleed.ledger import propagation
-from heartbleed.ledger.records import Ledger
-from heartbleed.ledger.schema import Claim, KeptRequest
+from heartbleed.ledger import KeptRequest, Ledger, RuleRegistration, propagation
+from heartbleed.ledger.schema import Claim
 from heartbleed_audit import events
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 
@@ -39,7 +38,7 @@ class Kept:
     """Kept requests of MEMBERS' rules, and how a run reaches each member's Config."""
 
     ledger: Ledger
-    own: dict[str, str]
+    own: RuleRegistration
 
     def clients(self, aws: AwsDouble) -> propagation.ConfigClients:
         return lambda account, region, role: propagation.without_retries(aws.client("config", account, region))
@@ -50,7 +49,7 @@ def kept(aws: AwsDouble, ledger: Ledger) -> Kept:
     for account in MEMBERS:
         aws.result_token(events.RULE_NAME, account)  # the rule exists there
         ledger.keep(KeptRequest(account, "us-east-1", events.RULE_NAME, "", owed="lowered"))
-    return Kept(ledger, {"account": ACCOUNT_ID, "region": "us-east-1", "rule": events.RULE_NAME, "role": ""})
+    return Kept(ledger, RuleRegistration(ACCOUNT_ID, "us-east-1", events.RULE_NAME))
 
 
 def asks(aws: AwsDouble) -> dict[str, int]:
@@ -83,7 +82,7 @@ def test_two_concurrent_runs_ask_each_kept_rule_once(
     assert aws.conditions.calls["config:StartConfigRulesEvaluation"] == len(MEMBERS)
     assert sorted(len(result.accepted) for result in results) == sorted([r.claimed for r in results])
     assert sum(len(result.accepted) for result in results) == len(MEMBERS)
-    assert kept.ledger.pending() == []
+    assert kept.ledger.kept_requests() == []
 
 
 def test_a_refused_request_stays_kept_and_is_asked_after_the_minute(
@@ -94,18 +93,18 @@ def test_a_refused_request_stays_kept_and_is_asked_after_the_minute(
     aws.client("config", refusing).start_config_rules_evaluation(ConfigRuleNames=[events.RULE_NAME])  # someone's
     done = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
     assert done.refused == 1 and len(done.accepted) == len(MEMBERS) - 1
-    [left] = kept.ledger.pending()
-    assert left["account"] == refusing and left["asked"]
+    [left] = kept.ledger.kept_requests()
+    assert left.account == refusing and left.asked
     aws.conditions.reset_counts()
     again = propagation.work(kept.ledger, kept.clients(aws), "run-2", Deadline(), kept.own)
     assert again.claimed == 0 and aws.conditions.calls["config:StartConfigRulesEvaluation"] == 0  # within the minute
-    assert [p["account"] for p in kept.ledger.pending()] == [refusing]  # refused again: still kept
+    assert [p.account for p in kept.ledger.kept_requests()] == [refusing]  # refused again: still kept
     monkeypatch.setattr(propagation, "ASK_AGAIN_AFTER", timedelta(0))
     aws.set_start_interval(0, account=refusing)
     assert propagation.work(kept.ledger, kept.clients(aws), "run-3", Deadline(), kept.own).accepted == [
         f"{refusing}/us-east-1/{events.RULE_NAME}"
     ]
-    assert kept.ledger.pending() == []
+    assert kept.ledger.kept_requests() == []
 
 
 def test_an_expired_claim_is_taken_over_and_a_held_one_is_not(aws: AwsDouble, kept: Kept) -> None:
@@ -117,8 +116,8 @@ def test_an_expired_claim_is_taken_over_and_a_held_one_is_not(aws: AwsDouble, ke
     done = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
     assert asks(aws) == {account: 0 if account == busy else 1 for account in MEMBERS}
     assert len(done.accepted) == len(MEMBERS) - 1
-    [left] = kept.ledger.pending()
-    assert left["account"] == busy
+    [left] = kept.ledger.kept_requests()
+    assert left.account == busy
 
 
 def test_a_request_kept_again_while_it_was_asked_stays_kept(aws: AwsDouble, kept: Kept) -> None:
@@ -129,7 +128,7 @@ def test_a_request_kept_again_while_it_was_asked_stays_kept(aws: AwsDouble, kept
     kept.ledger.keep(replace(claimed, owed="a newer lowering", claim=None))
     assert kept.ledger.finish_kept(claimed, "run-1") is False
     kept.ledger.release_kept(claimed, "run-1", NOW)
-    assert member in [p["account"] for p in kept.ledger.pending()]
+    assert member in [p.account for p in kept.ledger.kept_requests()]
 
 
 def test_what_a_run_has_no_turn_or_time_for_stays_kept_for_the_next_runs(
@@ -137,7 +136,7 @@ def test_what_a_run_has_no_turn_or_time_for_stays_kept_for_the_next_runs(
 ) -> None:
     monkeypatch.setattr(propagation, "ASKS_PER_RUN", 4)
     first = propagation.work(kept.ledger, kept.clients(aws), "run-1", Deadline(), kept.own)
-    assert len(first.accepted) == 4 and len(kept.ledger.pending()) == len(MEMBERS) - 4
+    assert len(first.accepted) == 4 and len(kept.ledger.kept_requests()) == len(MEMBERS) - 4
 
     class RunningOut:
         def get_remaining_time_in_millis(self) -> int:
@@ -145,8 +144,8 @@ def test_what_a_run_has_no_turn_or_time_for_stays_kept_for_the_next_runs(
 
     late = propagation.work(kept.ledger, kept.clients(aws), "run-2", Deadline(RunningOut()), kept.own)
     assert late.claimed == 0 and late.out_of_time == len(MEMBERS) - 4
-    assert len(kept.ledger.pending()) == len(MEMBERS) - 4
+    assert len(kept.ledger.kept_requests()) == len(MEMBERS) - 4
     last = propagation.work(kept.ledger, kept.clients(aws), "run-3", Deadline(), kept.own)
     assert len(last.accepted) == len(MEMBERS) - 4
     assert asks(aws) == dict.fromkeys(MEMBERS, 1)
-    assert kept.ledger.pending() == []
+    assert kept.ledger.kept_requests() == []

@@ -15,8 +15,7 @@ import pytest
 from ledger_table import TABLE, create_table
 from simulated_organization import MEMBER_RULE, as_central_function, invoke, stored, with_shared_key_and_ledger
 
-from heartbleed.ledger import propagation
-from heartbleed.ledger.records import Ledger
+from heartbleed.ledger import Ledger, RuleRegistration, propagation
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
@@ -180,13 +179,13 @@ def test_a_re_evaluation_config_refuses_is_kept_after_one_attempt(aws: AwsDouble
     """LimitExceededException (asked again within a minute) is not retried inside the run: it is kept."""
     aws.result_token(events.RULE_NAME)  # the rule exists
     table = Ledger(aws.client("dynamodb"), TABLE)
-    own = {"account": ACCOUNT_ID, "region": "us-east-1", "rule": events.RULE_NAME, "role": ""}
+    own = RuleRegistration(ACCOUNT_ID, "us-east-1", events.RULE_NAME)
     clients = propagation.config_clients(ACCOUNT_ID, lambda region: boto3.client("config", region_name=region))
     assert propagation.ask(table, {ACCOUNT_ID}, clients, NOW, own) == [f"{ACCOUNT_ID}/us-east-1/{events.RULE_NAME}"]
     aws.conditions.reset_counts()
     assert propagation.ask(table, {ACCOUNT_ID}, clients, NOW, own) == []  # within the minute: refused
     assert aws.conditions.calls["config:StartConfigRulesEvaluation"] == 1  # one attempt, no retries
-    assert [p["rule"] for p in table.pending()] == [events.RULE_NAME]
+    assert [p.rule for p in table.kept_requests()] == [events.RULE_NAME]
 
 
 def test_a_kept_re_evaluation_of_another_member_is_retried_through_that_members_role(
@@ -204,10 +203,10 @@ def test_a_kept_re_evaluation_of_another_member_is_retried_through_that_members_
     table = Ledger(aws.client("dynamodb"), TABLE)
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, first, parameters)  # new evidence: asks B, refused, kept
-    assert [(p["account"], p["rule"]) for p in table.pending()] == [(second, MEMBER_RULE)]
+    assert [(p.account, p.rule) for p in table.kept_requests()] == [(second, MEMBER_RULE)]
     aws.set_start_interval(0, account=second)
     with as_central_function(aws, organization, monkeypatch):
         invoke(aws, first, parameters)  # no new evidence; retries what was kept
     assert len(aws.started_evaluations(second)) == 2  # someone's, and the retry, in B's own Config
     assert aws.started_evaluations(first) == []
-    assert table.pending() == []
+    assert table.kept_requests() == []

@@ -15,9 +15,9 @@ import pytest
 from botocore.exceptions import ClientError
 from ledger_table import create_table
 
+from heartbleed.ledger import Ledger, LedgerError, LedgerFormatError, RuleRegistration
 from heartbleed.ledger import store as ledger_store
-from heartbleed.ledger.records import Ledger, LedgerError
-from heartbleed.ledger.schema import SCHEMA_VERSION, Holder, KeptRequest, LedgerFormatError, Owed, certificate_sk
+from heartbleed.ledger.schema import SCHEMA_VERSION, Holder, KeptRequest, Owed, certificate_sk, read_instant
 from heartbleed.ledger.store import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, UNPROCESSED_ROUNDS
 from heartbleed_audit.double import AwsDouble
 
@@ -172,19 +172,19 @@ def test_two_holders_in_either_order_converge_on_the_earliest(backend: Backend, 
 
 def test_record_writes_facts_and_returns_the_keys_with_new_evidence(backend: Backend) -> None:
     ledger = backend.ledger()
-    assert ledger.record([EARLY], [], []) == {EARLY.key}
+    assert ledger.write_evidence([EARLY], [], []) == {EARLY.key}
     other = holder(key_of(8), B, "other")
-    assert ledger.record([LATE, other], [EARLY.seen(SEEN.replace(day=2))], []) == {other.key}
+    assert ledger.write_evidence([LATE, other], [EARLY.seen(SEEN.replace(day=2))], []) == {other.key}
     assert ledger.account_certificates(A)[(EARLY.arn, EARLY.certificate_id)].last_seen == SEEN.replace(day=2)
     assert set(ledger.summaries([EARLY.key, other.key])) == {EARLY.key, other.key}
 
 
 def test_a_deleted_holder_is_kept_and_marks_the_summary_only_when_earliest(backend: Backend) -> None:
     ledger = backend.ledger()
-    ledger.record([EARLY], [], [])  # one account's run each, as the rule records
-    ledger.record([LATE], [], [])
+    ledger.write_evidence([EARLY], [], [])  # one account's run each, as the rule records
+    ledger.write_evidence([LATE], [], [])
     late_gone = replace(LATE, deleted_since=datetime(2025, 2, 1, tzinfo=UTC))
-    ledger.record([], [], [late_gone])
+    ledger.write_evidence([], [], [late_gone])
 
     assert ledger.account_certificates(B)[(LATE.arn, LATE.certificate_id)] == late_gone
     assert ledger.summaries([EARLY.key])[EARLY.key].earliest.deleted_since is None  # LATE is not the evidence
@@ -213,9 +213,17 @@ def test_deleting_a_certificate_whose_key_has_no_summary_writes_no_summary(backe
 # --- Format and failures ----------------------------------------------------------------------
 
 
+def test_an_unreadable_instant_is_a_ledger_error() -> None:
+    """Every failure to read an item is a LedgerError (LedgerFormatError), so one except catches them all."""
+    for text in ("not an instant", "2026-03-01T12:00:00"):  # unparsable; no time zone
+        with pytest.raises(LedgerFormatError, match=f"instant '{text}'") as refused:
+            read_instant(text)
+        assert isinstance(refused.value, LedgerError)
+
+
 def test_an_item_of_another_schema_version_is_refused_by_name(backend: Backend) -> None:
     ledger = backend.ledger()
-    ledger.record([EARLY], [], [])
+    ledger.write_evidence([EARLY], [], [])
     sk = certificate_sk(EARLY.arn, EARLY.certificate_id)
     backend.client.update_item(
         TableName=backend.table,
@@ -248,10 +256,10 @@ def test_a_missing_table_is_named(backend: Backend) -> None:
         lambda: missing.add_evidence(EARLY),
         lambda: missing.mark_deleted(replace(EARLY, deleted_since=SEEN)),
         lambda: missing.rules([A]),
-        lambda: missing.register_rule(A, REGION, "HeartbleedServerCertificate", ""),
-        lambda: missing.keep_pending(A, REGION, "HeartbleedServerCertificate", "2026-03-01T12:00:00Z"),
-        lambda: missing.pending(),
-        lambda: missing.done_pending(A, REGION),
+        lambda: missing.register_rule(RuleRegistration(A, REGION, "HeartbleedServerCertificate")),
+        lambda: missing.keep(KeptRequest(A, REGION, "HeartbleedServerCertificate", asked=SEEN)),
+        lambda: missing.kept_requests(),
+        lambda: missing.release_lease(A, "a run"),
     ]
     for call in calls:
         with pytest.raises(LedgerError, match="KeyLedgerTable 'no-such-key-ledger' does not exist"):
@@ -264,41 +272,35 @@ def test_a_missing_table_is_named(backend: Backend) -> None:
 def test_registered_rules_are_read_back_per_account(backend: Backend) -> None:
     ledger = backend.ledger()
     role = f"arn:aws:iam::{B}:role/HeartbleedMemberExecution"
-    ledger.register_rule(A, "us-east-1", "HeartbleedServerCertificate", "")
-    ledger.register_rule(A, "eu-west-1", "HeartbleedServerCertificate", "")
-    ledger.register_rule(B, "us-east-1", "OrgConfigRule-heartbleed-abc", "")
-    ledger.register_rule(B, "us-east-1", "OrgConfigRule-heartbleed-abc", role)  # a later run's facts win
+    ledger.register_rule(RuleRegistration(A, "us-east-1", "HeartbleedServerCertificate"))
+    ledger.register_rule(RuleRegistration(A, "eu-west-1", "HeartbleedServerCertificate"))
+    ledger.register_rule(RuleRegistration(B, "us-east-1", "OrgConfigRule-heartbleed-abc"))
+    ledger.register_rule(RuleRegistration(B, "us-east-1", "OrgConfigRule-heartbleed-abc", role))  # later facts win
     ledger.put_certificates([EARLY])  # an account's certificates are not rules
 
-    assert sorted(ledger.rules([A]), key=lambda rule: rule["region"]) == [
-        {"account": A, "region": "eu-west-1", "rule": "HeartbleedServerCertificate", "role": ""},
-        {"account": A, "region": "us-east-1", "rule": "HeartbleedServerCertificate", "role": ""},
+    assert sorted(ledger.rules([A]), key=lambda rule: rule.region) == [
+        RuleRegistration(A, "eu-west-1", "HeartbleedServerCertificate"),
+        RuleRegistration(A, "us-east-1", "HeartbleedServerCertificate"),
     ]
     assert ledger.rules([B, "333333333333", B]) == [
-        {"account": B, "region": "us-east-1", "rule": "OrgConfigRule-heartbleed-abc", "role": role}
+        RuleRegistration(B, "us-east-1", "OrgConfigRule-heartbleed-abc", role)
     ]
     assert ledger.rules([]) == []
 
 
-def asked(ledger: Ledger) -> list[dict[str, str]]:
-    return [{name: p[name] for name in ("account", "region", "rule")} for p in ledger.pending()]
-
-
-def test_pending_re_evaluations_are_kept_until_done(backend: Backend) -> None:
+def test_a_request_kept_again_is_one_request_with_its_last_ask(backend: Backend) -> None:
     ledger = backend.ledger()
-    assert ledger.pending() == []
-    ledger.keep_pending(A, "us-east-1", "HeartbleedServerCertificate", "2026-03-01T12:00:00Z")
-    ledger.keep_pending(B, "eu-west-1", "OrgConfigRule-heartbleed-abc", "2026-03-01T12:00:01Z")
-    ledger.keep_pending(A, "us-east-1", "HeartbleedServerCertificate", "2026-03-01T12:01:00Z")  # asked again: one
-    ledger.register_rule(A, "us-east-1", "HeartbleedServerCertificate", "")
+    assert ledger.kept_requests() == []
+    first, again = SEEN, SEEN.replace(minute=1)
+    ledger.keep(KeptRequest(A, "us-east-1", "HeartbleedServerCertificate", asked=first))
+    ledger.keep(KeptRequest(B, "eu-west-1", "OrgConfigRule-heartbleed-abc", asked=first))
+    ledger.keep(KeptRequest(A, "us-east-1", "HeartbleedServerCertificate", asked=again))  # asked again: one
+    ledger.register_rule(RuleRegistration(A, "us-east-1", "HeartbleedServerCertificate"))  # a rule, not a request
 
-    assert sorted(asked(ledger), key=lambda p: p["account"]) == [
-        {"account": A, "region": "us-east-1", "rule": "HeartbleedServerCertificate"},
-        {"account": B, "region": "eu-west-1", "rule": "OrgConfigRule-heartbleed-abc"},
+    assert ledger.kept_requests() == [
+        KeptRequest(A, "us-east-1", "HeartbleedServerCertificate", asked=again),
+        KeptRequest(B, "eu-west-1", "OrgConfigRule-heartbleed-abc", asked=first),
     ]
-    ledger.done_pending(A, "us-east-1")
-    ledger.done_pending(A, "eu-west-1")  # never pending: nothing to do, and no error
-    assert asked(ledger) == [{"account": B, "region": "eu-west-1", "rule": "OrgConfigRule-heartbleed-abc"}]
 
 
 # --- Unprocessed keys and items, injected -------------------------------------------------------
@@ -428,7 +430,7 @@ def test_kept_requests_are_claimed_released_and_finished(backend: Backend) -> No
     for account in (A, B, "333333333333"):
         ledger.keep(KeptRequest(account, REGION, rule, "", owed="t1"))
     ledger.keep(KeptRequest(A, REGION, rule, "", owed="t1"))  # kept again: still one
-    assert [p["account"] for p in ledger.pending()] == [A, B, "333333333333"]
+    assert [p.account for p in ledger.kept_requests()] == [A, B, "333333333333"]
     # A window from a point in the partition, then from its start: at most `limit` requests read.
     assert [r.account for r in ledger.kept_window(B, 2)] == [B, "333333333333"]
     assert [r.account for r in ledger.kept_window("2", 2)] == [B, "333333333333"]
@@ -448,4 +450,4 @@ def test_kept_requests_are_claimed_released_and_finished(backend: Backend) -> No
     assert ledger.finish_kept(again, "run-2") is False
     fresh = ledger.claim_kept(B, REGION, "run-2", SEEN, later, minute_ago)
     assert fresh is not None and ledger.finish_kept(fresh, "run-2") is True
-    assert [p["account"] for p in ledger.pending()] == [A, "333333333333"]
+    assert [p.account for p in ledger.kept_requests()] == [A, "333333333333"]

@@ -22,8 +22,7 @@ from ledger_table import create_table
 from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
 
-from heartbleed.ledger.records import Ledger, LedgerError
-from heartbleed.ledger.schema import Holder
+from heartbleed.ledger import Holder, KeptRequest, Ledger, LedgerError, RuleRegistration
 from heartbleed_audit.double import ACCOUNT_ID, REGION, AwsDouble
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
@@ -50,14 +49,17 @@ def holder(account: str = ACCOUNT_ID) -> Holder:
     )
 
 
-# Each ledger call the rule makes, by the one DynamoDB action it needs (heartbleed/ledger/records.py over store.py).
+RULE = RuleRegistration(ACCOUNT_ID, REGION, "HeartbleedServerCertificate")
+
+
+# Each ledger call the rule makes, by the one DynamoDB action it needs (heartbleed.ledger.Ledger over store.py).
 LEDGER_CALLS: dict[str, Callable[[Ledger], object]] = {
     "BatchWriteItem": lambda ledger: ledger.put_certificates([holder()]),
     "Query": lambda ledger: ledger.account_certificates(ACCOUNT_ID),
     "BatchGetItem": lambda ledger: ledger.summaries([KEY]),
     "UpdateItem": lambda ledger: ledger.add_evidence(holder()),
-    "PutItem": lambda ledger: ledger.register_rule(ACCOUNT_ID, REGION, "HeartbleedServerCertificate", ""),
-    "DeleteItem": lambda ledger: ledger.done_pending(ACCOUNT_ID, REGION),
+    "PutItem": lambda ledger: ledger.register_rule(RULE),
+    "DeleteItem": lambda ledger: ledger.release_lease(ACCOUNT_ID, "a run"),
 }
 
 
@@ -111,13 +113,12 @@ def test_what_the_function_role_writes_it_reads_back(aws: AwsDouble) -> None:
         assert ledger.add_evidence(holder()) is True  # the first evidence against the key
         assert list(ledger.account_certificates(ACCOUNT_ID).values()) == [holder()]
         assert ledger.summaries([KEY])[KEY].accounts == frozenset({ACCOUNT_ID})
-        ledger.register_rule(ACCOUNT_ID, REGION, "HeartbleedServerCertificate", "")
-        assert ledger.rules([ACCOUNT_ID]) == [
-            {"account": ACCOUNT_ID, "region": REGION, "rule": "HeartbleedServerCertificate", "role": ""}
-        ]
-        ledger.keep_pending(ACCOUNT_ID, REGION, "HeartbleedServerCertificate", "2026-03-01T00:00:00Z")
-        ledger.done_pending(ACCOUNT_ID, REGION)
-        assert ledger.pending() == []
+        ledger.register_rule(RULE)
+        assert ledger.rules([ACCOUNT_ID]) == [RULE]
+        ledger.keep(KeptRequest(ACCOUNT_ID, REGION, RULE.rule, asked=EARLY))
+        claimed = ledger.claim_kept(ACCOUNT_ID, REGION, "a run", EARLY, EARLY, EARLY)
+        assert claimed is not None and ledger.finish_kept(claimed, "a run") is True
+        assert ledger.kept_requests() == []
 
 
 @pytest.mark.parametrize("action", sorted(LEDGER_CALLS))

@@ -14,12 +14,11 @@ from identities import acting_as
 from ledger_table import TABLE, create_table
 from log_secrets import SECRETS
 
-from heartbleed.ledger.records import Ledger
+from heartbleed.ledger import Ledger, OperatorLedger
 from heartbleed_audit import events
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
-from heartbleed_audit.operator_ledger import OperatorLedger
 from HeartbleedServerCertificate import lambda_handler
 
 NOW = datetime.now(UTC)
@@ -86,10 +85,10 @@ def test_an_imported_2013_backup_makes_the_live_2025_certificate_non_compliant(
     assert f"imported: shop-2013.pem, key {key_of(live.body)}, dated 2013-06-01T00:00:00Z (before" in out
     assert "carried by Shop2025" in out and "its rule is queued to evaluate again" in out
     assert "skipped" in err and "README.txt: holds no PEM certificate or public key" in err
-    assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
+    assert [(p.account, p.rule) for p in ledger.kept_requests()] == [(ACCOUNT_ID, events.RULE_NAME)]
     periodic(aws)  # any run of the rule asks what is queued
     assert [started.rules for started in aws.started_evaluations()] == [(events.RULE_NAME,)]
-    assert ledger.pending() == []
+    assert ledger.kept_requests() == []
     compliance, annotation = verdict(aws, holder["Arn"])
     assert compliance == "NON_COMPLIANT"
     assert "Shares its public key with shop-2013.pem (imported into the ledger), issued 2013-06-01" in annotation
@@ -180,13 +179,13 @@ def test_show_pages_through_a_scan(aws: AwsDouble, ledger: OperatorLedger) -> No
         aws.upload(f"S{number}", cert.body, cert.private_key)
     periodic(aws)
     scans = []
-    real = ledger.dynamodb.scan
+    real = ledger.store.dynamodb.scan
 
     def one_at_a_time(**request: Any) -> Any:
         scans.append(request)
         return real(**request, Limit=2)
 
-    ledger.dynamodb.scan = one_at_a_time
+    ledger.store.dynamodb.scan = one_at_a_time
     assert ledger.keys() == sorted(key_of(cert.body) for cert in many)
     assert len(scans) > 1
 
@@ -213,13 +212,13 @@ def test_forget_removes_the_key_logs_it_and_the_certificate_is_compliant_again(
     assert f"K#{fingerprint} #" in out and f"A#{ACCOUNT_ID} C#{holder['Arn']}#" in out
     assert "removes 4 items" in out  # summary, the import and Shop2025 under the key, Shop2025 under its account
     assert "note: Shop2025" in out
-    [log] = ledger.forgotten()
-    assert log["key"]["S"] == fingerprint
-    assert log["reason"]["S"] == "mistaken: tape 7 was a test CA"
-    assert log["who"]["S"].startswith("arn:aws:")
-    assert len(log["removed"]["L"]) == 4
+    [log] = ledger.removals()
+    assert log.key == fingerprint
+    assert log.reason == "mistaken: tape 7 was a test CA"
+    assert log.who.startswith("arn:aws:")
+    assert len(log.removed) == 4
     assert f"queued: {events.RULE_NAME} in {ACCOUNT_ID} (us-east-1) evaluates again" in out
-    assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
+    assert [(p.account, p.rule) for p in ledger.kept_requests()] == [(ACCOUNT_ID, events.RULE_NAME)]
     kept = {"FORGOTTEN", "PENDING"}
     assert [item for item in everything(aws) if item["pk"]["S"] not in kept] == untouched  # nothing else
     periodic(aws)
@@ -264,7 +263,7 @@ def test_forget_on_a_terminal_asks_first(
     monkeypatch.setattr("sys.stdin", Terminal("no\n"))
     code, out, _ = cli(aws, capfd, "forget", fingerprint, "--reason", "r")
     assert code == 0 and "remove these 2 items? type yes:" in out and "nothing removed" in out
-    assert everything(aws) == before and ledger.forgotten() == []
+    assert everything(aws) == before and ledger.removals() == []
     monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
     code, out, _ = cli(aws, capfd, "forget", fingerprint, "--reason", "r")
     assert code == 0 and "removed 2 items" in out
@@ -291,6 +290,17 @@ def test_a_bad_fingerprint_is_named(aws: AwsDouble, ledger: OperatorLedger, capf
         assert code == 2 and "fingerprint 'abc123' is not 64 hex characters" in err
     code, _, err = cli(aws, capfd, "forget", "g" * 64, "--reason", "r", "--yes")
     assert code == 2 and f"fingerprint '{'g' * 64}'" in err
+
+
+def test_an_item_this_version_cannot_read_is_named_not_blamed_on_permissions(
+    aws: AwsDouble, ledger: OperatorLedger, capfd: pytest.CaptureFixture[str]
+) -> None:
+    key = "ab" * 32
+    aws.client("dynamodb").put_item(TableName=TABLE, Item={"pk": {"S": f"K#{key}"}, "sk": {"S": "#"}, "v": {"N": "2"}})
+    code, _, err = cli(aws, capfd, "show", "--key", key)
+    assert code == 2
+    assert f"--table: ledger item K#{key} / # has schema version 2; this rule reads version 1" in err
+    assert "needs dynamodb:" not in err  # a LedgerFormatError is a LedgerError, but not a refused permission
 
 
 def test_an_unreadable_import_path_is_named_and_nothing_is_written(
@@ -324,7 +334,7 @@ def test_forget_of_a_key_without_evidence_is_named(
 ) -> None:
     code, _, err = cli(aws, capfd, "forget", "b" * 64, "--reason", "r", "--yes")
     assert code == 2 and f"no evidence against key {'b' * 64} in {TABLE}" in err
-    assert ledger.forgotten() == []
+    assert ledger.removals() == []
 
 
 def test_without_a_table_the_command_says_how_to_name_one(
@@ -349,4 +359,4 @@ def test_the_operator_policy_is_enough_for_show_import_and_forget_and_only_on_th
         assert cli(aws, capfd, "forget", fingerprint, "--reason", "a test CA", "--yes")[0] == 0
         code, _, err = cli(aws, capfd, "show", table="OtherTable")
     assert code == 2 and "AccessDeniedException" in err
-    assert [log["key"]["S"] for log in ledger.forgotten()] == [fingerprint]
+    assert [log.key for log in ledger.removals()] == [fingerprint]

@@ -27,7 +27,7 @@ from simulated_organization import (
 )
 
 from heartbleed.clients import install_client_defaults
-from heartbleed.ledger.records import Ledger
+from heartbleed.ledger import Ledger
 from heartbleed.organization_guard import check_account
 from heartbleed_audit.double import AwsDouble
 

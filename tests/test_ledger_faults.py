@@ -24,14 +24,12 @@ from ledger_table import TABLE, create_table
 from simulated_organization import MEMBER_RULE, as_central_function, invoke, stored, with_shared_key_and_ledger
 
 from heartbleed import clients
-from heartbleed.ledger import propagation
-from heartbleed.ledger.records import Ledger
+from heartbleed.ledger import Ledger, OperatorLedger, propagation
 from heartbleed.ledger.schema import key_pk
 from heartbleed_audit import events
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
-from heartbleed_audit.operator_ledger import OperatorLedger
 from HeartbleedServerCertificate import lambda_handler
 
 WITH_LEDGER = {**events.LOCAL_ROLE, "KeyLedgerTable": TABLE}
@@ -169,7 +167,7 @@ def test_a_run_that_dies_after_lowering_leaves_the_re_evaluation_owed(
         assert (counts["owed_written_out"], counts["kept"], counts["claimed"], counts["accepted"]) == (1, 1, 1, 1)
         invoke(aws, second, parameters)
     assert stored(aws, second) == {organization.certificates[second]: "NON_COMPLIANT"}
-    assert Ledger(aws.client("dynamodb"), TABLE).pending() == []
+    assert Ledger(aws.client("dynamodb"), TABLE).kept_requests() == []
 
 
 def test_a_change_event_that_dies_after_lowering_asks_its_own_rule_on_the_retry(aws: AwsDouble, ledger: Ledger) -> None:
@@ -203,7 +201,7 @@ def test_an_owed_re_evaluation_written_out_is_not_asked_again_by_later_runs(
         invoke(aws, first, parameters)
     assert aws.started_evaluations(first) == aws.started_evaluations(second) == []
     ledger = Ledger(aws.client("dynamodb"), TABLE)
-    assert ledger.pending() == []
+    assert ledger.kept_requests() == []
     [key] = {holder.key for holder in ledger.account_certificates(first).values()}
     assert ledger.summaries([key])[key].owed is None
 
@@ -325,15 +323,15 @@ def test_a_forget_stopped_after_its_deletes_is_finished_by_running_it_again(
     with pytest.raises(Stopped):
         cli(aws, capfd, "forget", fingerprint, "--reason", "a test CA", "--yes")
     capfd.readouterr()
-    assert ledger.pending() == []  # stopped before it queued anything
+    assert ledger.kept_requests() == []  # stopped before it queued anything
     monkeypatch.setattr(OperatorLedger, "delete_items", deletes)
     code, out, err = cli(aws, capfd, "forget", fingerprint, "--reason", "a test CA", "--yes")
     assert code == 0, err
     assert "finishes the removal logged as FORGOTTEN" in out
     assert f"queued: {events.RULE_NAME} in {ACCOUNT_ID} (us-east-1)" in out
-    assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
-    [log] = OperatorLedger(aws.client("dynamodb"), TABLE).forgotten()
-    assert log["state"]["S"] == "done"
+    assert [(p.account, p.rule) for p in ledger.kept_requests()] == [(ACCOUNT_ID, events.RULE_NAME)]
+    [log] = OperatorLedger(aws.client("dynamodb"), TABLE).removals()
+    assert log.done
     code, _, err = cli(aws, capfd, "forget", fingerprint, "--reason", "a test CA", "--yes")
     assert code == 2 and "nothing to forget" in err  # done: nothing left to finish
     periodic(aws)
@@ -360,7 +358,7 @@ def test_an_import_stopped_after_its_summary_write_queues_on_the_next_import(
     monkeypatch.setattr(OperatorLedger, "add_evidence", lowers)
     code, out, _ = cli(aws, capfd, "import", str(tmp_path / "shop-2013.pem"), "--reason", "tape 7")
     assert code == 0 and "its rule is queued to evaluate again" in out
-    assert [(p["account"], p["rule"]) for p in ledger.pending()] == [(ACCOUNT_ID, events.RULE_NAME)]
+    assert [(p.account, p.rule) for p in ledger.kept_requests()] == [(ACCOUNT_ID, events.RULE_NAME)]
     periodic(aws)
     assert verdict(aws, holder["Arn"])[0] == "NON_COMPLIANT"
 

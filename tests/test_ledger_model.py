@@ -37,8 +37,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from heartbleed.certificate import read_body
-from heartbleed.ledger import propagation
-from heartbleed.ledger.records import Ledger
+from heartbleed.ledger import Ledger, propagation
 from heartbleed_audit.demo.pki import Issued, issue, new_key
 from heartbleed_audit.double import REGION, AwsDouble
 from heartbleed_audit.double.config_evaluations import evaluation_state

@@ -27,7 +27,7 @@ from template_roles import create_roles
 
 from heartbleed import organization_guard
 from heartbleed.failures import RetryableFailure
-from heartbleed.ledger.records import Ledger
+from heartbleed.ledger import Ledger
 from heartbleed.organization_guard import MembershipUnknown
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue

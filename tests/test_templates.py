@@ -562,13 +562,20 @@ LEDGER_TABLE = {
 }
 
 
+# The ledger package's modules the rule's function never uses: the operator's Scans and removals, granted by
+# rules/ledger-operator-policy.json instead.
+OPERATOR_MODULES = {"operator_acts.py"}
+
+
 def ledger_operations() -> set[str]:
-    """The DynamoDB actions the rule's ledger (heartbleed/ledger/records.py over store.py) calls: client
-    methods and the operations given to Table.call (directly, or through its batch loop)."""
+    """The DynamoDB actions the rule's ledger (every module of heartbleed/ledger but the operator's) calls:
+    client methods and the operations given to Table.call (directly, or through its batch loop)."""
     package = ROOT / "HeartbleedServerCertificate" / "heartbleed" / "ledger"
-    source = "".join((package / name).read_text() for name in ("records.py", "store.py"))
-    methods = re.findall(r"self\.dynamodb\.(\w+)\(", source) + re.findall(
-        r'self\.(?:call|_until_processed)\(\s*"[^"]*",\s*"(\w+)"', source
+    modules = sorted(path for path in package.glob("*.py") if path.name not in OPERATOR_MODULES)
+    assert {path.name for path in modules} >= {"records.py", "store.py"}
+    source = "".join(path.read_text() for path in modules)
+    methods = re.findall(r"\.dynamodb\.(\w+)\(", source) + re.findall(
+        r'\.(?:call|_until_processed)\(\s*"[^"]*",\s*"(\w+)"', source
     )
     return {"dynamodb:" + "".join(word.title() for word in method.split("_")) for method in methods}
 

@@ -16,10 +16,15 @@ pacing               client-side rate control for the concurrent body reads
 parameters           the rule parameters, and the one cutoff parser
 run_log              a run's one structured log line, never a body, key or token
 verdict              the one verdict function (pure), and the numbered scenarios
-ledger/              the key ledger (docs/ledger.md):
-  store              one DynamoDB table: items, batches and retries, conditional writes, LedgerError
-  schema             the items' shapes: keys, attributes, version, and the Holder/KeySummary dataclasses
-  records            class Ledger: typed reads and conditional writes over store and schema
-  protocol           AccountLedger: one run's use of the ledger (known bodies, records, summaries)
-  propagation        new evidence reaches every account carrying the key; kept re-evaluation requests
+ledger/              the key ledger (docs/ledger.md; its __init__ names the interface):
+  errors             LedgerError and its kinds: every failure to read or write the ledger
+  store              one DynamoDB table: items, batches and retries, conditional writes, claims
+  schema             the items' shapes: keys, attributes, version, and the typed records
+  records            class Ledger: typed reads and conditional writes of evidence
+  leases             the account's read lease, with its own expiry
+  kept_requests      re-evaluations owed and not yet accepted by Config
+  member_runs        each member's last success and failure
+  operator_acts      the operator's Scans and logged removals (never called by the rule)
+  protocol           LedgerRun: one account's run's use of the ledger
+  propagation        new evidence reaches every account carrying the key
 """

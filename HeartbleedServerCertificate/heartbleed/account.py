@@ -16,14 +16,14 @@ from .certificate import IAM_REGION, CertificateEvidence, CertificateMetadata
 from .deadline import NO_DEADLINE, Deadline
 from .evidence import KnownBodies, gather
 from .iam import list_certificates, read_server_certificate
-from .ledger.protocol import AccountLedger, LedgerFindings
+from .ledger.protocol import LedgerRun, RunFindings
 from .parameters import RuleParameters
 from .verdict import Verdict, evaluate_account, not_applicable
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
-NO_FINDINGS = LedgerFindings({}, frozenset())
+NO_FINDINGS = RunFindings({}, frozenset())
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Collected:
 class Assessment:
     verdicts: list[Verdict]
     evidence: list[CertificateEvidence]
-    ledger: LedgerFindings  # empty without a key ledger
+    findings: RunFindings  # empty without a key ledger
 
 
 def list_account(iam: IAMClient | None, acm: Sequence[Any] = ()) -> Listing:
@@ -96,7 +96,7 @@ def assess(
     params: RuleParameters,
     deadline: Deadline = NO_DEADLINE,
     progress: Callable[[int, int], None] | None = None,
-    ledger: AccountLedger | None = None,
+    ledger: LedgerRun | None = None,
     acm: Sequence[Any] = (),
 ) -> Assessment:
     """A verdict for every certificate listed: IAM's in IAM's order, then each ACM Region's.

@@ -31,13 +31,13 @@ The verdict table: docs/design.md; the key ledger: docs/ledger.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from .certificate import CertificateEvidence, CertificateMetadata
-from .ledger.schema import IMPORTED, Holder, KeySummary
+from .ledger.schema import IMPORTED, Holder, KeySummary, Summaries
 from .parameters import RuleParameters
 
 ANNOTATION_LIMIT = 256  # PutEvaluations accepts 1-256 characters
@@ -138,18 +138,18 @@ def _ledger_finding(item: CertificateEvidence, summary: KeySummary | None, param
 def evaluate_account(
     evidence: Sequence[CertificateEvidence],
     params: RuleParameters,
-    ledger: Mapping[str, KeySummary] | None = None,
+    summaries: Summaries | None = None,
 ) -> list[Verdict]:
     """Return one verdict per certificate, in the order given.
 
     Key reuse is judged across everything passed: one account's certificates (the
     rule), or an estate's IAM and ACM certificates in many accounts (the CLI's
     organization audit). Pass every certificate that exists, exempt ones included:
-    an exempt certificate's key can still be compromised. ledger is the key ledger's
+    an exempt certificate's key can still be compromised. summaries are the key ledger's
     summary of each key (by fingerprint) when one is configured: evidence from
     certificates anywhere, deleted ones included.
     """
-    summaries = ledger or {}
+    summaries = summaries or {}
     findings = {item.metadata.arn: _date_findings(item, params) for item in evidence}
 
     # Each compromised key names the certificate that compromised it (the first by name, then ARN).

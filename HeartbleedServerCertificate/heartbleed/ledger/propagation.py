@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,9 +29,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..deadline import NO_DEADLINE, Deadline
-from .protocol import LedgerFindings
-from .records import MAX_CONCURRENT_UPDATES, Ledger
-from .schema import KeptRequest, KeySummary, instant, pending_sk
+from .kept_requests import MAX_CONCURRENT_UPDATES
+from .protocol import RunFindings
+from .records import Ledger
+from .schema import KeptRequest, RuleRegistration, Summaries, owed_token, pending_sk
 
 LOG = logging.getLogger(__name__)
 ASK_AGAIN_AFTER = timedelta(minutes=1)  # Config's own limit for one rule
@@ -77,16 +78,16 @@ def _claim_until(now: datetime, deadline: Deadline) -> datetime:
 
 
 def keep_for(
-    ledger: Ledger, accounts: Iterable[str], own: Mapping[str, str], token: str, spare: str | None = None
+    ledger: Ledger, accounts: Iterable[str], own: RuleRegistration, token: str, spare: str | None = None
 ) -> tuple[list[KeptRequest], int]:
     """Keep a re-evaluation of every recorded rule of the accounts (the run's own rule as own says,
     none for the rule spare names). Returns the requests kept and the number of accounts without a rule."""
     accounts = set(accounts)
-    rules = {(rule["account"], rule["region"]): rule for rule in ledger.rules(accounts)}
-    if own["account"] in accounts:
-        rules[(own["account"], own["region"])] = dict(own)
+    rules = {(rule.account, rule.region): rule for rule in ledger.rules(accounts)}
+    if own.account in accounts:
+        rules[(own.account, own.region)] = own
     requests = [
-        KeptRequest(account, region, rule["rule"], rule.get("role", ""), owed=token)
+        KeptRequest(account, region, rule.rule, rule.role, owed=token)
         for (account, region), rule in sorted(rules.items())
         if pending_sk(account, region) != spare
     ]
@@ -100,8 +101,8 @@ def keep_for(
 
 def write_out_owed(
     ledger: Ledger,
-    summaries: Mapping[str, KeySummary],
-    own: Mapping[str, str],
+    summaries: Summaries,
+    own: RuleRegistration,
     owner: str,
     deadline: Deadline,
     done: Propagation,
@@ -128,7 +129,7 @@ def work(
     clients: ConfigClients,
     owner: str,
     deadline: Deadline,
-    own: Mapping[str, str],
+    own: RuleRegistration,
     first: Sequence[KeptRequest] = (),
     done: Propagation | None = None,
 ) -> Propagation:
@@ -164,13 +165,13 @@ def work(
 
 
 def _ask_one(
-    ledger: Ledger, clients: ConfigClients, owner: str, own: Mapping[str, str], request: KeptRequest, done: Propagation
+    ledger: Ledger, clients: ConfigClients, owner: str, own: RuleRegistration, request: KeptRequest, done: Propagation
 ) -> None:
     role = request.role
     if role is None:  # kept by an earlier version, which kept no role: the rule's registration has it
-        recorded = [r for r in ledger.rules([request.account]) if r["region"] == request.region]
-        mine = (request.account, request.region) == (own["account"], own["region"])
-        role = own["role"] if mine else (recorded[0]["role"] if recorded else "")
+        recorded = [r for r in ledger.rules([request.account]) if r.region == request.region]
+        mine = (request.account, request.region) == (own.account, own.region)
+        role = own.role if mine else (recorded[0].role if recorded else "")
     try:
         config = clients(request.account, request.region, role)
         config.start_config_rules_evaluation(ConfigRuleNames=[request.rule])
@@ -195,8 +196,8 @@ def _ask_one(
 
 def propagate(
     ledger: Ledger,
-    findings: LedgerFindings,
-    own: Mapping[str, str],
+    findings: RunFindings,
+    own: RuleRegistration,
     clients: ConfigClients,
     owner: str,
     deadline: Deadline = NO_DEADLINE,
@@ -212,7 +213,7 @@ def ask(
     accounts: Iterable[str],
     clients: ConfigClients,
     now: datetime,
-    own: dict[str, str],
+    own: RuleRegistration,
     deadline: Deadline = NO_DEADLINE,
 ) -> list[str]:
     """Keep a re-evaluation of each account's recorded rules, then ask kept requests as a run does.
@@ -220,7 +221,7 @@ def ask(
     own is this run's rule (account, region, rule, role), which needs no look-up. Returns the rules
     asked (account/Region/rule) that Config accepted.
     """
-    owner = f"{instant(now)['S']}#{uuid.uuid4().hex}"
+    owner = owed_token(now, uuid.uuid4().hex)
     first, _ = keep_for(ledger, accounts, own, owner)
     return work(ledger, clients, owner, deadline, own, first).accepted
 
@@ -228,11 +229,11 @@ def ask(
 _REGISTERED: set[tuple[str, str, str, str, str]] = set()  # written once per container, not once per run
 
 
-def register(ledger: Ledger, rule: dict[str, str]) -> None:
+def register(ledger: Ledger, rule: RuleRegistration) -> None:
     """Record how another run reaches this account's rule: its name, Region and the role used for it."""
-    entry = (ledger.table, rule["account"], rule["region"], rule["rule"], rule["role"])
+    entry = (ledger.name, rule.account, rule.region, rule.rule, rule.role)
     if entry not in _REGISTERED:
-        ledger.register_rule(rule["account"], rule["region"], rule["rule"], rule["role"])
+        ledger.register_rule(rule)
         _REGISTERED.add(entry)
 
 

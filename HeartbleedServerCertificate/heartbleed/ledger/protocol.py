@@ -29,7 +29,7 @@ from ..certificate import BodyFacts, CertificateEvidence, CertificateMetadata
 from ..deadline import Deadline
 from ..evidence import KnownBodies
 from .records import Ledger
-from .schema import Holder, KeySummary, Owed, instant, pending_sk
+from .schema import Holder, KeySummary, Owed, Summaries, owed_token, pending_sk
 
 # "Last seen" is rewritten at most this often per certificate, not on every run (N writes a run).
 REFRESH_LAST_SEEN = timedelta(days=1)
@@ -38,17 +38,17 @@ LEASE_WITHOUT_DEADLINE = timedelta(minutes=5)  # outside Lambda (the CLI): the l
 
 
 @dataclass(frozen=True)
-class LedgerFindings:
+class RunFindings:
     """What a run read from and wrote to the ledger."""
 
-    summaries: Mapping[str, KeySummary]
+    summaries: Summaries
     new_evidence: frozenset[str]  # keys whose earliest evidence this run lowered (or first recorded)
     repaired: frozenset[str] = frozenset()  # keys whose summary fell short of the account's certificates
 
 
 @dataclass
-class AccountLedger:
-    """The ledger as one account's run sees it."""
+class LedgerRun:
+    """One account's run's use of the ledger: what it loads, the lease it takes, what it records."""
 
     ledger: Ledger
     account: str
@@ -113,9 +113,9 @@ class AccountLedger:
         """What a lowering by a holder owes: a re-evaluation of every other account of the key, and of
         this one on a change event when another of its certificates carries the key."""
         if self.cutoff is None:
-            raise ValueError("AccountLedger.record needs the run's cutoff")
+            raise ValueError("LedgerRun.record needs the run's cutoff")
         cutoff = self.cutoff
-        token = f"{instant(self.now)['S']}#{self.owner}"
+        token = owed_token(self.now, self.owner)
         own = Counter(item.body.key_fingerprint for item in evidence if item.body is not None)
 
         def owed(holder: Holder) -> Owed | None:
@@ -126,7 +126,7 @@ class AccountLedger:
 
         return owed
 
-    def record(self, evidence: Sequence[CertificateEvidence], scope: Set[tuple[str, str]]) -> LedgerFindings:
+    def record(self, evidence: Sequence[CertificateEvidence], scope: Set[tuple[str, str]]) -> RunFindings:
         """Record the run's certificates, mark the ones gone, then read back every key's summary, and
         repair the summaries that fall short of the account's certificates.
 
@@ -151,7 +151,7 @@ class AccountLedger:
             for ident, holder in self.known.items()
             if ident not in present and holder.deleted_since is None and (holder.service, holder.region) in scope
         ]
-        lowered = self.ledger.record(new, refreshed, gone, owed)
+        lowered = self.ledger.write_evidence(new, refreshed, gone, owed)
         holders = {**self.known, **{(h.arn, h.certificate_id): h for h in [*new, *refreshed, *gone]}}
         keys = {item.body.key_fingerprint for item in evidence if item.body is not None}
         summaries = self.ledger.summaries(keys | {holder.key for holder in holders.values()})
@@ -165,7 +165,7 @@ class AccountLedger:
             gone_short = [holder for holder in short if holder.deleted_since is not None]
             lowered |= self.ledger.write_summaries(short, gone_short, owed)
             summaries.update(self.ledger.summaries({holder.key for holder in short}))
-        return LedgerFindings(summaries, frozenset(lowered), frozenset(holder.key for holder in short))
+        return RunFindings(summaries, frozenset(lowered), frozenset(holder.key for holder in short))
 
 
 def shortfalls(holders: Iterable[Holder], summaries: Mapping[str, KeySummary]) -> list[Holder]:

@@ -45,16 +45,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from .errors import LedgerFormatError
+
 SCHEMA_VERSION = 1
 SUMMARY = "#"
 PENDING = "PENDING"
 FORGOTTEN = "FORGOTTEN"
 IMPORTED = "imported"  # the service of evidence imported from files
 NO_ACCOUNT = "-"  # the account and region of imported evidence
-
-
-class LedgerFormatError(ValueError):
-    """A ledger item this code cannot read: another schema version, or a missing attribute."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +119,10 @@ class KeySummary:
     owed: Owed | None = None
 
 
+# What the ledger holds against each key of a run, by key (a run's findings; the verdicts' evidence).
+Summaries = Mapping[str, KeySummary]
+
+
 @dataclass(frozen=True)
 class KeptRequest:
     """A re-evaluation of one account's rule in one Region, owed and not yet accepted by Config."""
@@ -136,6 +138,16 @@ class KeptRequest:
     @property
     def sk(self) -> str:
         return pending_sk(self.account, self.region)
+
+
+@dataclass(frozen=True)
+class RuleRegistration:
+    """How another run asks one account's rule in one Region to evaluate again (pk A#<account>, sk #RULE#)."""
+
+    account: str
+    region: str
+    rule: str
+    role: str = ""  # the execution role to assume for the ask; empty: the function's own credentials
 
 
 def account_pk(account: str) -> str:
@@ -157,6 +169,14 @@ def pending_sk(account: str, region: str) -> str:
     return f"{account}#{region}"
 
 
+def summary_key(key: str) -> dict[str, Any]:
+    return {"pk": string(key_pk(key)), "sk": string(SUMMARY)}
+
+
+def pending_key(account: str, region: str) -> dict[str, Any]:
+    return {"pk": string(PENDING), "sk": string(pending_sk(account, region))}
+
+
 def rule_sk(region: str) -> str:
     return f"#RULE#{region}"
 
@@ -165,27 +185,8 @@ def run_sk(region: str) -> str:
     return f"#RUN#{region}"
 
 
-@dataclass(frozen=True)
-class MemberRun:
-    """What the rule last did for one account in one Region: the copy of the rule that ran, when a run
-    last delivered its evaluations, and when one last failed, and why. Each outcome keeps the other's time."""
-
-    account: str
-    region: str
-    rule: str
-    last_success: datetime | None = None
-    last_failure: datetime | None = None
-    failure: str | None = None
-
-    @property
-    def needs_evaluation(self) -> bool:
-        """No run has delivered results here, or the latest run failed."""
-        if self.last_success is None:
-            return True
-        return self.last_failure is not None and self.last_failure > self.last_success
-
-
-def _s(value: str) -> dict[str, str]:
+def string(value: str) -> dict[str, str]:
+    """A DynamoDB string attribute value."""
     return {"S": value}
 
 
@@ -194,47 +195,23 @@ def instant(value: datetime) -> dict[str, str]:
     return {"S": value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
 
 
+def owed_token(when: datetime, owner: str) -> str:
+    """The token of a lowering or a keep (Owed.token, KeptRequest.owed): unique per owner, in time order."""
+    return f"{instant(when)['S']}#{owner}"
+
+
 def read_instant(text: str) -> datetime:
     """An instant as instant() writes it, or any ISO 8601 instant with a zone (an operator may write one)."""
     try:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     except ValueError:
-        value = datetime.fromisoformat(text)
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise LedgerFormatError(f"instant {text!r} is not an ISO 8601 instant") from None
         if value.tzinfo is None:
             raise LedgerFormatError(f"instant {text!r} has no time zone") from None
         return value.astimezone(UTC)
-
-
-def run_update(account: str, region: str, rule: str, when: datetime, failure: str | None) -> dict[str, Any]:
-    """The UpdateItem of a run's outcome (failure None: it delivered its evaluations). An update, not a put:
-    a failure keeps the time of the last success, and the other way round."""
-    field, values = ("last_failure", {":why": _s(failure[:500])}) if failure else ("last_success", {})
-    return {
-        "Key": {"pk": _s(account_pk(account)), "sk": _s(run_sk(region))},
-        "UpdateExpression": f"SET #a = :a, #r = :r, #rule = :rule, v = :v, {field} = :t"
-        + (", failure = :why" if failure else ""),
-        "ExpressionAttributeNames": {"#a": "account", "#r": "region", "#rule": "rule"},
-        "ExpressionAttributeValues": {
-            ":a": _s(account),
-            ":r": _s(region),
-            ":rule": _s(rule),
-            ":v": {"N": str(SCHEMA_VERSION)},
-            ":t": instant(when),
-            **values,
-        },
-    }
-
-
-def member_run_from_item(item: Mapping[str, Any]) -> MemberRun:
-    check_version(item)
-    return MemberRun(
-        account=_text(item, "account") or "",
-        region=_text(item, "region") or "",
-        rule=_text(item, "rule") or "",
-        last_success=_when(item, "last_success"),
-        last_failure=_when(item, "last_failure"),
-        failure=_text(item, "failure"),
-    )
 
 
 def check_version(item: Mapping[str, Any]) -> None:
@@ -249,13 +226,13 @@ def check_version(item: Mapping[str, Any]) -> None:
 
 def _holder_attributes(holder: Holder, prefix: str = "") -> dict[str, Any]:
     attributes: dict[str, Any] = {
-        f"{prefix}key": _s(holder.key),
-        f"{prefix}account": _s(holder.account),
-        f"{prefix}service": _s(holder.service),
-        f"{prefix}region": _s(holder.region),
-        f"{prefix}arn": _s(holder.arn),
-        f"{prefix}certificate_id": _s(holder.certificate_id),
-        f"{prefix}name": _s(holder.name),
+        f"{prefix}key": string(holder.key),
+        f"{prefix}account": string(holder.account),
+        f"{prefix}service": string(holder.service),
+        f"{prefix}region": string(holder.region),
+        f"{prefix}arn": string(holder.arn),
+        f"{prefix}certificate_id": string(holder.certificate_id),
+        f"{prefix}name": string(holder.name),
         f"{prefix}not_before": instant(holder.not_before),
         f"{prefix}evidence_date": instant(holder.evidence_date),
         f"{prefix}first_seen": instant(holder.first_seen),
@@ -266,7 +243,7 @@ def _holder_attributes(holder: Holder, prefix: str = "") -> dict[str, Any]:
     if holder.deleted_since is not None:
         attributes[f"{prefix}deleted_since"] = instant(holder.deleted_since)
     if holder.reason is not None:
-        attributes[f"{prefix}reason"] = _s(holder.reason)
+        attributes[f"{prefix}reason"] = string(holder.reason)
     return attributes
 
 
@@ -304,11 +281,11 @@ def _holder_from(item: Mapping[str, Any], prefix: str = "") -> Holder:
 def certificate_items(holder: Holder) -> list[dict[str, Any]]:
     """The two items of one certificate: under its account, and under its key (imported: its key only)."""
     attributes = {**_holder_attributes(holder), "v": {"N": str(SCHEMA_VERSION)}}
-    sk = _s(certificate_sk(holder.arn, holder.certificate_id))
-    under_key = {"pk": _s(key_pk(holder.key)), "sk": sk, **attributes}
+    sk = string(certificate_sk(holder.arn, holder.certificate_id))
+    under_key = {"pk": string(key_pk(holder.key)), "sk": sk, **attributes}
     if holder.service == IMPORTED:
         return [under_key]
-    return [{"pk": _s(account_pk(holder.account)), "sk": sk, **attributes}, under_key]
+    return [{"pk": string(account_pk(holder.account)), "sk": sk, **attributes}, under_key]
 
 
 def holder_from_item(item: Mapping[str, Any]) -> Holder:
@@ -316,32 +293,32 @@ def holder_from_item(item: Mapping[str, Any]) -> Holder:
     return _holder_from(item)
 
 
-def _text(item: Mapping[str, Any], name: str) -> str | None:
+def text_of(item: Mapping[str, Any], name: str) -> str | None:
     value = item.get(name, {}).get("S")
     return None if value is None else str(value)
 
 
-def _when(item: Mapping[str, Any], name: str) -> datetime | None:
-    value = _text(item, name)
+def instant_of(item: Mapping[str, Any], name: str) -> datetime | None:
+    value = text_of(item, name)
     return read_instant(value) if value else None
 
 
 def _claim(item: Mapping[str, Any], owner: str, expires: str) -> Claim | None:
-    who, until = _text(item, owner), _when(item, expires)
+    who, until = text_of(item, owner), instant_of(item, expires)
     return Claim(who, until) if who is not None and until is not None else None
 
 
 def summary_from_item(item: Mapping[str, Any]) -> KeySummary:
     check_version(item)
     earliest = _holder_from(item, "earliest_")
-    token = _text(item, "owed")
-    owed = Owed(token, _text(item, "owed_spare"), _claim(item, "owed_owner", "owed_expires")) if token else None
+    token = text_of(item, "owed")
+    owed = Owed(token, text_of(item, "owed_spare"), _claim(item, "owed_owner", "owed_expires")) if token else None
     return KeySummary(earliest.key, earliest, frozenset(item.get("accounts", {}).get("SS", [])), owed)
 
 
 def kept_request_from_item(item: Mapping[str, Any]) -> KeptRequest:
     check_version(item)
-    names = {name: _text(item, name) for name in ("account", "region", "rule")}
+    names = {name: text_of(item, name) for name in ("account", "region", "rule")}
     missing = [name for name, value in names.items() if not value]
     if missing:
         raise LedgerFormatError(f"kept request {item.get('sk', {}).get('S', '?')} lacks {', '.join(missing)}")
@@ -349,26 +326,44 @@ def kept_request_from_item(item: Mapping[str, Any]) -> KeptRequest:
         account=str(names["account"]),
         region=str(names["region"]),
         rule=str(names["rule"]),
-        role=_text(item, "role"),
-        owed=_text(item, "owed"),
-        asked=_when(item, "asked"),
+        role=text_of(item, "role"),
+        owed=text_of(item, "owed"),
+        asked=instant_of(item, "asked"),
         claim=_claim(item, "owner", "expires"),
     )
+
+
+def rule_item(registration: RuleRegistration) -> dict[str, Any]:
+    return {
+        "pk": string(account_pk(registration.account)),
+        "sk": string(rule_sk(registration.region)),
+        "account": string(registration.account),
+        "region": string(registration.region),
+        "rule": string(registration.rule),
+        "role": string(registration.role),
+        "v": {"N": str(SCHEMA_VERSION)},
+    }
+
+
+def rule_from_item(item: Mapping[str, Any]) -> RuleRegistration:
+    # Read as before this type existed: no version check, a missing attribute reads empty.
+    fields = {name: text_of(item, name) or "" for name in ("account", "region", "rule", "role")}
+    return RuleRegistration(**fields)
 
 
 def kept_request_attributes(request: KeptRequest) -> dict[str, Any]:
     """What a keep writes: the rule to ask, the keep's token and the last ask if given; never a claim,
     so a keep does not take a request from the run asking it (its token tells that run to keep it)."""
     attributes = {
-        "account": _s(request.account),
-        "region": _s(request.region),
-        "rule": _s(request.rule),
+        "account": string(request.account),
+        "region": string(request.region),
+        "rule": string(request.rule),
         "v": {"N": str(SCHEMA_VERSION)},
     }
     if request.role is not None:
-        attributes["role"] = _s(request.role)
+        attributes["role"] = string(request.role)
     if request.owed is not None:
-        attributes["owed"] = _s(request.owed)
+        attributes["owed"] = string(request.owed)
     if request.asked is not None:
         attributes["asked"] = instant(request.asked)
     return attributes

@@ -9,25 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .errors import LedgerError, LedgerMissing
+from .schema import instant, string
+
 BATCH_GET_LIMIT = 100  # BatchGetItem: at most 100 keys per call
 BATCH_WRITE_LIMIT = 25  # BatchWriteItem: at most 25 items per call
 UNPROCESSED_ROUNDS = 12  # retries of UnprocessedKeys/Items, 50 ms doubling to 1 s: about 10 s in all
-
-
-class LedgerError(RuntimeError):
-    """The configured key ledger cannot be read or written; the run reports nothing."""
-
-
-class LedgerMissing(LedgerError):
-    """The table does not exist (or is not in this Region): the terminal commands name it as bad input."""
-
-    def __init__(self, message: str, table: str) -> None:
-        super().__init__(message)
-        self.table = table
 
 
 def _code(error: ClientError) -> str:
@@ -49,10 +41,6 @@ def _failure(table: str, doing: str, error: Exception) -> LedgerError:
 
 def _pause(round_: int) -> None:
     time.sleep(min(1.0, 0.05 * 2**round_))
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
 
 
 class Table:
@@ -83,14 +71,14 @@ class Table:
     ) -> Iterator[dict[str, Any]]:
         """The items of one partition (sort key starting with sk_prefix, or >= from_sk, or < below_sk),
         in sort-key order, all pages or the first `limit` items, strongly consistent."""
-        condition, values = "pk = :pk", {":pk": _s(pk)}
+        condition, values = "pk = :pk", {":pk": string(pk)}
         for clause, value in (
             ("begins_with(sk, :sk)", sk_prefix),  # DynamoDB refuses an empty key value
             ("sk >= :sk", from_sk),
             ("sk < :sk", below_sk),
         ):
             if value:
-                condition, values[":sk"] = f"{condition} AND {clause}", _s(value)
+                condition, values[":sk"] = f"{condition} AND {clause}", string(value)
         request: dict[str, Any] = {
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
@@ -114,17 +102,11 @@ class Table:
         answer = self.call("written", "put_item", conditional=bool(condition), **request)
         return answer is not None
 
-    def update(self, key: Mapping[str, Any], expression: str, **rest: Any) -> dict[str, Any] | None:
-        """UpdateItem; its attributes as returned (ReturnValues), or None where its condition did not hold."""
-        answer = self.call(
-            "written",
-            "update_item",
-            conditional="ConditionExpression" in rest,
-            TableName=self.name,
-            Key=key,
-            UpdateExpression=expression,
-            **rest,
-        )
+    def update(self, key: Mapping[str, Any], **request: Any) -> dict[str, Any] | None:
+        """UpdateItem (UpdateExpression and the rest given); its attributes as returned (ReturnValues), or
+        None where its condition did not hold."""
+        conditional = "ConditionExpression" in request
+        answer = self.call("written", "update_item", conditional=conditional, TableName=self.name, Key=key, **request)
         return None if answer is None else dict(answer.get("Attributes", {}))
 
     def delete(self, key: Mapping[str, Any], **condition: Any) -> bool:
@@ -171,6 +153,27 @@ def set_clause(attributes: Mapping[str, Any], tag: str) -> tuple[str, dict[str, 
     return ", ".join(f"#{tag}{i} = :{tag}{i}" for i in range(len(attributes))), names, values
 
 
-def unless_held(prefix: str = "") -> str:
-    """The condition of a claim: nobody holds it, its holder's time ran out, or it is this run's."""
-    return f"(attribute_not_exists({prefix}expires) OR {prefix}expires < :now OR #owner = :me)"
+def unless_held(owner: str, now: datetime, prefix: str = "", *, either: str = "") -> dict[str, Any]:
+    """The condition of a claim, with its names and values: nobody holds it ({prefix}owner until
+    {prefix}expires), its holder's time ran out, or it is owner's. either: a condition that also lets it."""
+    held = f"(attribute_not_exists({prefix}expires) OR {prefix}expires < :now OR #owner = :me)"
+    return {
+        "ConditionExpression": f"{either} OR {held}" if either else held,
+        "ExpressionAttributeNames": {"#owner": f"{prefix}owner"},
+        "ExpressionAttributeValues": {":now": instant(now), ":me": string(owner)},
+    }
+
+
+def claim(
+    owner: str, now: datetime, until: datetime, prefix: str = "", *, also: str, values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """An UpdateItem's expressions that take a claim: {prefix}owner is owner until `until`, if unless_held
+    and also (a condition over values) hold. Table.update returns None where the claim was not taken."""
+    held = unless_held(owner, now, prefix)
+    condition = held["ConditionExpression"]
+    return {
+        "UpdateExpression": f"SET #owner = :me, {prefix}expires = :until",
+        "ConditionExpression": f"{also} AND {condition}",
+        "ExpressionAttributeNames": held["ExpressionAttributeNames"],
+        "ExpressionAttributeValues": {**held["ExpressionAttributeValues"], ":until": instant(until), **values},
+    }
