@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from heartbleed.failures import RetryableFailure, is_retryable
+from heartbleed.retry_policy import RetryableFailure, is_retryable
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import AwsDouble

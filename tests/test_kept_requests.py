@@ -19,6 +19,7 @@ from heartbleed.deadline import Deadline
 from heartbleed.ledger import propagation
 from heartbleed.ledger.records import Ledger
 from heartbleed.ledger.schema import Claim, KeptRequest
+from heartbleed.retry_policy import without_retries
 from heartbleed_audit import events
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 
@@ -42,7 +43,7 @@ class Kept:
     own: dict[str, str]
 
     def clients(self, aws: AwsDouble) -> propagation.ConfigClients:
-        return lambda account, region, role: propagation.without_retries(aws.client("config", account, region))
+        return lambda account, region, role: without_retries(aws.client("config", account, region))
 
 
 @pytest.fixture
