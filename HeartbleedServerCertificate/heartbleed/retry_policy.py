@@ -36,11 +36,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.retries import standard
 
-# "Too many requests": botocore's standard mode's throttling codes (botocore/retries/standard.py),
-# less two it counts there that mean something else here. LimitExceededException is Config's answer
-# to a rule asked again within a minute (heartbleed/ledger/propagation.py keeps that request) and
-# elsewhere a quota that no retry lifts; TransactionInProgressException is a conflict, not a rate
-# (TRANSIENT_CODES). The paced body reads cut their pace on these; Lambda retries a run they end.
+# "Too many requests": the codes botocore's standard mode counts as throttling (botocore/retries/
+# standard.py), less three that mean something else here. LimitExceededException is Config's answer to
+# a rule asked again within a minute (heartbleed/ledger/propagation.py keeps that request) and elsewhere
+# a quota that no retry lifts; TransactionInProgressException (a conflict) and PriorRequestNotComplete
+# (botocore lists it as transient too) are not a rate, so they are TRANSIENT_CODES. The paced body
+# reads cut their pace on these; Lambda retries a run they end.
 THROTTLING_CODES = frozenset(
     {
         "Throttling",
@@ -53,9 +54,11 @@ THROTTLING_CODES = frozenset(
         "RequestThrottled",
         "BandwidthLimitExceeded",
         "SlowDown",
+        "EC2ThrottledException",
     }
 )
 # Not a rate, but gone on a later try: botocore's transient codes, and a transaction conflict.
+# Lambda retries a run they end; the pace ignores them.
 TRANSIENT_CODES = frozenset(
     {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "TransactionInProgressException"}
 )
