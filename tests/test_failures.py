@@ -95,8 +95,9 @@ def test_access_denied_is_retryable_only_on_assume_role(operation: str, retryabl
 
 def test_the_throttling_codes_are_botocores_less_three_that_mean_something_else() -> None:
     """One list, checked against botocore's own, so that a code a botocore upgrade adds is decided here."""
-    throttled = set(standard.ThrottledRetryableChecker._THROTTLED_ERROR_CODES)  # botocore has no public list
-    transient = set(standard.TransientRetryableChecker._TRANSIENT_ERROR_CODES)
+    checkers: Any = standard  # botocore has no public list (nor do its stubs name these)
+    throttled = set(checkers.ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
+    transient = set(checkers.TransientRetryableChecker._TRANSIENT_ERROR_CODES)
     other = {"LimitExceededException", "TransactionInProgressException", "PriorRequestNotComplete"}
     assert throttled - other == THROTTLING_CODES
     assert transient | {"TransactionInProgressException"} == TRANSIENT_CODES
