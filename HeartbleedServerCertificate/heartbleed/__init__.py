@@ -5,5 +5,7 @@ certificate    the facts about one certificate, and the PEM reader
 verdict        the one verdict function (pure)
 configuration_item  what a Config change event says about a certificate
 iam / account  the thin IAM layer and the account-wide assessment
-clients        how boto3 clients are configured (retries, FailedEvaluations)
+clients        the rule's SDK session and its hooks (timestamps, FailedEvaluations, call counts)
+retry_policy   every retry: botocore's, the ledger's batches', and what Lambda retries
+container      what a warm Lambda container keeps between invocations
 """
