@@ -38,14 +38,15 @@ from heartbleed.configuration_item import (
     identity,
     resource_type,
 )
+from heartbleed.container import WarmContainer
 from heartbleed.deadline import NO_DEADLINE, Deadline
 from heartbleed.earlier_evaluations import reported_resources
 from heartbleed.event_document import EventError, check_event
-from heartbleed.failures import retried_by_lambda
 from heartbleed.ledger import LedgerError, LedgerRun, RuleRegistration, open_ledger
 from heartbleed.ledger.propagation import config_clients, propagate, register
 from heartbleed.organization_guard import Refused, check_account, check_origin, organization_rule
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
+from heartbleed.retry_policy import retried_by_lambda
 from heartbleed.run_log import log_summary, start_tally, summary, tally_ledger
 from heartbleed.verdict import Verdict, not_applicable
 
@@ -59,6 +60,15 @@ GONE = {
     RESOURCE_TYPE: "The certificate no longer exists in IAM.",
     ACM_RESOURCE_TYPE: "The certificate no longer exists in ACM in this Region.",
 }
+# What this Lambda container keeps between invocations (heartbleed/container.py); a cold start, a new one.
+CONTAINER = WarmContainer()
+
+
+def new_container() -> WarmContainer:
+    """Start this module over as a cold container would: nothing read, registered or built is kept."""
+    global CONTAINER
+    CONTAINER = WarmContainer()
+    return CONTAINER
 
 
 def to_evaluation(verdict: Verdict) -> Evaluation:
@@ -89,9 +99,10 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
     # The periodic run retires stale rows itself (evaluate_periodic), in parallel with the IAM reads.
     delete_old_evaluations_on_scheduled_notification = False
 
-    def __init__(self, deadline: Deadline = NO_DEADLINE) -> None:
+    def __init__(self, deadline: Deadline = NO_DEADLINE, container: WarmContainer | None = None) -> None:
         super().__init__()
         self.deadline = deadline
+        self.container = WarmContainer() if container is None else container  # none given: a cold one
 
     def _assess(
         self, event: dict[str, Any], client_factory: Any, params: RuleParameters, changed_only: bool
@@ -102,14 +113,14 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         iam = client_factory.build_client("iam") if params.reports_iam(region) else None
         acm = [client_factory.build_client("acm", region)]
         if not params.ledger_table:
-            return assess(iam, params, self.deadline, acm=acm)
+            return assess(iam, params, self.container, self.deadline, acm=acm)
         account = str(event["accountId"])
         ledger = open_ledger(params.ledger_table)
         run = LedgerRun(ledger, account, cutoff=params.cutoff, changed_only=changed_only, region=region)
-        assessment = assess(iam, params, self.deadline, ledger=run, acm=acm)
+        assessment = assess(iam, params, self.container, self.deadline, ledger=run, acm=acm)
         role = self.get_execution_role_arn(event) if self.get_assume_role_mode(event) else ""
         own = RuleRegistration(account, region, str(event["configRuleName"]), role)
-        register(ledger, own)
+        register(ledger, own, self.container.registrations)
         clients = config_clients(account, lambda where: client_factory.build_client("config", where))
         done = propagate(ledger, assessment.findings, own, clients, run.owner, self.deadline)
         tally_ledger({**done.counts(), "repaired": len(assessment.findings.repaired)})
@@ -188,8 +199,8 @@ def refusal(code: str, message: str, internal: str = "The event was refused befo
     }
 
 
-def handle(event: Any, context: Any) -> Any:
-    """Check the event, then let rdklib run the rule on it."""
+def handle(event: Any, context: Any, container: WarmContainer) -> Any:
+    """Check the event, then let rdklib run the rule on it, in the container given."""
     try:
         _, parameters = check_event(event)
     except EventError as error:
@@ -205,12 +216,12 @@ def handle(event: Any, context: Any) -> Any:
         served = organization_rule()
         if served is not None:
             check_origin(event, served)
-        check_account(str(event.get("accountId", "")), context)
+        check_account(str(event.get("accountId", "")), context, container.members)
     except Refused as error:
         return refusal("AccessDeniedException", str(error), REFUSED_BY_GUARD)
     # rdklib parses ruleParameters itself: give it the checked object (a blank string means none).
     event = {**event, "ruleParameters": json.dumps(parameters)}
-    rule = HeartbleedServerCertificate(Deadline(context))
+    rule = HeartbleedServerCertificate(Deadline(context), container)
     # is_applicable_status=True: deleted and out-of-scope items reach evaluate_change,
     # which reports them under the certificate ARN instead of Config's resourceId.
     evaluator = Evaluator(rule, list(RESOURCE_TYPES), is_applicable_status=True)
@@ -241,10 +252,11 @@ def note_run(params: RuleParameters, event: dict[str, Any], failure: str | None)
 
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     started = time.monotonic()
-    calls = install_client_defaults()
+    container = CONTAINER  # this invocation's, even if a test starts the module over meanwhile
+    calls = install_client_defaults(container.sdk)
     start_tally()
     try:
-        result = handle(event, context)
+        result = handle(event, context, container)
     except Exception as error:  # logged, then raised: the invocation fails loudly
         elapsed = (time.monotonic() - started) * 1000
         log_summary(summary(event, "failed", None, calls, elapsed, f"{type(error).__name__}: {error}"))

@@ -25,6 +25,7 @@ import botocore.client
 from botocore.exceptions import ClientError
 
 from heartbleed.ledger.schema import LEASE, PENDING, rule_sk, run_sk
+from heartbleed.retry_policy import error_code
 
 from .ledger_cost import request_units
 
@@ -129,7 +130,7 @@ def install(log: CallLog) -> None:
         try:
             response = original(client, operation, params)
         except ClientError as error:
-            log.add(service, operation, params, None, str(error.response.get("Error", {}).get("Code", "")))
+            log.add(service, operation, params, None, error_code(error))
             raise
         log.add(service, operation, params, response, "")
         return response

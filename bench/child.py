@@ -58,8 +58,8 @@ from typing import Any
 
 # The floor shares the rule's SDK set-up, read concurrency and ACM list filter, none of its logic.
 from heartbleed.acm import KEY_TYPES
-from heartbleed.clients import CLIENT_CONFIG, parse_timestamp, sdk_session
-from heartbleed.evidence import MAX_CONCURRENT_READS
+from heartbleed.clients import parse_timestamp, sdk_session
+from heartbleed.retry_policy import CLIENT_CONFIG, MAX_CONCURRENT_READS
 
 # The seed (IAM-033): a certificate uploaded before 1 April 2014 is vulnerable.
 SEED_CUTOFF = datetime(2014, 4, 1, tzinfo=UTC)

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 
 from heartbleed.account import assess_account
+from heartbleed.container import WarmContainer
 from heartbleed.parameters import ROLE_NAME, RuleParameters, shown
 from heartbleed.verdict import Compliance, Verdict
 
@@ -88,7 +89,7 @@ def audit(args: argparse.Namespace) -> int:
     with aws_errors():
         if args.organization or args.include_acm:
             return _audit_estate(args, estate.Clients(session, args.endpoint_url, region), params)
-        verdicts = assess_account(client(args, session, "iam"), params, progress=show)
+        verdicts = assess_account(client(args, session, "iam"), params, WarmContainer(), progress=show)
     return report(verdicts, args.output, region)
 
 
@@ -164,7 +165,7 @@ def _audit_demo(args: argparse.Namespace, params: RuleParameters) -> int:
     with AwsDouble() as aws, aws.environment():
         sample_account.build(aws)
         args.endpoint_url = aws.endpoint_url
-        verdicts = assess_account(client(args, session_for(args), "iam"), params)
+        verdicts = assess_account(client(args, session_for(args), "iam"), params, WarmContainer())
     return report(verdicts, args.output, "us-east-1")
 
 

@@ -11,8 +11,8 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from heartbleed.clients import CLIENT_CONFIG
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
+from heartbleed.retry_policy import CLIENT_CONFIG, error_code
 
 FOUND, ERROR = 1, 2  # exit codes: findings; an error (0: nothing found, or done)
 PROGRESS_FROM = 50  # items; fewer finish before a progress line would help
@@ -57,7 +57,7 @@ def aws_errors() -> Iterator[None]:
     except NoRegionError:
         raise CliError(NO_REGION) from None
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
+        code = error_code(error)
         action = error.operation_name
         if "AccessDenied" in code or code in ("UnauthorizedOperation", "InvalidClientTokenId"):
             needed = ACTIONS.get(action, action)

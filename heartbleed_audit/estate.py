@@ -25,11 +25,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from heartbleed.account import list_account, read_listing
 from heartbleed.certificate import CertificateEvidence
-from heartbleed.clients import CLIENT_CONFIG
+from heartbleed.container import WarmContainer
 from heartbleed.evidence import KnownBodies
 from heartbleed.ledger import Ledger, LedgerRun
 from heartbleed.organization_guard import active_accounts
 from heartbleed.parameters import RuleParameters
+from heartbleed.retry_policy import CLIENT_CONFIG, error_code
 from heartbleed.verdict import Verdict, evaluate_account
 
 ACCOUNT_CONCURRENCY = 16  # accounts read at once; each paces its own IAM reads (heartbleed.pacing)
@@ -59,11 +60,13 @@ class EstateAudit:
 
 @dataclass
 class Clients:
-    """Builds clients for every account from one session (its service models load once)."""
+    """Builds clients for every account from one session (its service models load once); container is
+    what the audit keeps across accounts, as a warm Lambda container does (the bodies read)."""
 
     session: boto3.session.Session
     endpoint_url: str | None
     region: str
+    container: WarmContainer = field(default_factory=WarmContainer)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _own: dict[tuple[str, str], Any] = field(default_factory=dict)  # the caller's clients, made once
 
@@ -117,7 +120,7 @@ def _gather(
         credentials = sts.assume_role(RoleArn=target.role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
     acm = [clients.client("acm", credentials, region) for region in acm_regions]
     listing = list_account(clients.client("iam", credentials), acm)
-    collected = read_listing(listing, params, known=known)
+    collected = read_listing(listing, params, clients.container, known=known)
     held = 0
     if known and params.check_body:
         held = sum((meta.arn, meta.certificate_id) in known for meta in listing.judged)
@@ -127,8 +130,8 @@ def _gather(
 def _reason(error: Exception, limit: int = 300) -> str:
     """One line that names the refused call, the error code and AWS's message."""
     if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        text = f"{error.operation_name} refused ({details.get('Code', '')}): {details.get('Message', '')}"
+        message = error.response.get("Error", {}).get("Message", "")
+        text = f"{error.operation_name} refused ({error_code(error)}): {message}"
     else:
         text = f"{type(error).__name__}: {error}"
     text = " ".join(text.split())

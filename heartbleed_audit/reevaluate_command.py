@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from heartbleed.ledger import MemberRun
 from heartbleed.organization_guard import member_copy_name
 from heartbleed.parameters import ROLE_NAME, shown
+from heartbleed.retry_policy import error_code
 from heartbleed.verdict import stamp
 
 from . import estate
@@ -135,7 +136,7 @@ def ask(clients: estate.Clients, own: str, partition: str, role_name: str, rule_
         return rule
     except (ClientError, BotoCoreError) as error:
         if isinstance(error, ClientError):
-            code = str(error.response.get("Error", {}).get("Code", ""))
+            code = error_code(error)
             raise CliError(f"{error.operation_name} refused: {code}") from None
         raise CliError(f"{type(error).__name__}") from None
 

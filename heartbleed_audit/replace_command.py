@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from heartbleed.certificate import BodyError, read_body
+from heartbleed.retry_policy import error_code
 
 from . import remediation
 from .cli_shared import CliError, add_aws_options, aws_errors, client, rule_parameters, session_for
@@ -85,7 +86,7 @@ def replace(args: argparse.Namespace) -> int:
         except ClientError as error:
             if users:
                 raise
-            code = error.response.get("Error", {}).get("Code", "")
+            code = error_code(error)
             raise CliError(
                 f"{args.old_name} (unused) was deleted, but the upload failed ({code}); upload it again with: "
                 f"aws iam upload-server-certificate --server-certificate-name {name} --path {meta['Path']} "

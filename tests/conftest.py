@@ -14,9 +14,9 @@ from dynalite import Dynalite, DynaliteMissing, node
 from log_secrets import SECRETS
 
 from heartbleed.clients import quiet_sdk_logging
-from heartbleed.ledger import propagation
 from heartbleed_audit import events
 from heartbleed_audit.double import FAKE_CREDENTIALS, AwsDouble
+from HeartbleedServerCertificate import new_container
 
 _real_connect = socket.socket.connect
 _real_getaddrinfo = socket.getaddrinfo
@@ -80,7 +80,7 @@ def aws(double_server: AwsDouble) -> Iterator[AwsDouble]:
     """The double, emptied, with every boto3 client of the test pointed at it."""
     double_server.reset()
     double_server.set_page_limit(None)
-    propagation.forget()  # the ledger table is new: so is the container that registered its rule there
+    new_container()  # the double is new: so is the Lambda container that read it and registered its rule
     with double_server.environment():
         yield double_server
 

@@ -39,10 +39,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto.config.models import config_backends
 
-from heartbleed import evidence
-from heartbleed.ledger import propagation
+import HeartbleedServerCertificate as handler
+from heartbleed.container import Members
 from heartbleed.ledger.schema import run_sk
-from heartbleed.organization_guard import forget as forget_member_list
 from heartbleed_audit.double.config_evaluations import evaluation_state
 
 FAULT_KINDS = ("500", "throttle", "die")
@@ -187,9 +186,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Injector:
 
 def cold_container() -> None:
     """A new Lambda container: nothing the dead one kept in memory."""
-    evidence._BODIES.clear()
-    propagation.forget()
-    forget_member_list()
+    handler.new_container()
 
 
 # ---- scenarios ---------------------------------------------------------------------------------
@@ -310,7 +307,7 @@ def lapse_claims(world: World) -> None:
     as the dead run's had by the time Lambda retries (a minute or more later; a claim lasts at most that).
     The guard's interval between reads of the member list for an unknown account (under a minute) has passed
     too, so the member list is dropped as a new container would."""
-    forget_member_list()
+    handler.CONTAINER.members = Members()
     for item in _scan(world):
         lapsed = sorted(name for name in item if name == "expires" or name.endswith("_expires"))
         if not lapsed:

@@ -15,12 +15,12 @@ from ledger_table import TABLE, create_table
 from moto.core.authorization import enable_iam_authentication
 from template_roles import create_roles
 
-from heartbleed.organization_guard import ORGANIZATION_RULE_VARIABLE, forget
+from heartbleed.organization_guard import ORGANIZATION_RULE_VARIABLE
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 from heartbleed_audit.double.config_evaluations import ORGANIZATION_COPY_PATH
-from HeartbleedServerCertificate import lambda_handler
+from HeartbleedServerCertificate import lambda_handler, new_container
 
 MEMBER_ROLE = "HeartbleedServerCertificateExecution"  # the templates' default ExecutionRoleName
 PARAMETERS = {"ExecutionRoleName": MEMBER_ROLE}  # as the organization rule's InputParameters pass it
@@ -50,7 +50,7 @@ class Organization:
 def build_organization(aws: AwsDouble, shared_key: bool = False) -> Organization:
     """Three members: the first with a 2013 certificate, the others with recent ones (all carrying
     one key if shared_key); the first two have the member role, the third has not."""
-    forget()  # a new container: no member list kept
+    new_container()  # a new Lambda container: no member list kept
     key = new_key() if shared_key else None
     members = aws.organization(3)
     function_role = create_roles(aws, "organization.yaml", ACCOUNT_ID)["FunctionRole"]

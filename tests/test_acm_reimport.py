@@ -14,11 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ledger_table import TABLE, create_table
 
-from heartbleed import evidence
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import AwsDouble
-from HeartbleedServerCertificate import lambda_handler
+from HeartbleedServerCertificate import lambda_handler, new_container
 
 OLD = datetime(2013, 6, 1, tzinfo=UTC)
 RECENT = (datetime.now(UTC) - timedelta(days=30)).replace(microsecond=0)
@@ -59,7 +58,7 @@ def test_a_re_import_with_only_a_new_key_is_judged_by_its_new_key(aws: AwsDouble
     ]
     assert relisted["ImportedAt"] > listed["ImportedAt"]
     if where == "ledger, cold container":
-        evidence._BODIES.clear()  # a new container: only the ledger knows the old body
+        new_container()  # a new Lambda container: only the ledger knows the old body
     after = periodic(aws, parameters)[arn]
     assert after["ComplianceType"] == "COMPLIANT", after["Annotation"]
     assert "its key is not shared with a pre-cutoff certificate" in after["Annotation"]

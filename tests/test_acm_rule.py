@@ -34,12 +34,11 @@ from template_roles import create_roles
 
 from heartbleed.certificate import read_body
 from heartbleed.ledger import Ledger
-from heartbleed.organization_guard import forget
 from heartbleed.verdict import REMEDY_ACM
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
-from HeartbleedServerCertificate import lambda_handler
+from HeartbleedServerCertificate import lambda_handler, new_container
 
 HOME, OTHER = "us-east-1", "eu-west-1"
 LEDGER_ARN = f"arn:aws:dynamodb:{HOME}:{ACCOUNT_ID}:table/{TABLE}"
@@ -72,7 +71,7 @@ class TwoRegions:
 
 @pytest.fixture
 def two_regions(aws: AwsDouble) -> TwoRegions:
-    forget()  # a new container: no member list kept
+    new_container()  # a new Lambda container: no member list kept
     a, b = aws.organization(2)
     # rules/organization.yaml as a stack in each Region (StackSets), HomeRegion us-east-1; the member role
     # (rules/member-execution-role.yaml) trusts both stacks' function roles.

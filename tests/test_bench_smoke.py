@@ -12,6 +12,7 @@ from bench.pacing import pacing_runs
 from bench.periodic import floor_runs
 from bench.runs import IAM_033, build_account, expected_calls, periodic, run_once
 from heartbleed.clients import install_client_defaults
+from heartbleed.container import SdkSession
 from heartbleed_audit.double import AwsDouble
 
 
@@ -66,7 +67,7 @@ def test_the_floor_sets_up_boto3_as_the_rule_does(aws: AwsDouble, monkeypatch: p
     # So that rule / floor measures the rule's own work, not a slower SDK set-up in the floor.
     build_account(aws, 2)
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # install_client_defaults replaces it
-    install_client_defaults()
+    install_client_defaults(SdkSession())
     rule = boto3.client("iam")
     for client in child.floor_clients():
         for setting in ("retries", "max_pool_connections", "connect_timeout", "read_timeout"):

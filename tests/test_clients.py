@@ -10,6 +10,7 @@ import botocore.utils
 import pytest
 
 from heartbleed.clients import install_client_defaults, parse_ordering_timestamps, parse_timestamp
+from heartbleed.container import SdkSession
 
 # As IAM (XML), Config (JSON epoch seconds) and older services send them.
 SAMPLES: list[str | float] = [
@@ -45,9 +46,10 @@ def test_epoch_seconds_are_utc() -> None:
 
 def test_a_warm_container_keeps_its_session_and_counts_each_invocation_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    first_calls = install_client_defaults()
+    kept = SdkSession()  # a new container's
+    first_calls = install_client_defaults(kept)
     session = boto3.DEFAULT_SESSION
-    second_calls = install_client_defaults()
+    second_calls = install_client_defaults(kept)
     assert boto3.DEFAULT_SESSION is session  # models and parsers stay loaded
     # The session's hooks count into this invocation's counter, not the first one's.
     assert session is not None
@@ -55,13 +57,13 @@ def test_a_warm_container_keeps_its_session_and_counts_each_invocation_apart(mon
     assert second_calls.attempts == {"iam:ListServerCertificates": 1} and not first_calls.attempts
     # A different environment (another endpoint, other credentials) gets a session of its own.
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    install_client_defaults()
+    install_client_defaults(kept)
     assert boto3.DEFAULT_SESSION is not session
 
 
 def test_the_sessions_clients_parse_timestamps_with_the_fast_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    install_client_defaults()
+    install_client_defaults(SdkSession())
     assert boto3.DEFAULT_SESSION is not None
     factory = boto3.DEFAULT_SESSION._session.get_component("response_parser_factory")
     assert factory.create_parser("query")._timestamp_parser is parse_timestamp

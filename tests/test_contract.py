@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from rdklib.util.evaluations import process_periodic_evaluations_list
 
 from heartbleed.account import assess_account
 from heartbleed.clients import EvaluationsRejectedError, install_client_defaults
+from heartbleed.container import SdkSession, WarmContainer
 from heartbleed.evidence import Gathered, gather
 from heartbleed.iam import list_certificates, read_server_certificate
 from heartbleed.parameters import RuleParameters
@@ -40,8 +42,9 @@ def meta(
 
 
 def gather_evidence(iam: Any, listed: Any, read_bodies: bool) -> Gathered:
-    """The rule's IAM body reads (heartbleed.account.read_listing), on one client."""
-    return gather(iam, "GetServerCertificate", lambda m: read_server_certificate(iam, m), listed, read_bodies)
+    """The rule's IAM body reads (heartbleed.account.read_listing), on one client, in a cold container."""
+    read = functools.partial(read_server_certificate, iam)
+    return gather(iam, "GetServerCertificate", read, listed, read_bodies, WarmContainer())
 
 
 def iam_client() -> Any:
@@ -109,7 +112,7 @@ def test_a_certificate_deleted_between_list_and_get_becomes_not_applicable() -> 
             404,
             expected_params={"ServerCertificateName": "gone"},
         )
-        verdicts = assess_account(iam, PARAMS)
+        verdicts = assess_account(iam, PARAMS, WarmContainer())
         stub.assert_no_pending_responses()
     assert [(v.arn, v.compliance) for v in verdicts] == [(ARN + "gone", Compliance.NOT_APPLICABLE)]
     assert "deleted during the evaluation" in verdicts[0].annotation
@@ -122,7 +125,7 @@ def test_access_denied_on_the_body_is_missing_evidence_never_compliant() -> None
             "list_server_certificates", {"ServerCertificateMetadataList": [meta("locked")]}, {"MaxItems": 1000}
         )
         stub.add_client_error("get_server_certificate", "AccessDenied", "not authorized", 403)
-        verdicts = assess_account(iam, PARAMS)
+        verdicts = assess_account(iam, PARAMS, WarmContainer())
     assert verdicts[0].compliance is Compliance.NON_COMPLIANT
     assert "iam:GetServerCertificate was denied" in verdicts[0].annotation
 
@@ -137,7 +140,7 @@ def test_throttling_or_server_errors_that_reach_the_rule_fail_the_run(code: str)
         )
         stub.add_client_error("get_server_certificate", code, "try later", 400 if code == "Throttling" else 500)
         with pytest.raises(ClientError) as error:
-            assess_account(iam, PARAMS)
+            assess_account(iam, PARAMS, WarmContainer())
     assert error.value.response["Error"]["Code"] == code
 
 
@@ -159,9 +162,9 @@ def test_the_body_read_uses_the_fresher_metadata_of_get() -> None:
 
 
 def test_rule_clients_retry_with_backoff_and_a_connection_for_every_reader() -> None:
-    from heartbleed.evidence import MAX_CONCURRENT_READS
+    from heartbleed.retry_policy import MAX_CONCURRENT_READS
 
-    install_client_defaults()
+    install_client_defaults(SdkSession())
     config: Any = boto3.client("iam").meta.config  # Config's attributes are set dynamically
     assert config.retries["mode"] == "standard"
     assert config.retries["total_max_attempts"] == 10
@@ -169,7 +172,7 @@ def test_rule_clients_retry_with_backoff_and_a_connection_for_every_reader() -> 
 
 
 def test_failed_evaluations_fail_the_run_instead_of_being_dropped() -> None:
-    install_client_defaults()
+    install_client_defaults(SdkSession())
     config = boto3.client("config", region_name="us-east-1")
 
     class Factory:
@@ -216,7 +219,7 @@ def test_body_reads_are_concurrent_and_bounded() -> None:
     import time
 
     from heartbleed.certificate import CertificateMetadata
-    from heartbleed.evidence import MAX_CONCURRENT_READS
+    from heartbleed.retry_policy import MAX_CONCURRENT_READS
 
     body = issue("c", datetime(2020, 1, 1, tzinfo=UTC)).body
     lock = threading.Lock()
@@ -266,7 +269,8 @@ def test_a_warm_container_reads_each_upload_once() -> None:
             {"ServerCertificate": {"ServerCertificateMetadata": reuploaded, "CertificateBody": body}},
             {"ServerCertificateName": "warm"},
         )
-        verdicts = [assess_account(iam, PARAMS)[0] for _ in range(3)]
+        warm = WarmContainer()  # one container for the three runs
+        verdicts = [assess_account(iam, PARAMS, warm)[0] for _ in range(3)]
         stub.assert_no_pending_responses()
     assert {v.compliance for v in verdicts} == {Compliance.COMPLIANT}
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from botocore.retries import standard
 
-from heartbleed.failures import RetryableFailure, is_retryable
+from heartbleed.retry_policy import THROTTLING_CODES, TRANSIENT_CODES, RetryableFailure, is_retryable
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import AwsDouble
@@ -90,3 +91,25 @@ def test_access_denied_is_retryable_only_on_assume_role(operation: str, retryabl
     """The execution role may not be deployed yet (an organization's StackSet reaches members after the rule)."""
     response: Any = {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
     assert is_retryable(ClientError(response, operation)) is retryable
+
+
+def test_the_throttling_codes_are_botocores_less_three_that_mean_something_else() -> None:
+    """One list, checked against botocore's own, so that a code a botocore upgrade adds is decided here."""
+    checkers: Any = standard  # botocore has no public list (nor do its stubs name these)
+    throttled = set(checkers.ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
+    transient = set(checkers.TransientRetryableChecker._TRANSIENT_ERROR_CODES)
+    other = {"LimitExceededException", "TransactionInProgressException", "PriorRequestNotComplete"}
+    assert throttled - other == THROTTLING_CODES
+    assert transient | {"TransactionInProgressException"} == TRANSIENT_CODES
+
+
+@pytest.mark.parametrize("code", sorted(THROTTLING_CODES | TRANSIENT_CODES))
+def test_a_throttle_or_transient_error_that_outlasted_the_retries_is_lambdas_to_retry(code: str) -> None:
+    response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    assert is_retryable(ClientError(response, "Op"))
+
+
+def test_configs_limit_on_asking_a_rule_again_is_not_a_throttle_lambda_retries() -> None:
+    """StartConfigRulesEvaluation within a minute: the ledger keeps the request for a later run instead."""
+    response: Any = {"Error": {"Code": "LimitExceededException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    assert not is_retryable(ClientError(response, "StartConfigRulesEvaluation"))

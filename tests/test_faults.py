@@ -19,13 +19,12 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
-import heartbleed.clients
-import heartbleed.evidence
+import heartbleed.retry_policy
 from heartbleed_audit import events
 from heartbleed_audit.demo import sample_account
 from heartbleed_audit.double import AwsDouble
 from heartbleed_audit.double.conditions import TRANSIENT_FAULTS
-from HeartbleedServerCertificate import lambda_handler
+from HeartbleedServerCertificate import lambda_handler, new_container
 
 ACTIONS = (
     "iam:ListServerCertificates",
@@ -44,11 +43,11 @@ REPORT = Path(__file__).resolve().parents[1] / "build" / "reliability.json"
 def quick_failures(monkeypatch: pytest.MonkeyPatch, aws: AwsDouble) -> None:
     """A cold container every run (no bodies kept from the steady run), 3 attempts instead of 10
     and a 1 s read timeout, so that outlasting the retries takes seconds."""
-    monkeypatch.setattr(heartbleed.evidence, "_BODIES", {})
-    config = heartbleed.clients.CLIENT_CONFIG.merge(
+    new_container()
+    config = heartbleed.retry_policy.CLIENT_CONFIG.merge(
         Config(retries={"mode": "standard", "total_max_attempts": 3}, read_timeout=1, connect_timeout=1)
     )
-    monkeypatch.setattr(heartbleed.clients, "CLIENT_CONFIG", config)
+    monkeypatch.setattr(heartbleed.retry_policy, "CLIENT_CONFIG", config)
     aws.conditions.late_answer = 1.5
 
 
@@ -108,7 +107,7 @@ def check_outcome(aws: AwsDouble, expected: dict[str, str], succeeded: bool, res
 @pytest.mark.parametrize("action", ACTIONS)
 def test_a_fault_never_gives_a_wrong_or_lost_result(aws: AwsDouble, action: str, kind: str, burst: str) -> None:
     expected = steady_account(aws)
-    heartbleed.evidence._BODIES.clear()  # the steady run filled it; the faulty run starts cold
+    new_container()  # the steady run's container kept its bodies; the faulty run starts cold
     aws.conditions.reset_counts()
     aws.conditions.inject(action, kind, BURSTS[burst])
     succeeded, response = run_with_fault(aws)
@@ -121,7 +120,7 @@ def test_a_fault_never_gives_a_wrong_or_lost_result(aws: AwsDouble, action: str,
 
 def test_a_certificate_deleted_between_list_and_get(aws: AwsDouble) -> None:
     expected = steady_account(aws)
-    heartbleed.evidence._BODIES.clear()
+    new_container()
 
     def delete_it(request: Any) -> None:
         if request._get_param("ServerCertificateName") == "LegacyApiCertificate":
@@ -149,8 +148,8 @@ def test_partly_failed_evaluations_fail_the_run_loudly(aws: AwsDouble, monkeypat
     expected = steady_account(aws)
     # The fault here is FailedEvaluations, not a timeout: with the module's 1 s read timeout, a slow answer
     # on a loaded machine was retried and the retry, past the rejection, succeeded (seen once in CI).
-    patient = heartbleed.clients.CLIENT_CONFIG.merge(Config(read_timeout=20))
-    monkeypatch.setattr(heartbleed.clients, "CLIENT_CONFIG", patient)
+    patient = heartbleed.retry_policy.CLIENT_CONFIG.merge(Config(read_timeout=20))
+    monkeypatch.setattr(heartbleed.retry_policy, "CLIENT_CONFIG", patient)
     aws.reject_evaluations(2)
     succeeded, response = run_with_fault(aws)
     assert not succeeded

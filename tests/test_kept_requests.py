@@ -18,6 +18,7 @@ from ledger_table import TABLE, create_table
 from heartbleed.deadline import Deadline
 from heartbleed.ledger import KeptRequest, Ledger, RuleRegistration, propagation
 from heartbleed.ledger.schema import Claim
+from heartbleed.retry_policy import without_retries
 from heartbleed_audit import events
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 
@@ -41,7 +42,7 @@ class Kept:
     own: RuleRegistration
 
     def clients(self, aws: AwsDouble) -> propagation.ConfigClients:
-        return lambda account, region, role: propagation.without_retries(aws.client("config", account, region))
+        return lambda account, region, role: without_retries(aws.client("config", account, region))
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from heartbleed.ledger import Ledger, RuleRegistration, propagation
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
-from HeartbleedServerCertificate import lambda_handler
+from HeartbleedServerCertificate import lambda_handler, new_container
 
 WITH_LEDGER = {**events.LOCAL_ROLE, "KeyLedgerTable": TABLE}
 NOW = datetime.now(UTC)
@@ -103,17 +103,10 @@ def test_a_cold_run_reads_no_body_the_ledger_holds(aws: AwsDouble, ledger: str) 
         cert = issue(f"s{index}.example.com", NOW - timedelta(days=30))
         aws.upload(f"Shop{index}", cert.body, cert.private_key)
     periodic(aws)
-    forget_container_cache()
+    new_container()  # a new Lambda container: nothing read is kept in memory
     aws.conditions.reset_counts()
     periodic(aws)
     assert aws.conditions.calls.get("iam:GetServerCertificate", 0) == 0
-
-
-def forget_container_cache() -> None:
-    """A new Lambda container: nothing read is kept in memory."""
-    from heartbleed import evidence
-
-    evidence._BODIES.clear()
 
 
 def test_a_missing_ledger_table_fails_the_run_and_sends_nothing(aws: AwsDouble) -> None:

@@ -26,6 +26,7 @@ import pytest
 from ledger_table import TABLE, create_table
 from moto.core.responses import BaseResponse
 
+import HeartbleedServerCertificate as handler
 from heartbleed.clients import install_client_defaults
 from heartbleed.deadline import RESERVE_MS, TimeBudgetExceeded
 from heartbleed.ledger.records import Ledger
@@ -90,7 +91,7 @@ class RunKilled(BaseException):
 def killed_after(operation: str) -> Iterator[None]:
     """The run dies right after the first call of operation ("iam.GetServerCertificate") succeeded: that call
     raises RunKilled once answered, and no later call of the run reaches AWS (no `finally` clean-up does)."""
-    install_client_defaults()  # the container's SDK session, which the handler goes on using
+    install_client_defaults(handler.CONTAINER.sdk)  # the container's SDK session, which the handler goes on using
     assert boto3.DEFAULT_SESSION is not None
     emitter = boto3.DEFAULT_SESSION.events
     dead = threading.Event()
@@ -207,7 +208,7 @@ def test_while_one_cold_run_reads_the_bodies_the_others_wait_and_read_none(
     held = ReadHeld(others)
     aws.conditions.before("iam:GetServerCertificate", held.on_read)
     monkeypatch.setattr(time, "sleep", held.sleeper(time.sleep))
-    install_client_defaults()  # the container's SDK session, made once before the runs share it
+    install_client_defaults(handler.CONTAINER.sdk)  # the container's SDK session, made once before the runs share it
     aws.conditions.reset_counts()
     results: dict[str, Any] = {}
 

@@ -18,7 +18,8 @@ from ledger_table import create_table
 from heartbleed.ledger import Ledger, LedgerError, LedgerFormatError, RuleRegistration
 from heartbleed.ledger import store as ledger_store
 from heartbleed.ledger.schema import SCHEMA_VERSION, Holder, KeptRequest, Owed, certificate_sk, read_instant
-from heartbleed.ledger.store import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, UNPROCESSED_ROUNDS
+from heartbleed.ledger.store import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT
+from heartbleed.retry_policy import UNPROCESSED_ROUNDS
 from heartbleed_audit.double import AwsDouble
 
 A, B = "111111111111", "222222222222"

@@ -11,7 +11,6 @@ KeyLedgerTable set, as Config would invoke it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,13 +24,11 @@ from moto.core.authorization import enable_iam_authentication
 from simulated_organization import MEMBER_RULE, PARAMETERS, LambdaContext, Organization, member_copy
 from template_roles import create_roles
 
-from heartbleed import evidence
-from heartbleed.organization_guard import forget
 from heartbleed_audit import events
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
-from HeartbleedServerCertificate import lambda_handler
+from HeartbleedServerCertificate import lambda_handler, new_container
 
 NOW = datetime.now(UTC)
 OLD = datetime(2013, 6, 1, tzinfo=UTC)
@@ -72,7 +69,7 @@ def run_the_rule(aws: AwsDouble, estate: Estate, monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture
 def estate(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> Estate:
-    forget()  # a new container: no member list kept
+    new_container()  # a new Lambda container: no member list kept
     a, b, c = aws.organization(3)
     function_role = create_roles(aws, "organization.yaml", ACCOUNT_ID)["FunctionRole"]
     for account in (ACCOUNT_ID, a, b, c):
@@ -86,17 +83,8 @@ def estate(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> Estate:
     return made
 
 
-@pytest.fixture(autouse=True)
-def cold_process() -> Iterator[None]:
-    """Every audit here starts as a new process would: no body the rule's runs read is kept in memory."""
-    evidence._BODIES.clear()
-    yield
-    evidence._BODIES.clear()
-
-
 def audit(aws: AwsDouble, capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    evidence._BODIES.clear()
-    aws.conditions.reset_counts()
+    aws.conditions.reset_counts()  # the CLI keeps its own container: none of the rule's bodies
     code = main(["audit", *argv, "--endpoint-url", aws.endpoint_url])
     out, err = capfd.readouterr()
     return code, out, err

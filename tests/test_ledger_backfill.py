@@ -26,14 +26,12 @@ from moto.core.authorization import enable_iam_authentication
 from simulated_organization import PARAMETERS, LambdaContext, copy_event, copy_of, serve_organization_rule
 from template_roles import create_roles
 
-from heartbleed import evidence
 from heartbleed.ledger import protocol as ledger_run
-from heartbleed.organization_guard import forget
 from heartbleed_audit import ledger_backfill
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
-from HeartbleedServerCertificate import lambda_handler
+from HeartbleedServerCertificate import lambda_handler, new_container
 
 WITH_LEDGER = {**PARAMETERS, "KeyLedgerTable": TABLE}
 RULES = Path(__file__).resolve().parents[1] / "rules"
@@ -77,7 +75,7 @@ def run_copy(aws: AwsDouble, estate: Estate, monkeypatch: pytest.MonkeyPatch, ac
 
 @pytest.fixture
 def estate(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> Estate:
-    forget()  # a new container: no member list kept
+    new_container()  # a new Lambda container: no member list kept
     serve_organization_rule(monkeypatch)
     b, c, s = aws.organization(3)
     function_role = create_roles(aws, "organization.yaml", ACCOUNT_ID)["FunctionRole"]
@@ -101,13 +99,6 @@ def estate(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> Estate:
     return made
 
 
-@pytest.fixture(autouse=True)
-def cold_process() -> Iterator[None]:
-    evidence._BODIES.clear()
-    yield
-    evidence._BODIES.clear()
-
-
 def verdicts(aws: AwsDouble, account: str) -> set[str]:
     return {stored.compliance_type for stored in aws.evaluations(copy_of(account)[0], account).values()}
 
@@ -117,8 +108,7 @@ def annotations_of(aws: AwsDouble, account: str) -> list[str]:
 
 
 def audit(aws: AwsDouble, capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    evidence._BODIES.clear()
-    aws.conditions.reset_counts()
+    aws.conditions.reset_counts()  # the CLI keeps its own container: none of the rule's bodies
     code = main(["audit", *argv, "--endpoint-url", aws.endpoint_url])
     out, err = capfd.readouterr()
     assert SECRETS.search(out + err) is None

@@ -26,6 +26,7 @@ from simulated_organization import (
     invoke,
 )
 
+import HeartbleedServerCertificate as handler
 from heartbleed.clients import install_client_defaults
 from heartbleed.ledger import Ledger
 from heartbleed.organization_guard import check_account
@@ -87,8 +88,10 @@ def test_two_runs_on_one_key_converge(
         aws.set_start_interval(0, account)
     failures: list[BaseException] = []
     with as_central_function(aws, organization, monkeypatch):
-        install_client_defaults()  # the SDK session of these credentials, as the handler makes it
-        check_account(first, LambdaContext())  # the container's member list, read before the race
+        install_client_defaults(handler.CONTAINER.sdk)  # the SDK session of these credentials, as the handler makes it
+        check_account(
+            first, LambdaContext(), handler.CONTAINER.members
+        )  # the container's member list, read before the race
         gated(order)
 
         def run(account: str) -> None:

@@ -23,9 +23,11 @@ from botocore.retries import standard
 from ledger_table import TABLE, create_table
 from simulated_organization import MEMBER_RULE, as_central_function, invoke, stored, with_shared_key_and_ledger
 
+import HeartbleedServerCertificate as handler
 from heartbleed import clients
 from heartbleed.ledger import Ledger, OperatorLedger, propagation
 from heartbleed.ledger.schema import key_pk
+from heartbleed.retry_policy import CLIENT_CONFIG
 from heartbleed_audit import events
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue, new_key
@@ -33,7 +35,7 @@ from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 from HeartbleedServerCertificate import lambda_handler
 
 WITH_LEDGER = {**events.LOCAL_ROLE, "KeyLedgerTable": TABLE}
-ATTEMPTS = int(clients.CLIENT_CONFIG.retries["total_max_attempts"])  # type: ignore[attr-defined]
+ATTEMPTS = int(CLIENT_CONFIG.retries["total_max_attempts"])  # type: ignore[attr-defined]
 OLD = datetime(2013, 6, 1, tzinfo=UTC)
 REISSUED = datetime(2020, 1, 1, tzinfo=UTC)
 NOW = datetime.now(UTC)
@@ -58,8 +60,9 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 @contextmanager
 def stopped_after(operation: str, nth: int = 1) -> Iterator[list[str]]:
     """The rule's run dies right after its nth successful DynamoDB call of operation."""
-    clients.install_client_defaults()  # the session lambda_handler keeps, where the rule's clients come from
-    session = clients._Container.botocore_session
+    kept = handler.CONTAINER.sdk  # the session lambda_handler keeps, where the rule's clients come from
+    clients.install_client_defaults(kept)
+    session = kept.botocore_session
     assert session is not None
     seen: list[str] = []
 

@@ -12,13 +12,12 @@ import pytest
 from botocore.config import Config
 from log_secrets import SESSION_TOKEN_CANARY
 
-import heartbleed.clients
-import heartbleed.evidence
-from heartbleed.failures import RetryableFailure
+import heartbleed.retry_policy
+from heartbleed.retry_policy import RetryableFailure
 from heartbleed_audit import events
 from heartbleed_audit.demo import sample_account
 from heartbleed_audit.double import AwsDouble
-from HeartbleedServerCertificate import lambda_handler
+from HeartbleedServerCertificate import lambda_handler, new_container
 
 
 def summaries(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
@@ -31,7 +30,7 @@ def test_one_summary_line_per_run_with_counts_calls_retries_and_duration(
     aws: AwsDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sample_account.build(aws)
-    monkeypatch.setattr(heartbleed.evidence, "_BODIES", {})
+    new_container()
     aws.conditions.inject("iam:GetServerCertificate", "500", 1)  # one retry to count
     lambda_handler(events.scheduled_event(aws.result_token(events.RULE_NAME), events.LOCAL_ROLE), None)
     [line] = summaries(caplog)
@@ -52,8 +51,8 @@ def test_one_summary_line_per_run_with_counts_calls_retries_and_duration(
 def test_a_failed_run_logs_the_failing_action(
     aws: AwsDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    quick = heartbleed.clients.CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 2}))
-    monkeypatch.setattr(heartbleed.clients, "CLIENT_CONFIG", quick)
+    quick = heartbleed.retry_policy.CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 2}))
+    monkeypatch.setattr(heartbleed.retry_policy, "CLIENT_CONFIG", quick)
     aws.conditions.inject("iam:ListServerCertificates", "500", 1000)
     event = events.scheduled_event(aws.result_token(events.RULE_NAME), events.LOCAL_ROLE)
     with pytest.raises(RetryableFailure):  # a 5xx that outlasted the retries: Lambda retries the event
@@ -68,7 +67,7 @@ def test_a_denied_body_read_is_logged_with_action_and_certificate(
     aws: AwsDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sample_account.build(aws)
-    monkeypatch.setattr(heartbleed.evidence, "_BODIES", {})
+    new_container()
     aws.conditions.inject("iam:GetServerCertificate", "denied", 1)
     sent = lambda_handler(events.scheduled_event(aws.result_token(events.RULE_NAME), events.LOCAL_ROLE), None)
     denied = [e for e in sent if "iam:GetServerCertificate was denied" in e["Annotation"]]

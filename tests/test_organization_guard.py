@@ -26,9 +26,9 @@ from simulated_organization import (
 from template_roles import create_roles
 
 from heartbleed import organization_guard
-from heartbleed.failures import RetryableFailure
 from heartbleed.ledger import Ledger
 from heartbleed.organization_guard import MembershipUnknown
+from heartbleed.retry_policy import RetryableFailure
 from heartbleed_audit import events
 from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import AwsDouble

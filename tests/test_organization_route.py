@@ -26,8 +26,8 @@ from simulated_organization import (
 )
 from template_roles import create_roles
 
-from heartbleed.failures import RetryableFailure
 from heartbleed.organization_guard import MembershipUnknown
+from heartbleed.retry_policy import RetryableFailure
 from heartbleed_audit import estate
 from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble

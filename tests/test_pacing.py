@@ -6,8 +6,9 @@ from typing import Any
 
 import botocore.session
 
-from heartbleed.clients import CLIENT_CONFIG
+from heartbleed.container import WarmContainer
 from heartbleed.pacing import BACK_OFF, Pace, standard_retries
+from heartbleed.retry_policy import CLIENT_CONFIG
 
 OK: tuple[None, dict[str, object]] = (None, {"ResponseMetadata": {}})
 THROTTLED = (None, {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}})
@@ -86,8 +87,9 @@ def test_botocore_stands_aside_only_for_the_attempts_the_pace_retries() -> None:
     client = botocore.session.get_session().create_client(
         "iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y", config=CLIENT_CONFIG
     )
-    retries = standard_retries(client)
-    assert retries is not None and standard_retries(client) is retries  # taken over once per client
+    taken_over = WarmContainer().paced_clients
+    retries = standard_retries(client, taken_over)
+    assert retries is not None and standard_retries(client, taken_over) is retries  # taken over once per client
     handler: Any = retries.handler
     quota = handler._retry_quota._quota  # botocore offers no public reader
     operation = client.meta.service_model.operation_model("GetServerCertificate")

@@ -23,7 +23,7 @@ from simulated_organization import (
 )
 from template_roles import create_roles
 
-from heartbleed.failures import RetryableFailure
+from heartbleed.retry_policy import RetryableFailure
 from heartbleed_audit.cli import main
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 from HeartbleedServerCertificate import lambda_handler

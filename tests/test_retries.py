@@ -19,7 +19,7 @@ from heartbleed_audit import events
 from heartbleed_audit.cli import main
 from heartbleed_audit.demo.pki import issue
 from heartbleed_audit.double import AwsDouble
-from HeartbleedServerCertificate import lambda_handler
+from HeartbleedServerCertificate import lambda_handler, new_container
 
 READ = "iam:GetServerCertificate"
 
@@ -48,7 +48,7 @@ def test_pacing_run_with_throttles_answered_at_once(aws: AwsDouble, shape: str) 
     aws.conditions.latency = 0.05  # accepted answers take the service's time; refusals come at once
     aws.conditions.limit("iam:GetServerCertificate", 20, shape)
     aws.conditions.reset_counts()
-    heartbleed.evidence._BODIES.clear()  # a cold container: every body is read
+    new_container()  # a cold container: every body is read
 
     sent = run(aws)
 
@@ -90,13 +90,15 @@ def paced_reads(monkeypatch: pytest.MonkeyPatch) -> PacedReads:
     real = heartbleed.pacing.paced
 
     @contextmanager
-    def recording(client: Any, operation: str) -> Iterator[heartbleed.pacing.Pace]:
+    def recording(
+        client: Any, operation: str, taken_over: heartbleed.pacing.TakenOver
+    ) -> Iterator[heartbleed.pacing.Pace]:
         reads.clients.append(client)
-        with real(client, operation) as pace:
+        with real(client, operation, taken_over) as pace:
             pace.rate = reads.start_rate if reads.start_rate is not None else pace.rate
             yield pace
 
-    paced: Callable[[Any, str], AbstractContextManager[heartbleed.pacing.Pace]] = recording
+    paced: Callable[[Any, str, heartbleed.pacing.TakenOver], AbstractContextManager[heartbleed.pacing.Pace]] = recording
     monkeypatch.setattr(heartbleed.evidence, "paced", paced)
     return reads
 
@@ -119,7 +121,7 @@ def test_the_pace_not_botocore_retries_the_throttles_under_a_rate_limit(
     aws.conditions.latency = 0.05
     aws.conditions.limit(READ, 20, shape)
     attempts = attempts_per_read(aws)
-    heartbleed.evidence._BODIES.clear()
+    new_container()
 
     sent = run(aws)
 
@@ -162,7 +164,7 @@ def test_after_many_throttles_a_server_error_is_still_retried(
     build_account(aws, 40)
     aws.conditions.inject(READ, "throttle", THROTTLES)
     aws.conditions.inject(READ, "500")
-    heartbleed.evidence._BODIES.clear()
+    new_container()
 
     outcome = reader(aws)
 

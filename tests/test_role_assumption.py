@@ -18,7 +18,7 @@ import pytest
 from config_results import stored
 from identities import FUNCTION_USER, POLICY, acting_as
 
-from heartbleed.failures import RetryableFailure
+from heartbleed.retry_policy import RetryableFailure
 from heartbleed_audit import events
 from heartbleed_audit.demo import sample_account
 from heartbleed_audit.double import AwsDouble

@@ -6,12 +6,11 @@ import logging
 
 import pytest
 
-import heartbleed.evidence
 from heartbleed.deadline import RESERVE_MS, TimeBudgetExceeded
 from heartbleed_audit import events
 from heartbleed_audit.demo import sample_account
 from heartbleed_audit.double import AwsDouble
-from HeartbleedServerCertificate import lambda_handler
+from HeartbleedServerCertificate import lambda_handler, new_container
 
 
 class FakeContext:
@@ -33,7 +32,7 @@ def test_running_out_of_time_fails_before_the_timeout_and_reports_nothing(
     aws: AwsDouble, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     sample_account.build(aws)
-    monkeypatch.setattr(heartbleed.evidence, "_BODIES", {})  # a cold container reads every body
+    new_container()  # a cold container reads every body
     context = FakeContext(start_ms=RESERVE_MS + 2_500, step_ms=1_000)  # runs out after two looks
     with pytest.raises(TimeBudgetExceeded, match="nothing reported"):
         periodic(aws, context)
@@ -51,7 +50,7 @@ def test_with_time_to_spare_the_run_completes(aws: AwsDouble) -> None:
 
 def test_a_change_event_checks_the_budget_too(aws: AwsDouble, monkeypatch: pytest.MonkeyPatch) -> None:
     sample_account.build(aws)
-    monkeypatch.setattr(heartbleed.evidence, "_BODIES", {})
+    new_container()
     arn = f"arn:aws:iam::{events.ACCOUNT_ID}:server-certificate/ModernWebCertificate"
     event = events.change_event(
         events.configuration_item("ModernWebCertificate", arn), aws.result_token(events.RULE_NAME), events.LOCAL_ROLE

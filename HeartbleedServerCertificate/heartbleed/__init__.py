@@ -4,16 +4,17 @@ account              one account's verdicts: list, read, record in the ledger, j
 acm                  ACM certificates: the imported ones to judge, the ones ACM issued (NOT_APPLICABLE)
 certificate          the facts about one certificate, and the PEM reader
 clients              how boto3 clients are built: retries, pool size, checked PutEvaluations, counted calls
+container            what a warm Lambda container keeps: bodies read, registrations, members, SDK
 configuration_item   what a Config change event says about a certificate (deleted, out of scope)
 deadline             the Lambda time budget: stop while there is still time to say so
 earlier_evaluations  the rule's earlier rows in Config, for retiring those of certificates that are gone
 event_document       the event document Config sends, checked before rdklib reads it
 evidence             listed certificates into evidence: the concurrent body reads IAM and ACM share
-failures             which failures Lambda retries: the raise-or-return split
 iam                  IAM server certificates: the thin AWS layer under the verdict
 organization_guard   an organization rule's function serves its own organization's copies only
 pacing               client-side rate control for the concurrent body reads
 parameters           the rule parameters, and the one cutoff parser
+retry_policy         one retry policy: throttling codes, client config, what Lambda retries
 run_log              a run's one structured log line, never a body, key or token
 verdict              the one verdict function (pure), and the numbered scenarios
 ledger/              the key ledger (docs/ledger.md; its __init__ names the interface):

@@ -23,6 +23,8 @@ from .verdict import Verdict, evaluate_account, not_applicable
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
+    from .container import WarmContainer
+
 NO_FINDINGS = RunFindings({}, frozenset())
 
 
@@ -68,23 +70,27 @@ def list_account(iam: IAMClient | None, acm: Sequence[Any] = ()) -> Listing:
 def read_listing(
     listing: Listing,
     params: RuleParameters,
+    container: WarmContainer,
     deadline: Deadline = NO_DEADLINE,
     progress: Callable[[int, int], None] | None = None,
     known: KnownBodies | None = None,
 ) -> Collected:
-    """Read the bodies not known yet (IAM's with progress), and turn everything listed into evidence."""
+    """Read the bodies not known yet (IAM's with progress), and turn everything listed into evidence; the
+    container keeps the bodies read, and its own count as known."""
     evidence: list[CertificateEvidence] = []
     deleted: list[CertificateMetadata] = []
     if listing.iam_client is not None:
         iam, read_iam = listing.iam_client, functools.partial(read_server_certificate, listing.iam_client)
         gathered = gather(
-            iam, "GetServerCertificate", read_iam, listing.iam, params.check_body, deadline, progress, known
+            iam, "GetServerCertificate", read_iam, listing.iam, params.check_body, container, deadline, progress, known
         )
         evidence, deleted = list(gathered.evidence), list(gathered.deleted)
     unjudged: list[Verdict] = []
     for client, acm in listing.acm:
         read = functools.partial(read_imported, client)
-        gathered = gather(client, "GetCertificate", read, acm.imported, params.check_body, deadline, known=known)
+        gathered = gather(
+            client, "GetCertificate", read, acm.imported, params.check_body, container, deadline, known=known
+        )
         evidence += gathered.evidence
         deleted += gathered.deleted
         unjudged += issued_verdicts(acm)
@@ -94,6 +100,7 @@ def read_listing(
 def assess(
     iam: IAMClient | None,
     params: RuleParameters,
+    container: WarmContainer,
     deadline: Deadline = NO_DEADLINE,
     progress: Callable[[int, int], None] | None = None,
     ledger: LedgerRun | None = None,
@@ -108,14 +115,14 @@ def assess(
     """
     listing = list_account(iam, acm)
     if ledger is None:
-        collected = read_listing(listing, params, deadline, progress)
+        collected = read_listing(listing, params, container, deadline, progress)
         findings = NO_FINDINGS
     else:
         known = ledger.load()
         try:
             if params.check_body:  # one run at a time reads what the ledger lacks
                 known = ledger.claim_reads(listing.judged, known, deadline)
-            collected = read_listing(listing, params, deadline, progress, known)
+            collected = read_listing(listing, params, container, deadline, progress, known)
             findings = ledger.record(collected.evidence, listing.scope)
         finally:
             ledger.release()
@@ -126,11 +133,12 @@ def assess(
 def assess_account(
     iam: IAMClient,
     params: RuleParameters,
+    container: WarmContainer,
     deadline: Deadline = NO_DEADLINE,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Verdict]:
     """assess without a key ledger, IAM only: the verdicts alone."""
-    return assess(iam, params, deadline, progress).verdicts
+    return assess(iam, params, container, deadline, progress).verdicts
 
 
 def deleted_verdicts(deleted: Sequence[CertificateMetadata]) -> list[Verdict]:

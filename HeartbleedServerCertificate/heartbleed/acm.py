@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .certificate import BodyError, CertificateEvidence, CertificateMetadata, read_body
-from .evidence import remember
+from .retry_policy import error_code
 from .verdict import Verdict, not_applicable
 
 LOG = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def read_imported(acm: Any, meta: CertificateMetadata) -> CertificateEvidence | 
     try:
         pem = acm.get_certificate(CertificateArn=meta.arn)["Certificate"]
     except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
+        code = error_code(error)
         if code == "ResourceNotFoundException":
             return None  # deleted since it was listed
         if "AccessDenied" in code:
@@ -100,5 +100,4 @@ def read_imported(acm: Any, meta: CertificateMetadata) -> CertificateEvidence | 
         body = read_body(pem)
     except BodyError as error:
         return CertificateEvidence(meta, body_problem=f"the body is {error}")
-    remember(meta, body)
     return CertificateEvidence(meta, body=body)

@@ -2,7 +2,8 @@
 
 rdklib builds its clients with boto3.client(), i.e. from boto3's default
 session, so lambda_handler sets up that session, with these defaults, at the
-start of every invocation. The session is built once per container: a new one
+start of every invocation. The session is built once per container (kept in
+heartbleed/container.py's SdkSession; the retries are heartbleed/retry_policy.py's): a new one
 would load and resolve the service models again (a warm change event took 116 ms
 of CPU with a new session, 19 ms without, at 20 certificates), and in Lambda the
 environment it is built from does not change.
@@ -20,27 +21,19 @@ import logging
 import os
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
 import botocore.utils
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .evidence import MAX_CONCURRENT_READS
-from .failures import for_lambda, is_retryable
+from . import retry_policy
+from .retry_policy import for_lambda, is_retryable
 from .run_log import APICalls
 
-# Standard mode retries throttling and server errors with jittered backoff; the
-# body reads' rate itself is set by heartbleed.pacing, which measured better than
-# botocore's adaptive mode (bench/).
-CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 10},
-    max_pool_connections=MAX_CONCURRENT_READS,
-    connect_timeout=5,
-    read_timeout=20,
-)
+if TYPE_CHECKING:
+    from .container import SdkSession
 
 
 class EvaluationsRejectedError(RuntimeError):
@@ -148,23 +141,6 @@ SESSION_ENVIRONMENT = (
 )
 
 
-class _Container:
-    """The container's session, the environment it was built from, and the current invocation's counter."""
-
-    session: boto3.session.Session | None = None
-    botocore_session: botocore.session.Session | None = None
-    environment: tuple[str | None, ...] = ()
-    calls = APICalls()
-
-
-def _count_call(**kwargs: Any) -> None:
-    _Container.calls.on_call(**kwargs)
-
-
-def _count_send(**kwargs: Any) -> None:
-    _Container.calls.on_send(**kwargs)
-
-
 def sdk_session() -> botocore.session.Session:
     """A botocore session that parses response timestamps with parse_timestamp, and nothing else of the
     rule's: what the benchmark's bare-boto3 floor shares with it (bench/child.py)."""
@@ -173,29 +149,31 @@ def sdk_session() -> botocore.session.Session:
     return session
 
 
-def _new_session() -> botocore.session.Session:
+def _new_session(kept: SdkSession) -> botocore.session.Session:
     session = sdk_session()
     session.register("before-parameter-build.config-service.PutEvaluations", parse_ordering_timestamps)
     session.register("after-call.config-service.PutEvaluations", check_put_evaluations)
-    session.register("before-call", _count_call)
-    session.register("before-send", _count_send)
+    session.register("before-call", kept.on_call)
+    session.register("before-send", kept.on_send)
     session.register("before-endpoint-resolution.sts", honour_configured_sts_endpoint)
     return session
 
 
-def install_client_defaults() -> APICalls:
-    """Make boto3's default session build clients with the rule's settings; count this invocation's calls."""
+def install_client_defaults(kept: SdkSession) -> APICalls:
+    """Make boto3's default session build clients with the rule's settings, from the container's session
+    (a new one if the environment changed or there is none); count this invocation's calls."""
     quiet_sdk_logging()
     environment = tuple(os.environ.get(name) for name in SESSION_ENVIRONMENT)
     if (
-        _Container.session is None
-        or _Container.botocore_session is None
-        or environment != _Container.environment
-        or boto3.DEFAULT_SESSION is not _Container.session
+        kept.session is None
+        or kept.botocore_session is None
+        or environment != kept.environment
+        or boto3.DEFAULT_SESSION is not kept.session
     ):
-        _Container.botocore_session, _Container.environment = _new_session(), environment
-        _Container.session = boto3.session.Session(botocore_session=_Container.botocore_session)
-        boto3.DEFAULT_SESSION = _Container.session
-    _Container.botocore_session.set_default_client_config(CLIENT_CONFIG)  # cheap; read per invocation
-    _Container.calls = APICalls()
-    return _Container.calls
+        kept.botocore_session, kept.environment = _new_session(kept), environment
+        kept.session = boto3.session.Session(botocore_session=kept.botocore_session)
+        boto3.DEFAULT_SESSION = kept.session
+    # cheap; read per invocation (and from the module, where a test may set another)
+    kept.botocore_session.set_default_client_config(retry_policy.CLIENT_CONFIG)
+    kept.calls = APICalls()
+    return kept.calls

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from .certificate import BodyError, CertificateEvidence, CertificateMetadata, read_body
-from .evidence import remember
+from .retry_policy import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -50,16 +50,12 @@ def list_certificates(iam: IAMClient) -> list[CertificateMetadata]:
         request["Marker"] = page["Marker"]
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def read_server_certificate(iam: IAMClient, meta: CertificateMetadata) -> CertificateEvidence | None:
     """Evidence for one certificate; None if it was deleted after it was listed."""
     try:
         response = iam.get_server_certificate(ServerCertificateName=meta.name)
     except ClientError as error:
-        code = _error_code(error)
+        code = error_code(error)
         if code == "NoSuchEntity":
             return None
         if "AccessDenied" in code:
@@ -75,5 +71,4 @@ def read_server_certificate(iam: IAMClient, meta: CertificateMetadata) -> Certif
         body = read_body(certificate["CertificateBody"])
     except BodyError as error:
         return CertificateEvidence(fresh, body_problem=f"the body is {error}")
-    remember(fresh, body)
     return CertificateEvidence(fresh, body=body)

@@ -15,8 +15,9 @@ both before any role is assumed, anything read or the ledger written:
   or a delegated administrator, where the central function runs, may call). active_accounts is also
   how the CLI's organization audit chooses its accounts: one rule for both.
 
-The member list is kept per container. An account it does not know makes it be read again, at most
-once per such account within RECHECK_AFTER_S (ListAccounts has low quotas; never once per event).
+The member list is kept per container (heartbleed/container.py). An account it does not know makes
+it be read again, at most once per such account within RECHECK_AFTER_S (ListAccounts has low quotas;
+never once per event).
 Listed in a list read for it just now: served. Not listed: an outsider, refused (an error document,
 which Lambda does not retry). Not read for it (read for it a moment ago, or ListAccounts failed):
 MembershipUnknown, raised so that Lambda retries the event a minute or two later, when a member that
@@ -28,15 +29,17 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .failures import RetryableFailure
+from .retry_policy import RetryableFailure
+
+if TYPE_CHECKING:
+    from .container import Members
 
 LOG = logging.getLogger(__name__)
 ORGANIZATION_RULE_VARIABLE = "ORGANIZATION_RULE_NAME"  # set by rules/organization.yaml on the function
@@ -61,18 +64,6 @@ class NotTheOrganizationRule(Refused):
 
 class MembershipUnknown(RetryableFailure):
     """The member list could not be read for the event's account now; Lambda retries the event."""
-
-
-class _Members:
-    """The container's member list, and when it was last read for each account it lacked."""
-
-    def __init__(self) -> None:
-        self.accounts: frozenset[str] = frozenset()
-        self.read_for: dict[str, float] = {}  # unknown account -> monotonic time of the read it caused
-        self.lock = threading.Lock()
-
-
-_MEMBERS = _Members()
 
 
 def organization_rule() -> str | None:
@@ -130,10 +121,11 @@ def active_accounts(organizations: Any) -> frozenset[str]:
 
 
 def check_account(
-    event_account: str, context: Any, clock: Callable[[], float] = time.monotonic, members: _Members = _MEMBERS
+    event_account: str, context: Any, members: Members, clock: Callable[[], float] = time.monotonic
 ) -> None:
     """Raise NotInOrganization unless the event's account is the function's own or a member of its
-    organization; MembershipUnknown if that cannot be known now (module docstring)."""
+    organization, by the container's member list; MembershipUnknown if that cannot be known now
+    (module docstring)."""
     mine = own_account(context)
     if mine is None or event_account == mine:
         return  # a local run, or the account the function lives in
@@ -164,9 +156,3 @@ def check_account(
                 f"account {event_account} is not an ACTIVE account of this function's organization: "
                 "the event was refused, nothing was read or reported"
             )
-
-
-def forget() -> None:
-    """Drop the kept member list (a new container, in tests)."""
-    with _MEMBERS.lock:
-        _MEMBERS.accounts, _MEMBERS.read_for = frozenset(), {}

@@ -46,9 +46,8 @@ from typing import Any
 
 from botocore.retries import standard
 
-THROTTLING_CODES = frozenset(
-    {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException"}
-)
+from .retry_policy import THROTTLING_CODES, error_code, replace_retry_handler
+
 BACK_OFF = 0.9  # after a throttle: this share of the rate IAM accepted in the last second
 GROWTH = 0.05  # per second without throttling
 WINDOW = 1.0  # seconds over which accepted requests are counted
@@ -92,7 +91,7 @@ class Pace:
         """
         if response is None:  # a connection error: says nothing about the rate
             return None
-        code = response[1].get("Error", {}).get("Code")
+        code = error_code(response[1])
         now = time.monotonic()
         with self._lock:
             for times in (self._accepted, self._sent, self._refused):
@@ -115,7 +114,7 @@ class Pace:
                 if request_dict is not None:  # botocore's standard handler stands aside for this attempt
                     request_dict["context"][PACED_RETRY] = attempts
                 return min(WINDOW, RETRY_PAUSE * 2.0 ** (int(attempts) - 1))
-            if code is None:
+            if not code:
                 self._accepted.append(now)
                 if self.rate is not None and now - self._last_growth >= WINDOW:
                     self.rate *= 1 + GROWTH
@@ -135,36 +134,30 @@ class StandardRetries:
         return self.handler.needs_retry(**kwargs)
 
 
-_TAKEN_OVER: weakref.WeakKeyDictionary[Any, StandardRetries] = weakref.WeakKeyDictionary()
+# The clients whose standard retry handler a pace took over, each with the StandardRetries in its place
+# (a warm container's: heartbleed/container.py).
+TakenOver = weakref.WeakKeyDictionary[Any, StandardRetries]
 _TAKING_OVER = threading.Lock()
 
 
-def standard_retries(client: Any) -> StandardRetries | None:
+def standard_retries(client: Any, taken_over: TakenOver) -> StandardRetries | None:
     """Put StandardRetries in place of the client's standard retry handler, once; None in legacy mode.
 
-    botocore registers that handler with standard.register_retry_handler under the unique id
-    retry-config-<service> on needs-retry.<service>. Unregistering it by that id and calling the same
-    function again gives a handler we hold (with its own full quota), which the wrapper then replaces.
-    """
+    taken_over remembers the clients already done (the container's), so that each keeps one handler
+    and one quota however many paced blocks it reads in."""
     retries = client.meta.config.retries
     if retries.get("mode") not in ("standard", "adaptive"):  # legacy mode has no retry quota
         return None
     with _TAKING_OVER:
-        if client not in _TAKEN_OVER:
-            service = client.meta.service_model.service_id.hyphenize()
-            event, unique_id = f"needs-retry.{service}", f"retry-config-{service}"
-            client.meta.events.unregister(event, unique_id=unique_id)
-            handler = standard.register_retry_handler(client, retries.get("total_max_attempts"))
-            client.meta.events.unregister(event, unique_id=unique_id)
-            _TAKEN_OVER[client] = StandardRetries(handler)
-            client.meta.events.register(event, _TAKEN_OVER[client].needs_retry, unique_id=unique_id)
-        return _TAKEN_OVER[client]
+        if client not in taken_over:
+            taken_over[client] = replace_retry_handler(client, StandardRetries)
+        return taken_over[client]
 
 
 @contextmanager
-def paced(client: Any, operation: str) -> Iterator[Pace]:
+def paced(client: Any, operation: str, taken_over: TakenOver) -> Iterator[Pace]:
     """Within the block, pace every attempt of operation on client and learn from every answer."""
-    standard_retries(client)
+    standard_retries(client, taken_over)
     pace = Pace(client.meta.config.retries.get("total_max_attempts", 10))
     events = client.meta.events
     service = client.meta.service_model.service_id.hyphenize()

@@ -29,6 +29,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..deadline import NO_DEADLINE, Deadline
+from ..retry_policy import error_code, without_retries
 from .kept_requests import MAX_CONCURRENT_UPDATES
 from .protocol import RunFindings
 from .records import Ledger
@@ -176,7 +177,7 @@ def _ask_one(
         config = clients(request.account, request.region, role)
         config.start_config_rules_evaluation(ConfigRuleNames=[request.rule])
     except (ClientError, BotoCoreError) as error:
-        code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+        code = error_code(error) if isinstance(error, ClientError) else ""
         LOG.warning(
             "re-evaluation of %s in account %s (%s) not accepted (%s): kept, a later run asks again",
             request.rule,
@@ -226,20 +227,13 @@ def ask(
     return work(ledger, clients, owner, deadline, own, first).accepted
 
 
-_REGISTERED: set[tuple[str, str, str, str, str]] = set()  # written once per container, not once per run
-
-
-def register(ledger: Ledger, rule: RuleRegistration) -> None:
-    """Record how another run reaches this account's rule: its name, Region and the role used for it."""
+def register(ledger: Ledger, rule: RuleRegistration, made: set[tuple[str, str, str, str, str]]) -> None:
+    """Record how another run reaches this account's rule: its name, Region and the role used for it.
+    made: the registrations this container already wrote (WarmContainer.registrations), not written again."""
     entry = (ledger.name, rule.account, rule.region, rule.rule, rule.role)
-    if entry not in _REGISTERED:
+    if entry not in made:
         ledger.register_rule(rule)
-        _REGISTERED.add(entry)
-
-
-def forget() -> None:
-    """Forget the registrations this container made (tests: a new container, a new table)."""
-    _REGISTERED.clear()
+        made.add(entry)
 
 
 def config_clients(own_account: str, own_client: Callable[[str], Any]) -> ConfigClients:
@@ -263,16 +257,3 @@ def config_clients(own_account: str, own_client: Callable[[str], Any]) -> Config
         return without_retries(client)
 
     return make
-
-
-def without_retries(client: Any) -> Any:
-    """The client with botocore's retries removed: a refused request is kept in the ledger instead.
-
-    Standard mode counts LimitExceededException, Config's answer to a rule asked again within a
-    minute, as throttling and would retry it for about a minute inside the run (measured: a cold
-    change event took 63 s, 4 s without the limit). botocore registers its handler under the unique
-    id retry-config-<service> on needs-retry.<service>; the client is a new one, used only here.
-    """
-    service = client.meta.service_model.service_id.hyphenize()
-    client.meta.events.unregister(f"needs-retry.{service}", unique_id=f"retry-config-{service}")
-    return client

@@ -2,7 +2,7 @@
 
 Every AWS error of a call becomes a LedgerError here, and only here: the rule never judges without the
 evidence it was asked to use. A batch is called again until DynamoDB has processed all of it, the one
-retry above botocore's own (heartbleed/clients.py).
+retry above botocore's own (heartbleed/retry_policy.py holds both).
 """
 
 from __future__ import annotations
@@ -14,21 +14,17 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..retry_policy import UNPROCESSED_ROUNDS, error_code, unprocessed_pause
 from .errors import LedgerError, LedgerMissing
 from .schema import instant, string
 
 BATCH_GET_LIMIT = 100  # BatchGetItem: at most 100 keys per call
 BATCH_WRITE_LIMIT = 25  # BatchWriteItem: at most 25 items per call
-UNPROCESSED_ROUNDS = 12  # retries of UnprocessedKeys/Items, 50 ms doubling to 1 s: about 10 s in all
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _failure(table: str, doing: str, error: Exception) -> LedgerError:
     if isinstance(error, ClientError):
-        code = _code(error)
+        code = error_code(error)
         if code == "ResourceNotFoundException":
             return LedgerMissing(
                 f"KeyLedgerTable {table!r} does not exist (or is not in this Region): create it from "
@@ -40,7 +36,7 @@ def _failure(table: str, doing: str, error: Exception) -> LedgerError:
 
 
 def _pause(round_: int) -> None:
-    time.sleep(min(1.0, 0.05 * 2**round_))
+    time.sleep(unprocessed_pause(round_))
 
 
 class Table:
@@ -56,7 +52,11 @@ class Table:
         try:
             return getattr(self.dynamodb, operation)(**request)
         except (ClientError, BotoCoreError) as error:
-            if conditional and isinstance(error, ClientError) and _code(error) == "ConditionalCheckFailedException":
+            if (
+                conditional
+                and isinstance(error, ClientError)
+                and error_code(error) == "ConditionalCheckFailedException"
+            ):
                 return None
             raise _failure(self.name, doing, error) from None
 
