@@ -27,6 +27,9 @@ from .report_ledger import central_section, ledger_audit_section, ledger_section
 from .report_limits import pacing_section, rate_limited_section, storm_section
 from .report_org_scale import org_scale_section
 from .report_sections import floor_section, organization_section, other_figures, periodic_section, sizing_section
+from .report_start import BEGIN as START_BEGIN
+from .report_start import END as START_END
+from .report_start import render_start
 
 BEGIN = "<!-- BEGIN bench/results.json -->"
 END = "<!-- END bench/results.json -->"
@@ -55,22 +58,26 @@ def render(results: Results) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _span(readme: str) -> tuple[int, int]:
+def _span(readme: str, begin: str = BEGIN, end: str = END) -> tuple[int, int]:
     # A blank line before END, so that the block's last list or table ends before the comment.
-    if BEGIN + "\n" not in readme or "\n" + END not in readme:
-        raise ValueError(f"no {BEGIN} ... {END} lines in the README")
-    return readme.index(BEGIN + "\n") + len(BEGIN) + 1, readme.index("\n" + END)
+    if begin + "\n" not in readme or "\n" + end not in readme:
+        raise ValueError(f"no {begin} ... {end} lines in the README")
+    return readme.index(begin + "\n") + len(begin) + 1, readme.index("\n" + end)
 
 
-def block(readme: str) -> str:
-    """The README's generated block, without its BEGIN and END lines."""
-    start, end = _span(readme)
-    return readme[start:end]
+def block(readme: str, begin: str = BEGIN, end: str = END) -> str:
+    """The README's generated block (by default the main one), without its BEGIN and END lines."""
+    start, stop = _span(readme, begin, end)
+    return readme[start:stop]
 
 
-def with_block(readme: str, text: str) -> str:
-    start, end = _span(readme)
-    return readme[:start] + text + readme[end:]
+def with_block(readme: str, text: str, begin: str = BEGIN, end: str = END) -> str:
+    start, stop = _span(readme, begin, end)
+    return readme[:start] + text + readme[stop:]
+
+
+# The generated blocks: (BEGIN, END, render). The lean start's is small and kept apart (bench/report_start.py).
+BLOCKS: list[tuple[str, str, Callable[[Results], str]]] = [(BEGIN, END, render), (START_BEGIN, START_END, render_start)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,18 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = json.loads(args.results.read_text())
     readme = args.readme.read_text()
-    text = render(results)
     if args.check:
-        current = block(readme)
-        if current == text:
-            return 0
-        diff = difflib.unified_diff(
-            current.splitlines(), text.splitlines(), f"{args.readme} (block)", f"render({args.results})", lineterm=""
-        )
-        print("\n".join(diff), file=sys.stderr)
-        print(f"{args.readme} is stale: run python -m bench.report", file=sys.stderr)
-        return 1
-    args.readme.write_text(with_block(readme, text))
+        stale = False
+        for begin, end, rendered in BLOCKS:
+            current, text = block(readme, begin, end), rendered(results)
+            if current != text:
+                stale = True
+                diff = difflib.unified_diff(
+                    current.splitlines(), text.splitlines(), f"{args.readme} ({begin})", f"{args.results}", lineterm=""
+                )
+                print("\n".join(diff), file=sys.stderr)
+        if stale:
+            print(f"{args.readme} is stale: run python -m bench.report", file=sys.stderr)
+        return int(stale)
+    for begin, end, rendered in BLOCKS:
+        readme = with_block(readme, rendered(results), begin, end)
+    args.readme.write_text(readme)
     plot(results, args.png)
     print(f"wrote the performance figures in {args.readme} and {args.png}", file=sys.stderr)
     return 0
