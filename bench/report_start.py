@@ -15,13 +15,14 @@ END = "<!-- END bench/results.json start -->"
 BODY_ON_TARGET = 1.10  # the cold periodic run with the body check on, against its floor
 
 
-def _row(what: str, target: float, worst: float, ratios: list[float]) -> list[str]:
+def _row(what: str, target: float, worst: float, ratios: list[float], cpu: float) -> list[str]:
     over = worst > target
     return [
         what,
         f"≤ {target:.2f}",
         bold(f"{worst:.2f}", over) + (" (missed)" if over else ""),
         ", ".join(f"{ratio:.2f}" for ratio in ratios),
+        f"{cpu:.2f}",
     ]
 
 
@@ -42,17 +43,20 @@ def render_start(results: Results) -> str:
             FLOOR_TARGET,
             imports["ratio"],
             [r["ratio"] for r in imports["repetitions"]],
+            imports["cpu_ratio"],
         )
     ]
     for line in sorted(start["periodic"], key=lambda line: not line["body"]):
         target = BODY_ON_TARGET if line["body"] else FLOOR_TARGET
-        rows.append(_row(_periodic(line) + " / bare boto3", target, line["ratio"], line["ratios"]))
+        rows.append(_row(_periodic(line) + " / bare boto3", target, line["ratio"], line["ratios"], line["cpu_ratio"]))
+    compiled = "" if start["bytecode_written"] else "; no byte code was written: the rule's modules were compiled"
     intro = (
         f"**Lean start** (measured on {start['date']}; `python -m bench.run --start-only`, "
         f"{start['wall_s']:.0f} s). Each ratio is the rule's time over bare boto3's in the same repetition, "
         f"the worst of {start['repeats']} reported: the import in fresh interpreters (each side's least of "
-        f"{start['import']['imports']} in turn), "
-        "the cold run as in the floor table."
+        f"{imports['imports']} in turn), the cold run as in the floor table. The machine's load average was "
+        f"{start['load'][0]:.1f} at the start and {start['load'][1]:.1f} at the end{compiled}."
     )
-    table = markdown_table([("rule / floor", False), ("target", True), ("worst", True), ("each", False)], rows)
+    columns = [("rule / floor", False), ("target", True), ("worst", True), ("each", False), ("worst CPU", True)]
+    table = markdown_table(columns, rows)
     return paragraph(intro) + "\n\n" + table + "\n"
