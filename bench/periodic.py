@@ -24,7 +24,7 @@ FLOOR_REPEATS = 5  # rule and bare boto3 runs, in turn; the worst ratio is repor
 # Besides N=1,000 at the benchmark's latency: with no latency nothing is waited for, so the ratio is the
 # rule's own CPU work against the SDK's (issue 17 measured the floor's set-up here).
 FLOOR_CPU_LINE = (300, 0.0)
-START_IMPORTS = 7  # the lean start's imports of each side per repetition (start_lines)
+START_IMPORTS = 11  # the lean start's imports of each side per repetition (start_lines)
 
 
 def single_account(aws: AwsDouble, sizes: list[int], latency_ms: float, rates: list[float]) -> dict[str, Any]:
