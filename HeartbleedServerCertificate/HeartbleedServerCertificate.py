@@ -42,8 +42,6 @@ from heartbleed.container import WarmContainer
 from heartbleed.deadline import NO_DEADLINE, Deadline
 from heartbleed.earlier_evaluations import reported_resources
 from heartbleed.event_document import EventError, check_event
-from heartbleed.ledger import LedgerError, LedgerRun, RuleRegistration, open_ledger
-from heartbleed.ledger.propagation import config_clients, propagate, register
 from heartbleed.organization_guard import Refused, check_account, check_origin, organization_rule
 from heartbleed.parameters import ParameterError, RuleParameters, parse_rule_parameters
 from heartbleed.retry_policy import retried_by_lambda
@@ -114,6 +112,10 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         acm = [client_factory.build_client("acm", region)]
         if not params.ledger_table:
             return assess(iam, params, self.container, self.deadline, acm=acm)
+        # The key ledger's modules are imported only when it is configured: a lean start (docs/lean-start.md).
+        from heartbleed.ledger import LedgerRun, RuleRegistration, open_ledger
+        from heartbleed.ledger.propagation import config_clients, propagate, register
+
         account = str(event["accountId"])
         ledger = open_ledger(params.ledger_table)
         run = LedgerRun(ledger, account, cutoff=params.cutoff, changed_only=changed_only, region=region)
@@ -122,8 +124,10 @@ class HeartbleedServerCertificate(ConfigRule):  # type: ignore[misc]
         own = RuleRegistration(account, region, str(event["configRuleName"]), role)
         register(ledger, own, self.container.registrations)
         clients = config_clients(account, lambda where: client_factory.build_client("config", where))
-        done = propagate(ledger, assessment.findings, own, clients, run.owner, self.deadline)
-        tally_ledger({**done.counts(), "repaired": len(assessment.findings.repaired)})
+        findings = assessment.findings
+        assert findings is not None  # assess was given the ledger
+        done = propagate(ledger, findings, own, clients, run.owner, self.deadline)
+        tally_ledger({**done.counts(), "repaired": len(findings.repaired)})
         return assessment
 
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> RuleParameters:
@@ -243,6 +247,8 @@ def note_run(params: RuleParameters, event: dict[str, Any], failure: str | None)
     or the run's own error is the one to report."""
     if not params.ledger_table:
         return
+    from heartbleed.ledger import LedgerError, open_ledger  # with a key ledger only (docs/lean-start.md)
+
     account, rule, region = str(event["accountId"]), str(event["configRuleName"]), rule_region(event)
     try:
         open_ledger(params.ledger_table).note_run(account, region, rule, datetime.now(UTC), failure)

@@ -1,13 +1,16 @@
 """The benchmark's periodic runs: the rule at the IAM quota's scale against the seed's procedure, under
 GetServerCertificate limits and against bare boto3 (the floor); with them, a change event's calls and
-the handler's import time. bench/run.py composes them (`python -m bench.run`).
+the handler's import time, and the lean start's lines. bench/run.py composes them (`python -m bench.run`).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +24,7 @@ FLOOR_REPEATS = 5  # rule and bare boto3 runs, in turn; the worst ratio is repor
 # Besides N=1,000 at the benchmark's latency: with no latency nothing is waited for, so the ratio is the
 # rule's own CPU work against the SDK's (the floor's set-up was measured here: docs/performance.md, against the floor).
 FLOOR_CPU_LINE = (300, 0.0)
+START_IMPORTS = 11  # the lean start's imports of each side per repetition (start_lines)
 
 
 def single_account(aws: AwsDouble, sizes: list[int], latency_ms: float, rates: list[float]) -> dict[str, Any]:
@@ -127,17 +131,65 @@ def floor_runs(aws: AwsDouble, size: int, latency_ms: float, repeats: int = FLOO
     return lines
 
 
-def import_cost(repeats: int = 7) -> dict[str, float]:
-    """Median import time in a fresh interpreter: the handler module against boto3 alone."""
+def import_cost(repeats: int = 7, statistic: Callable[[list[float]], float] = statistics.median) -> dict[str, float]:
+    """Import time in a fresh interpreter (statistic of repeats: the median by default), the handler module
+    against boto3 alone, one of each in turn, so that a change in the machine's load falls on both sides;
+    wall time, and the CPU time of the import (less disturbed by other processes on a loaded machine)."""
 
-    def timed(module: str) -> float:
-        code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    def timed(module: str) -> tuple[float, float]:
+        code = (
+            f"import time; t, c = time.perf_counter(), time.process_time(); import {module}; "
+            "print(time.perf_counter() - t, time.process_time() - c)"
+        )
         out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True)
-        return float(out.stdout)
+        wall, cpu = out.stdout.split()
+        return float(wall), float(cpu)
 
-    handler = statistics.median(timed("HeartbleedServerCertificate") for _ in range(repeats))
-    boto3 = statistics.median(timed("boto3") for _ in range(repeats))
-    return {"handler_ms": handler * 1000, "boto3_ms": boto3 * 1000, "ratio": handler / boto3}
+    pairs = [(timed("HeartbleedServerCertificate"), timed("boto3")) for _ in range(repeats)]
+    handler, boto3 = statistic([h[0] for h, _ in pairs]), statistic([b[0] for _, b in pairs])
+    handler_cpu, boto3_cpu = statistic([h[1] for h, _ in pairs]), statistic([b[1] for _, b in pairs])
+    return {
+        "handler_ms": handler * 1000,
+        "boto3_ms": boto3 * 1000,
+        "ratio": handler / boto3,
+        "handler_cpu_ms": handler_cpu * 1000,
+        "boto3_cpu_ms": boto3_cpu * 1000,
+        "cpu_ratio": handler_cpu / boto3_cpu,
+    }
+
+
+def start_lines(aws: AwsDouble, size: int, latency_ms: float, repeats: int = FLOOR_REPEATS) -> dict[str, Any]:
+    """The rule's lean start (bench/report_start.py): the handler's import against `import boto3`, and the
+    cold periodic run against bare boto3 with the body check on and off (floor_runs), each repeated, every
+    repetition kept and the worst ratio reported."""
+    started, load = time.monotonic(), os.getloadavg()[0]
+    imports = []
+    for _ in range(repeats):
+        # The least of each side's imports: the one the other processes on the machine disturbed least.
+        imports.append(import_cost(START_IMPORTS, min))
+        print(
+            f"import: handler {imports[-1]['handler_ms']:.0f} ms, boto3 {imports[-1]['boto3_ms']:.0f} ms, "
+            f"ratio {imports[-1]['ratio']:.2f} (CPU {imports[-1]['cpu_ratio']:.2f})",
+            flush=True,
+        )
+    lines = floor_runs(aws, size, latency_ms, repeats)
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "repeats": repeats,
+        "import": {
+            "ratio": max(i["ratio"] for i in imports),
+            "cpu_ratio": max(i["cpu_ratio"] for i in imports),
+            "imports": START_IMPORTS,
+            "repetitions": imports,
+        },
+        "periodic": [{key: value for key, value in line.items() if key != "calls"} for line in lines],
+        "wall_s": time.monotonic() - started,
+        # The machine's load (1-minute average) at the start and the end: the worst of 5 is read against it.
+        "load": [load, os.getloadavg()[0]],
+        # Without byte code written (PYTHONDONTWRITEBYTECODE), the project's modules are compiled at every
+        # import, as they are in Lambda from a bundle without .pyc files, while boto3's come compiled.
+        "bytecode_written": not sys.dont_write_bytecode,
+    }
 
 
 def change_events(aws: AwsDouble) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from .report_ledger import central_section, ledger_audit_section, ledger_section
 from .report_limits import pacing_section, rate_limited_section, storm_section
 from .report_org_scale import org_scale_section
 from .report_sections import floor_section, organization_section, other_figures, periodic_section, sizing_section
+from .report_start import render_start
 
 # The sections, in the document's order, each with the key of the results it needs.
 SECTIONS: list[tuple[str, Callable[[Results], list[str]]]] = [
@@ -75,9 +76,10 @@ class Block:
 
 MAIN = Block("bench/results.json", Path("docs/performance.md"), render)
 HEADLINE = Block("bench/results.json headline", Path("README.md"), headline)
+START = Block("bench/results.json start", Path("docs/performance.md"), render_start)
 
 # Every generated block. A new one is a line here: its own markers, and its own file if it belongs elsewhere.
-BLOCKS: tuple[Block, ...] = (MAIN, HEADLINE)
+BLOCKS: tuple[Block, ...] = (MAIN, HEADLINE, START)
 
 
 def _span(text: str, which: Block) -> tuple[int, int]:

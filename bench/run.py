@@ -9,6 +9,8 @@ share is bench/runs.py) and writes their lines to --out. Run from the project ro
     python -m bench.run --organization-only   the organization line alone (bench/organization.py)
     python -m bench.run --storm-only          the change-event storm alone (bench/storm.py)
     python -m bench.run --floor-only          the rule against bare boto3 alone (bench/periodic.py)
+    python -m bench.run --start-only          the lean start: import and cold periodic runs against boto3,
+                                              5 times each, the worst ratio reported (bench/report_start.py)
     python -m bench.run --pacing-only [--sizes 100 300] [--repeats 10]   throttles answered at once (bench/pacing.py)
     python -m bench.run --ledger-only         the key ledger's periodic line (bench/ledger.py, about 9 minutes)
     python -m bench.run --ledger-storm-only   the storm with the ledger, caps 1, 5 and 10 (bench/storm.py)
@@ -38,7 +40,7 @@ from .ledger import central_line, ledger_lines
 from .org_scale import org_scale_line
 from .organization import ledger_audit_line, organization_runs
 from .pacing import pacing_runs
-from .periodic import floor_lines, import_cost, single_account
+from .periodic import floor_lines, import_cost, single_account, start_lines
 from .sizing import sizing_lines
 from .storm import LEDGER_CAPS, storm_runs
 
@@ -73,6 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pacing-only", action="store_true", help="only the pacing lines, merged into --out")
     parser.add_argument("--storm-only", action="store_true", help="only the change-event storm, merged into --out")
     parser.add_argument("--floor-only", action="store_true", help="only the floor lines, merged into --out")
+    parser.add_argument(
+        "--start-only", action="store_true", help="only the lean start (import, cold runs), merged into --out"
+    )
     parser.add_argument("--ledger-only", action="store_true", help="only the ledger's periodic line, merged")
     parser.add_argument("--ledger-storm-only", action="store_true", help="only the storm with the ledger, merged")
     parser.add_argument("--central-only", action="store_true", help="only the central function's line, merged")
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         "organization": args.organization_only,
         "storm": args.storm_only,
         "floor": args.floor_only,
+        "start": args.start_only,
         "ledger": args.ledger_only,
         "storm_ledger": args.ledger_storm_only,
         "organization_ledger": args.central_only,
@@ -111,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         "organization": lambda aws: organization_runs(aws, args.latency_ms),
         "storm": storm_runs,
         "floor": lambda aws: floor_lines(aws, max(SIZES), args.latency_ms),
+        "start": lambda aws: start_lines(aws, max(SIZES), args.latency_ms),
         "ledger": lambda aws: ledger_lines(aws, max(SIZES), args.latency_ms),
         "storm_ledger": lambda aws: storm_runs(aws, caps=LEDGER_CAPS, ledger=True),
         "organization_ledger": lambda aws: central_line(aws, args.latency_ms),

@@ -11,21 +11,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .acm import AcmListing, issued_verdicts, list_acm, read_imported
 from .certificate import IAM_REGION, CertificateEvidence, CertificateMetadata
 from .deadline import NO_DEADLINE, Deadline
 from .evidence import KnownBodies, gather
 from .iam import list_certificates, read_server_certificate
-from .ledger.protocol import LedgerRun, RunFindings
 from .parameters import RuleParameters
 from .verdict import Verdict, evaluate_account, not_applicable
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
+    from .acm import AcmListing
     from .container import WarmContainer
-
-NO_FINDINGS = RunFindings({}, frozenset())
+    from .ledger import LedgerRun, RunFindings
 
 
 @dataclass(frozen=True)
@@ -58,11 +56,13 @@ class Collected:
 class Assessment:
     verdicts: list[Verdict]
     evidence: list[CertificateEvidence]
-    findings: RunFindings  # empty without a key ledger
+    findings: RunFindings | None  # None without a key ledger
 
 
 def list_account(iam: IAMClient | None, acm: Sequence[Any] = ()) -> Listing:
     """List IAM's server certificates (unless iam is None) and every ACM client's certificates."""
+    from .acm import list_acm  # imported when ACM is read: a lean start (docs/lean-start.md)
+
     listed = list_certificates(iam) if iam is not None else []
     return Listing(iam, listed, [(client, list_acm(client)) for client in acm])
 
@@ -87,6 +87,8 @@ def read_listing(
         evidence, deleted = list(gathered.evidence), list(gathered.deleted)
     unjudged: list[Verdict] = []
     for client, acm in listing.acm:
+        from .acm import issued_verdicts, read_imported  # when ACM is read: a lean start (docs/lean-start.md)
+
         read = functools.partial(read_imported, client)
         gathered = gather(
             client, "GetCertificate", read, acm.imported, params.check_body, container, deadline, known=known
@@ -116,7 +118,7 @@ def assess(
     listing = list_account(iam, acm)
     if ledger is None:
         collected = read_listing(listing, params, container, deadline, progress)
-        findings = NO_FINDINGS
+        findings = None
     else:
         known = ledger.load()
         try:
@@ -126,7 +128,8 @@ def assess(
             findings = ledger.record(collected.evidence, listing.scope)
         finally:
             ledger.release()
-    verdicts = evaluate_account(collected.evidence, params, findings.summaries) + collected.unjudged
+    summaries = findings.summaries if findings is not None else None
+    verdicts = evaluate_account(collected.evidence, params, summaries) + collected.unjudged
     return Assessment(verdicts, collected.evidence, findings)
 
 

@@ -35,10 +35,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from .certificate import CertificateEvidence, CertificateMetadata
-from .ledger.schema import IMPORTED, Holder, KeySummary, Summaries
 from .parameters import RuleParameters
+
+if TYPE_CHECKING:
+    from .ledger.schema import Holder, KeySummary, Summaries
 
 ANNOTATION_LIMIT = 256  # PutEvaluations accepts 1-256 characters
 REMEDY = "Revoke it, re-key, reissue and replace it (or use ACM)."
@@ -113,6 +116,8 @@ def _called(other: CertificateMetadata, seen_from: CertificateMetadata) -> str:
 
 def _ledger_called(holder: Holder, seen_from: CertificateMetadata) -> str:
     """The ledger's earliest holder of a key, as an annotation names it."""
+    from .ledger.schema import IMPORTED  # only with a key ledger: a lean start (docs/lean-start.md)
+
     if holder.service == IMPORTED:  # from an operator's files: it has no account
         where = ["imported into the ledger"]
     else:
