@@ -13,8 +13,10 @@ ruleParameters; the rule at IAM_033 (bench/runs.py) must agree with it exactly.
 
 --floor is bare boto3 making the rule's calls and nothing else: a fresh session,
 one list, every body read as many at a time as the rule reads them, when the event's
-CheckCertificateBody is not "false", and the same verdicts sent 100 per call.
-No parsing of certificates, no judgement, no clean-up: the floor the rule is measured against.
+CheckCertificateBody is not "false", the pages of the rule's earlier rows in Config read
+beside them (the rule reads them to retire the rows of certificates that are gone), and
+the same verdicts sent 100 per call. No parsing of certificates, no judgement, no rows
+retired: the floor the rule is measured against.
 It shares with the rule only how boto3 is set up, through botocore's documented
 extension points (heartbleed/clients.py): the same client Config (retries, timeouts,
 pool size), the same response timestamp parser (sdk_session), and OrderingTimestamp
@@ -113,16 +115,34 @@ def list_acm(acm: Any) -> None:
 def floor(event: dict[str, Any]) -> list[dict[str, Any]]:
     """The same IAM, ACM and Config calls as the rule, from a fresh session, with nothing around them."""
     iam, acm, config = floor_clients()
-    listed = iam.list_server_certificates(MaxItems=1000)["ServerCertificateMetadataList"]
-    list_acm(acm)
-    if json.loads(event.get("ruleParameters") or "{}").get("CheckCertificateBody", "true") != "false":
-        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_READS) as pool:
-            list(
-                pool.map(
-                    lambda raw: iam.get_server_certificate(ServerCertificateName=raw["ServerCertificateName"]), listed
+    with ThreadPoolExecutor(max_workers=1) as background:
+        earlier_rows(background, config, event)
+        listed = iam.list_server_certificates(MaxItems=1000)["ServerCertificateMetadataList"]
+        list_acm(acm)
+        if json.loads(event.get("ruleParameters") or "{}").get("CheckCertificateBody", "true") != "false":
+            with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_READS) as pool:
+                list(
+                    pool.map(
+                        lambda raw: iam.get_server_certificate(ServerCertificateName=raw["ServerCertificateName"]),
+                        listed,
+                    )
                 )
-            )
     return put_verdicts(config, event, listed)
+
+
+def earlier_rows(background: ThreadPoolExecutor, config: Any, event: dict[str, Any]) -> None:
+    """The rule's earlier rows in Config, read page by page beside the listing, as the rule reads them to
+    retire the rows of certificates that are gone (heartbleed/earlier_evaluations.py); none in TESTMODE."""
+    if event["resultToken"] != "TESTMODE":
+        background.submit(
+            _pages,
+            config.get_compliance_details_by_config_rule,
+            "NextToken",
+            "NextToken",
+            ConfigRuleName=str(event["configRuleName"]),
+            ComplianceTypes=["COMPLIANT", "NON_COMPLIANT"],
+            Limit=100,
+        )
 
 
 def put_verdicts(config: Any, event: dict[str, Any], listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -167,15 +187,7 @@ def ledger_floor(event: dict[str, Any]) -> list[dict[str, Any]]:
     table = json.loads(event["ruleParameters"])["KeyLedgerTable"]
     account, rule = str(event["accountId"]), str(event["configRuleName"])
     with ThreadPoolExecutor(max_workers=1) as background:
-        background.submit(
-            _pages,
-            config.get_compliance_details_by_config_rule,
-            "NextToken",
-            "NextToken",
-            ConfigRuleName=rule,
-            ComplianceTypes=["COMPLIANT", "NON_COMPLIANT"],
-            Limit=100,
-        )
+        earlier_rows(background, config, event)
         listed = iam.list_server_certificates(MaxItems=1000)["ServerCertificateMetadataList"]
         list_acm(acm)
         items = [

@@ -47,7 +47,11 @@ def render_start(results: Results) -> str:
     for line in sorted(start["periodic"], key=lambda line: not line["body"]):
         target = BODY_ON_TARGET if line["body"] else FLOOR_TARGET
         rows.append(_row(_periodic(line) + " / bare boto3", target, line["ratio"], line["ratios"], line["cpu_ratio"]))
-    compiled = "" if start["bytecode_written"] else "; no byte code was written: the rule's modules were compiled"
+    compiled = (
+        "; the rule's modules imported from byte code, as the Lambda bundle ships them"
+        if start.get("byte_code")
+        else "; no byte code: the rule's modules were compiled at every import"
+    )
     intro = (
         f"**Lean start** (measured on {start['date']}; `python -m bench.run --start-only`, "
         f"{start['wall_s']:.0f} s). Each ratio is the rule's time over bare boto3's in the same repetition, "

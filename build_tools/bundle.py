@@ -15,6 +15,8 @@ pyproject.toml, read from this environment, so the Lambda runs what the tests ra
 from __future__ import annotations
 
 import argparse
+import compileall
+import py_compile
 import re
 import shutil
 import subprocess
@@ -66,6 +68,18 @@ def vendor(target: Path, arch: str, with_rdklib: bool) -> None:
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: useless in Lambda
 
 
+def compile_bytecode(folder: Path) -> None:
+    """Byte code for every module in folder, for the runtime's Python. /var/task is read-only, so without it
+    every cold start compiles the rule, rdklib and cryptography's Python again (docs/lean-start.md). Hash-based
+    and unchecked: the zip's fixed timestamps would make timestamp-checked byte code look stale."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" != runtime_python():
+        raise SystemExit(f"byte code for the Lambda's Python {runtime_python()} needs that Python to build the bundle")
+    if not compileall.compile_dir(
+        folder, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, workers=0
+    ):
+        raise SystemExit(f"could not compile every module in {folder}")
+
+
 def _fresh(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
@@ -81,6 +95,7 @@ def build_zip(arch: str, with_rdklib: bool = True, out: Path = ROOT / "dist") ->
         else:
             shutil.copy2(source, staging / name)
     vendor(staging, arch, with_rdklib)
+    compile_bytecode(staging)
     out.mkdir(parents=True, exist_ok=True)
     archive = out / f"{RULE}-{arch}.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
@@ -101,6 +116,7 @@ def build_rdk_folder(arch: str) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(ROOT / RULE, folder, ignore=SKIP)
     vendor(folder, arch, with_rdklib=False)
+    compile_bytecode(folder)
     return folder
 
 

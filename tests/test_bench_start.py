@@ -15,7 +15,7 @@ def start(import_ratios: list[float], off_ratios: list[float]) -> dict[str, Any]
         "repeats": len(import_ratios),
         "wall_s": 240.0,
         "load": [1.5, 2.0],
-        "bytecode_written": True,
+        "byte_code": True,
         "import": {
             "ratio": max(import_ratios),
             "cpu_ratio": 1.05,

@@ -86,7 +86,25 @@ def test_the_bundle_holds_the_rule_and_its_imports_only() -> None:
         "pycparser",
         "rdklib",
         "rdklibtest",
+        "__pycache__",  # HeartbleedServerCertificate.py's byte code
     }
+
+
+def test_the_bundle_carries_unchecked_byte_code_for_every_module() -> None:
+    """Lambda's /var/task is read-only: without byte code in the zip every cold start compiles every module
+    (docs/lean-start.md). Hash-based and unchecked (flags 0b01), since the zip's timestamps are fixed."""
+    with bundle("x86_64") as zipped:
+        names = set(zipped.namelist())
+        sources = [name for name in names if name.endswith(".py")]
+        cached = {
+            name: f"{name.rsplit('/', 1)[0] + '/' if '/' in name else ''}__pycache__/"
+            f"{name.rsplit('/', 1)[-1][:-3]}.cpython-313.pyc"
+            for name in sources
+        }
+        missing = sorted(source for source, pyc in cached.items() if pyc not in names)
+        assert not missing, f"no byte code for {missing[:5]} ({len(missing)} of {len(sources)})"
+        flags = {int.from_bytes(zipped.read(cached[name])[4:8], "little") for name in sources}
+    assert flags == {0b01}
 
 
 def test_the_bundle_runs_on_a_bare_python_313_runtime(aws: AwsDouble, tmp_path: Path) -> None:
