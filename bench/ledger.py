@@ -9,14 +9,14 @@ organization's central function taking one event per member account in turn, wit
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from heartbleed_audit import events
-from heartbleed_audit.demo.pki import issue, new_key
 from heartbleed_audit.double import ACCOUNT_ID, AwsDouble
 
 from .ledger_cost import dynamodb_serving, run_cost
+from .org_estate import build_estate
 from .runs import LEDGER_TABLE, bound, build_account, containers, create_ledger, ledger_items, periodic, run_once
 
 READ = "iam:GetServerCertificate"
@@ -100,33 +100,9 @@ MEMBER_ROLE = "HeartbleedServerCertificateExecution"  # the templates' default E
 
 
 def _planted(members: int) -> tuple[int, list[int]]:
-    """The member with the 2013 certificate, and those with a recent one carrying its key (every tenth
-    and the last)."""
+    """The member with the 2013 certificate, and every holder of its key (it, every tenth and the last)."""
     old = members // 2
-    return old, sorted({*range(0, members, 10), members - 1} - {old})
-
-
-def _estate(aws: AwsDouble, members: list[str], per_member: int) -> dict[str, dict[str, str]]:
-    """Upload every member's certificates; the verdict each must end with, by account and ARN."""
-    old_member, shared_members = _planted(len(members))
-    shared = new_key()
-    now = datetime.now(UTC)
-    expected: dict[str, dict[str, str]] = {}
-    for index, member in enumerate(members):
-        expected[member] = {}
-        for n in range(per_member):
-            if n == 0 and index == old_member:
-                issued, key, verdict = datetime(2013, 6, 1, tzinfo=UTC), shared, "NON_COMPLIANT"
-            elif n == 0 and index in shared_members:
-                issued, key, verdict = now - timedelta(days=30), shared, "NON_COMPLIANT"
-            else:
-                issued, key, verdict = now - timedelta(days=30 + n), None, "COMPLIANT"
-            cert = issue(f"m{index}-{n}.example.com", issued, key=key)
-            uploaded = aws.upload(
-                f"m{index}-c{n:02d}", cert.body, cert.private_key, uploaded=issued + timedelta(hours=1), account=member
-            )
-            expected[member][uploaded["Arn"]] = verdict
-    return expected
+    return old, sorted({old, *range(0, members, 10), members - 1})
 
 
 def _event(aws: AwsDouble, member: str) -> dict[str, Any]:
@@ -141,8 +117,9 @@ def central_line(
     re-evaluations the run that found the 2013 certificate asked for (as Config would run them)."""
     aws.reset()
     members = aws.organization(member_count)
-    expected = _estate(aws, members, per_member)
-    old_member, shared_members = _planted(member_count)
+    old_member, holders = _planted(member_count)
+    expected = build_estate(aws, members, per_member, old_member, holders)
+    shared_members = [m for m in holders if m != old_member]
     create_ledger(aws)  # in the central account, where the function runs
     aws.conditions.latency = latency_ms / 1000
     per_event = []

@@ -55,10 +55,10 @@ def planted(members: int, holders: int, old_at: float = OLD_AT) -> tuple[int, li
 
 
 def build_estate(
-    aws: AwsDouble, members: list[str], per_member: int, holders: int, old_at: float = OLD_AT
+    aws: AwsDouble, members: list[str], per_member: int, old: int, sharing: list[int]
 ) -> dict[str, dict[str, str]]:
-    """Upload every member's certificates; the verdict each row must end with, by account and ARN."""
-    old, sharing = planted(len(members), holders, old_at)
+    """Upload every member's certificates; the verdict each row must end with, by account and ARN. The
+    member at position old holds the 2013 certificate, those in sharing (old among them) its key."""
     shared = new_key()
     now = datetime.now(UTC)
     expected: dict[str, dict[str, str]] = {}

@@ -119,10 +119,10 @@ def org_scale_line(
     concurrency = concurrency or defaults["concurrency"]
     aws.reset()
     accounts = aws.organization(members)
-    built = time.perf_counter()
-    expected = build_estate(aws, accounts, per_member, holders, old_at)
-    build_s = time.perf_counter() - built
     old, sharing = planted(members, holders, old_at)
+    built = time.perf_counter()
+    expected = build_estate(aws, accounts, per_member, old, sharing)
+    build_s = time.perf_counter() - built
     rules = {account: member_rule(defaults["rule"], index) for index, account in enumerate(accounts)}
     create_ledger(aws)  # in the central account, where the function runs
     aws.conditions.latency = latency_ms / 1000
