@@ -63,7 +63,8 @@ CONTAINER = WarmContainer()
 
 
 def new_container() -> WarmContainer:
-    """Start this module over as a cold container would: nothing read, registered or built is kept."""
+    """Start this module over as a cold container would: nothing read, registered or built is kept (the
+    tests' cold start; Lambda gets one by starting a new interpreter)."""
     global CONTAINER
     CONTAINER = WarmContainer()
     return CONTAINER

@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 
 from .report_format import (
+    Entry,
     Results,
     X,
     action_name,
@@ -95,13 +96,18 @@ def periodic_section(results: Results) -> list[str]:
     return [f"Measured on {measured}:" if measured else "Measured:", table, paragraph(said)]
 
 
+def _clean_up_pages(entry: Entry) -> int:
+    """The pages of earlier rows a periodic run reads (N/100 in a steady state), which both sides read."""
+    return int(entry.get("calls", {}).get("config:GetComplianceDetailsByConfigRule", 0))
+
+
 def floor_section(results: Results) -> list[str]:
     entries = results["floor"]
     rows = []
     for e in entries:
         judged = e["size"] == TARGET_SIZE and e["latency_ms"] == TARGET_LATENCY_MS
         over = judged and e["ratio"] > FLOOR_TARGET
-        too_many = judged and not e["body"] and e["rule_calls"] > OFF_CALLS_TARGET
+        too_many = judged and not e["body"] and e["rule_calls"] - _clean_up_pages(e) > OFF_CALLS_TARGET
         rows.append(
             [
                 integer(e["size"]),
@@ -123,14 +129,16 @@ def floor_section(results: Results) -> list[str]:
         "**Against the floor**"
         + (f" (measured on {words(dates)})" if dates else "")
         + ". The rule against bare boto3 making the same calls from a fresh session (the "
-        "list, N concurrent gets, N/100 puts), set up as the rule sets up boto3 (the same client Config: retries, "
+        "list, N concurrent gets, the pages of the rule's earlier rows read beside them as the rule reads them "
+        "to retire the rows of certificates that are gone, N/100 puts), set up as the rule sets up boto3 "
+        "(the same client Config: retries, "
         "timeouts, pool size; the rule's response timestamp parser instead of botocore's dateutil one; "
         "OrderingTimestamp as datetimes; `bench/child.py`), so that the ratio measures the rule's own work, "
         "not a slower SDK set-up in the floor. Rule and floor run in turn, in the same run; the wall and CPU "
         "ratios are each the worst pair of the repeats, CPU per certificate each side's worst, and CPU is the "
         "container process's own (the double serves from the parent). Targets at "
         f"N={integer(TARGET_SIZE)} and {ms(TARGET_LATENCY_MS)}: rule / floor ≤ {FLOOR_TARGET:g} with the body "
-        f"check on and with it off, and ≤ {OFF_CALLS_TARGET} calls with it off."
+        f"check on and with it off, and ≤ {OFF_CALLS_TARGET} calls with it off besides the clean-up's pages."
     )
     table = markdown_table(
         [

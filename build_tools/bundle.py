@@ -40,8 +40,8 @@ EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same inputs give the 
 def runtime_python() -> str:
     """The Lambda runtime's Python version ("3.13"): pyproject.toml's requires-python, "==3.N.*".
 
-    Read from there rather than from the running interpreter, so that the wheels fit the runtime
-    whichever Python builds the bundle.
+    Read from there rather than from the running interpreter, so that the wheels fit the runtime; the byte
+    code (compile_bytecode) needs that very Python to build the bundle, and says so otherwise.
     """
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     exact = re.fullmatch(r"==(3\.\d+)\.\*", requires)

@@ -3,7 +3,8 @@
 Lambda runs invocations one after another in a container it keeps warm, and a module's objects
 live as long as the container. The handler module (HeartbleedServerCertificate.py) owns one
 WarmContainer and passes it down to what reads or fills it; a cold start begins with an empty one.
-The CLI and the benchmark make their own, and each test that wants a cold container makes a new one.
+The CLI makes its own (one per audit); a benchmark container is a fresh interpreter, so it starts with the
+handler's empty one; each test that wants a cold container makes a new one (new_container).
 
 Everything kept is either unchanging for its key (a body, a registration) or checked before use
 (the member list is read again for an account it lacks; the SDK session is rebuilt when its

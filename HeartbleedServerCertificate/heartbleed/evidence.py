@@ -19,10 +19,10 @@ from .pacing import paced
 from .retry_policy import MAX_CONCURRENT_READS
 
 if TYPE_CHECKING:
-    from .container import Bodies, WarmContainer
+    from .container import Bodies, BodyKey, WarmContainer
 
 # What a key ledger already holds: bodies' facts by (ARN, certificate id).
-KnownBodies = Mapping[tuple[str, str], BodyFacts]
+KnownBodies = Mapping["BodyKey", BodyFacts]
 Reader = Callable[[CertificateMetadata], CertificateEvidence | None]
 
 

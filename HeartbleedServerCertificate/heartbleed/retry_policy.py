@@ -3,10 +3,10 @@
 Three layers retry, each for what the one below it cannot settle:
 
 - botocore, in every client (CLIENT_CONFIG): standard mode, jittered backoff, for throttling and
-  server errors. Two kinds of client replace botocore's handler (replace_retry_handler, the one
-  place that touches it): the paced body reads' (heartbleed/pacing.py stands aside for the attempts
-  its pace retries) and the re-evaluation requests' (without_retries: a refused request is kept in
-  the ledger for a later run instead).
+  server errors. Two kinds of client replace botocore's handler (_remove_retry_handler, the one
+  place that touches it, under replace_retry_handler and without_retries): the paced body reads'
+  (heartbleed/pacing.py stands aside for the attempts its pace retries) and the re-evaluation
+  requests' (without_retries: a refused request is kept in the ledger for a later run instead).
 - the key ledger's batches (UNPROCESSED_ROUNDS): DynamoDB may leave part of a batch unprocessed
   without an error, which botocore does not see.
 - Lambda, for a failure that outlasted the above (the raise-or-return split below).

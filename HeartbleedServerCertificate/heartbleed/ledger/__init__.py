@@ -10,7 +10,7 @@ A store behind a small typed interface. One name per concept:
   LedgerRun         one account's run's use of the Ledger: load, lease, record, read back (protocol.py)
   RunFindings       what a LedgerRun read and wrote: the key summaries, new evidence, repairs
   Summaries         the summaries of a run's keys, by key (the verdicts' evidence)
-  Holder            a certificate that carries, or carried, a key (schema.py, like every item shape)
+  Holder            a certificate that carries, or carried, a key (schema.py, with the other item shapes)
   KeySummary        what the ledger holds against one key: its earliest holder, its accounts, what it owes
   Owed              the re-evaluations a lowering of a summary owes, until they are kept
   owed_token        the token of a lowering or a keep: which run, when

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -34,6 +34,9 @@ from .kept_requests import MAX_CONCURRENT_UPDATES
 from .protocol import RunFindings
 from .records import Ledger
 from .schema import KeptRequest, RuleRegistration, Summaries, owed_token, pending_sk
+
+if TYPE_CHECKING:
+    from ..container import Registration
 
 LOG = logging.getLogger(__name__)
 ASK_AGAIN_AFTER = timedelta(minutes=1)  # Config's own limit for one rule
@@ -227,7 +230,7 @@ def ask(
     return work(ledger, clients, owner, deadline, own, first).accepted
 
 
-def register(ledger: Ledger, rule: RuleRegistration, made: set[tuple[str, str, str, str, str]]) -> None:
+def register(ledger: Ledger, rule: RuleRegistration, made: set[Registration]) -> None:
     """Record how another run reaches this account's rule: its name, Region and the role used for it.
     made: the registrations this container already wrote (WarmContainer.registrations), not written again."""
     entry = (ledger.name, rule.account, rule.region, rule.rule, rule.role)

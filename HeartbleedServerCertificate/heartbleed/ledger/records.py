@@ -12,7 +12,6 @@ member runs are the Ledger's too, each in its own module (leases.py, kept_reques
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -38,8 +37,6 @@ from .schema import (
     summary_key,
 )
 from .store import Table, set_clause
-
-LOG = logging.getLogger(__name__)
 
 
 def open_ledger(table: str) -> Ledger:

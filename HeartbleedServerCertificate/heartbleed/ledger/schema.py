@@ -1,4 +1,5 @@
-"""The key ledger's items: the one place their keys, attributes and version are written down.
+"""The key ledger's items: their keys, attributes and version (the lease's item is leases.py's, a member's
+run's member_runs.py's and a logged removal's operator_acts.py's, each beside the one code that writes it).
 
 Pure: turns the ledger's facts into DynamoDB items and back, and makes no calls.
 
