@@ -125,4 +125,4 @@ test: $(VENV)/.installed lint typecheck checkov artifacts dynalite
 	$(VENV)/bin/pytest
 
 clean:
-	rm -rf $(VENV) $(LAMBDA_VENV) $(USER_VENV) $(CHECKOV_VENV) $(DYNALITE)/node_modules build dist
+	rm -rf $(VENV) .venv-make $(LAMBDA_VENV) $(USER_VENV) $(CHECKOV_VENV) $(DYNALITE)/node_modules build dist
