@@ -32,7 +32,7 @@ from heartbleed.ledger import Ledger
 from heartbleed.organization_guard import check_account
 from heartbleed_audit.double import AwsDouble
 
-STEPS = ("record", "summaries", "kept_window")  # in program order, once per run
+STEPS = ("write_evidence", "summaries", "kept_window")  # in program order, once per run
 ORDERS = sorted({"".join(o) for o in itertools.permutations("AAABBB")})
 
 
