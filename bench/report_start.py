@@ -29,6 +29,10 @@ def _periodic(line: Entry) -> str:
     return f"cold periodic run, body check {state}, N={integer(line['size'])}, {ms(line['latency_ms'])}"
 
 
+def _least_of(start: Entry) -> int:
+    return max(int(line.get("least_of", 1)) for line in start["periodic"])
+
+
 def render_start(results: Results) -> str:
     """The Markdown between the lean-start BEGIN and END lines (empty without a "start" entry)."""
     start = results.get("start")
@@ -56,7 +60,9 @@ def render_start(results: Results) -> str:
         f"**Lean start** (measured on {start['date']}; `python -m bench.run --start-only`, "
         f"{start['wall_s']:.0f} s). Each ratio is the rule's time over bare boto3's in the same repetition, "
         f"the worst of {start['repeats']} reported: the import in fresh interpreters (each side's least of "
-        f"{imports['imports']} in turn), the cold run as in the floor table. The machine's load average was "
+        f"{imports['imports']} in turn), the cold run as in the floor table"
+        + (f", each side's fastest of {runs} runs in turn" if (runs := _least_of(start)) > 1 else "")
+        + ". The machine's load average was "
         f"{start['load'][0]:.1f} at the start and {start['load'][1]:.1f} at the end{compiled}."
     )
     columns = [("rule / floor", False), ("target", True), ("worst", True), ("each", False), ("worst CPU", True)]

@@ -38,3 +38,12 @@ def test_each_repetition_is_shown_and_a_missed_target_is_marked() -> None:
     off = "| cold periodic run, body check off, N=1,000, 50 ms / bare boto3 | ≤ 1.15 | **1.31** (missed) | 1.10, 1.31 |"
     assert any(line.startswith(off) for line in lines)
     assert render_start({}) == ""
+
+
+def test_the_runs_each_repetition_keeps_are_named() -> None:
+    once = render_start({"start": start([1.08], [1.1])})
+    entry = start([1.08], [1.1])
+    for line in entry["periodic"]:
+        line["least_of"] = 3
+    assert "fastest of" not in once
+    assert "each side's fastest of 3 runs in turn" in render_start({"start": entry})

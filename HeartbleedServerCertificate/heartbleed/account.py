@@ -48,12 +48,16 @@ class Listing:
 
 @dataclass(frozen=True)
 class Collected:
+    """What the body reads gathered: the evidence to judge, and the rows decided without it."""
+
     evidence: list[CertificateEvidence]
     unjudged: list[Verdict]  # NOT_APPLICABLE: deleted while being read, or issued by ACM
 
 
 @dataclass(frozen=True)
 class Assessment:
+    """One account's verdicts, the evidence they rest on, and what the key ledger run found."""
+
     verdicts: list[Verdict]
     evidence: list[CertificateEvidence]
     findings: RunFindings | None  # None without a key ledger

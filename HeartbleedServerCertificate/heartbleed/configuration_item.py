@@ -26,6 +26,8 @@ def resource_type(arn: str) -> str:
 
 @dataclass(frozen=True)
 class ItemIdentity:
+    """The certificate a configuration item names: its name, ARN and resource type."""
+
     name: str
     arn: str
     resource_type: str = RESOURCE_TYPE

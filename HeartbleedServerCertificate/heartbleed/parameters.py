@@ -38,6 +38,8 @@ class ParameterError(ValueError):
 
 @dataclass(frozen=True)
 class RuleParameters:
+    """The rule's parameters, parsed and checked (docs/design.md, Parameters)."""
+
     cutoff: datetime
     check_body: bool = True
     exempt: frozenset[str] = frozenset()

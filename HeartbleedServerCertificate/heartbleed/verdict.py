@@ -56,6 +56,8 @@ class Compliance(StrEnum):
 
 @dataclass(frozen=True)
 class Verdict:
+    """One certificate's evaluation: what Config shows in its row."""
+
     name: str
     arn: str
     compliance: Compliance
