@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dynalite import Dynalite, DynaliteMissing, node
+from dynalite import CLI, Dynalite, DynaliteMissing, node
 from log_secrets import SECRETS
+from make_targets import made
 
 from heartbleed.clients import quiet_sdk_logging
 from heartbleed_audit import events
@@ -97,6 +98,7 @@ def dynalite_server() -> Iterator[Dynalite]:
     binary = node()
     if binary is None:
         pytest.skip("node is not installed: the tests against dynalite (npm) need it; CI has node")
+    made(CLI, "dynalite")  # a plain `pip install -e` has not run `make dynalite`: its npm ci, once
     try:
         server = Dynalite(binary)
     except DynaliteMissing as missing:
